@@ -1,0 +1,6 @@
+"""Feature packs: manifest schema, load/verify/save, importers from foreign SAE formats."""
+
+from steering.pack.io import FeaturePack, discover_packs, load_pack, save_pack
+from steering.pack.manifest import Feature, Manifest, ModelInfo
+
+__all__ = ["Feature", "FeaturePack", "Manifest", "ModelInfo", "discover_packs", "load_pack", "save_pack"]

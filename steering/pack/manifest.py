@@ -1,0 +1,107 @@
+"""``pack.json``, the manifest of a feature pack (format v1, see docs/pack-format.md).
+
+Unknown keys are refused everywhere (``extra="forbid"``): a manifest written for a newer format must not be
+half-understood by an older loader.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FORMAT = "steering-pack"
+FORMAT_VERSION = 1
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+ID_RE = re.compile(ID_PATTERN)
+
+EncoderKind = Literal["sae-relu", "sae-jumprelu", "sae-topk", "probe", "direction"]
+Op = Literal["add", "clamp", "suppress", "monitor", "off"]
+Action = Literal["log", "flag", "block", "steer"]
+VALUE_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?x?$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelInfo(_Strict):
+    name: str = Field(description="model the pack was built for, e.g. 'smollm2-135m-instruct'")
+    architecture: str = Field(description="HF architecture class, e.g. 'LlamaForCausalLM'")
+    d_model: int = Field(gt=0, le=65536)
+    num_layers: int = Field(gt=0, le=1024)
+
+
+class Site(_Strict):
+    layer: int = Field(ge=0, description="decoder layer index; the hook reads and edits that layer's output")
+    point: Literal["resid_post"] = "resid_post"
+
+
+class Encoder(_Strict):
+    kind: EncoderKind
+    k: int | None = Field(default=None, gt=0, description="TopK k of the source SAE (informational)")
+
+
+class Feature(_Strict):
+    name: str = Field(pattern=ID_PATTERN)
+    index: int = Field(ge=0, description="row of W_dec / column of W_enc in pack.safetensors")
+    label: str = Field(max_length=200)
+    description: str = Field(default="", max_length=4000)
+    default_op: Op = "monitor"
+    default_value: float | str | None = Field(
+        default=None, description="value for the default op, a number or a multiple of max_activation like '4x'"
+    )
+    max_activation: float = Field(gt=0, description="calibrated typical maximum activation; '1x' in the grammar")
+    threshold: float | None = Field(default=None, description="monitor threshold (activation units)")
+    tags: list[str] = Field(default_factory=list)
+    action: Action = "log"
+
+    @field_validator("default_value")
+    @classmethod
+    def _value_form(cls, v: float | str | None) -> float | str | None:
+        if isinstance(v, str) and not VALUE_RE.match(v):
+            raise ValueError("default_value must be a number or a multiple like '4x'")
+        return v
+
+
+class Provenance(_Strict):
+    source: str = ""
+    corpus: str = ""
+    command: str = ""
+    date: str = ""
+    license: str = ""
+
+
+class Manifest(_Strict):
+    format: Literal["steering-pack"]
+    format_version: int
+    id: str = Field(pattern=ID_PATTERN)
+    version: str = Field(min_length=1, max_length=32)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=8000)
+    model: ModelInfo
+    site: Site
+    encoder: Encoder
+    features: list[Feature] = Field(min_length=1, max_length=65536)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    provenance: Provenance = Field(default_factory=Provenance)
+
+    @field_validator("format_version")
+    @classmethod
+    def _known_version(cls, v: int) -> int:
+        if v != FORMAT_VERSION:
+            raise ValueError(f"unsupported format_version {v} (this loader reads {FORMAT_VERSION})")
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self) -> Manifest:
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            raise ValueError("feature names must be unique within a pack")
+        if self.site.layer >= self.model.num_layers:
+            raise ValueError(f"site.layer {self.site.layer} is outside the model's {self.model.num_layers} layers")
+        return self
+
+    def feature(self, name: str) -> Feature | None:
+        return next((f for f in self.features if f.name == name), None)

@@ -1,0 +1,264 @@
+"""The steering table and the fused per-request op (ARCHITECTURE §2).
+
+For one hook site (a decoder layer) every loaded feature of every pack at that layer is one column of a static
+table; every distinct request configuration is one row of small dense tables. With ``h [N, d]`` the flattened
+tokens of a forward pass and ``row [N]`` the config row of each token:
+
+    a    = act(h @ W_enc + b_enc)                        # [N, F]
+    coef = add[row] + clamp_on[row] * (clamp_to[row] - a) # [N, F]
+    h    = h + coef @ W_dec                              # only the chosen features move
+    seen = a where watch[row] else -inf                  # monitors, reduced per request slot
+
+Row 0 is all zeros (unsteered). Its tokens get ``coef == 0`` exactly, so ``h + 0`` is bit-identical to the input:
+unsteered requests are untouched no matter what shares their batch. The cost does not depend on how many
+distinct configs are in the batch: it is the same two small matmuls and a gather.
+
+>>> rt = SteeringRuntime([pack], d_model=576)                         # doctest: +SKIP
+>>> row = rt.rows.acquire({("golden-gate", "bridge"): ("clamp", 40.0)})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+
+from steering.errors import CapacityExceeded, UnknownFeature, UnknownFeaturePack
+from steering.pack.io import FeaturePack
+
+FeatureRef = tuple[str, str]  # (pack id, feature name)
+# A resolved request config: feature → (op, absolute value). Ops: add | clamp | monitor (suppress = clamp to 0).
+ResolvedConfig = Mapping[FeatureRef, tuple[str, float]]
+LINEAR_KINDS = ("probe", "direction")
+
+
+@dataclass(frozen=True)
+class Column:
+    layer: int
+    col: int
+    pack: FeaturePack
+    max_activation: float
+    threshold: float  # monitor threshold; +inf when the pack gives none
+
+
+class SiteTable:
+    """Static tensors for one layer. Shapes: ``W_enc [d, F]``, ``W_dec [F, d]``, config tables ``[C, F]``."""
+
+    def __init__(self, layer: int, d: int, F: int, C: int, device: torch.device, dtype: torch.dtype) -> None:
+        self.layer, self.d, self.F, self.C = layer, d, F, C
+        z = dict(device=device, dtype=dtype)
+        self.W_enc = torch.zeros(d, F, **z)
+        self.b_enc = torch.zeros(F, **z)
+        self.thr = torch.zeros(F, **z)  # JumpReLU threshold; 0 makes the same formula a ReLU
+        self.linear = torch.zeros(F, dtype=torch.bool, device=device)  # probe/direction: identity activation
+        self.W_dec = torch.zeros(F, d, **z)
+        self.monitor_thr = torch.full((F,), float("inf"), **z)
+        self.add = torch.zeros(C, F, **z)
+        self.clamp_on = torch.zeros(C, F, **z)
+        self.clamp_to = torch.zeros(C, F, **z)
+        self.watch = torch.zeros(C, F, **z)
+        self.edits: set[int] = set()  # rows that add/clamp something here
+        self.encodes: set[int] = set()  # rows that clamp or watch here (need the encoder)
+        self.watches: set[int] = set()
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        """``h [N, d]`` → feature activations ``[N, F]`` (ReLU / JumpReLU / identity per column)."""
+        pre = h @ self.W_enc + self.b_enc  # [N, F]
+        return torch.where(self.linear, pre, pre * (pre > self.thr))
+
+    def apply(self, h: torch.Tensor, row: torch.Tensor, rows_present: set[int] | None = None):
+        """The fused op. ``h [N, d]``, ``row [N]`` → (steered ``h [N, d]``, ``seen [N, F]`` or None).
+
+        ``rows_present`` (optional, the config rows in this batch) lets eager engines skip work entirely when no
+        row in the batch touches this site; static-graph engines pass None and always run the full op.
+        """
+        present = rows_present if rows_present is not None else self.edits | self.encodes
+        edits, encodes = bool(present & self.edits), bool(present & self.encodes)
+        if not (edits or encodes):
+            return h, None
+        x = h.to(self.W_enc.dtype)
+        a = self.activation(x) if encodes else None  # [N, F]
+        watching = a is not None and bool(present & self.watches)
+        seen = torch.where(self.watch[row] > 0, a, float("-inf")) if watching else None  # unwatched → -inf
+        if not edits:
+            return h, seen
+        coef = self.add[row]  # [N, F]
+        if a is not None:
+            coef = coef + self.clamp_on[row] * (self.clamp_to[row] - a)
+        return h + (coef @ self.W_dec).to(h.dtype), seen
+
+
+@dataclass
+class MonitorReadout:
+    """Per-slot reductions of one forward pass at one site: ``max``/``count``/``first`` are ``[S, F]``;
+    unwatched entries are ``-inf`` / 0 / -1."""
+
+    layer: int
+    max: torch.Tensor
+    count: torch.Tensor
+    first: torch.Tensor
+
+
+def reduce_per_slot(seen: torch.Tensor, thr: torch.Tensor, slot: torch.Tensor, pos: torch.Tensor, S: int):
+    """Reduce ``seen [N, F]`` per request slot. ``slot [N]`` in ``[0, S]`` (``S`` = discard bucket for pads/sinks),
+    ``pos [N]`` the token's index in its request. Returns max, tokens over threshold, first token over (or -1)."""
+    N, F = seen.shape
+    idx = slot.view(N, 1).expand(N, F)
+    mx = torch.full((S + 1, F), float("-inf"), dtype=seen.dtype, device=seen.device)
+    mx.scatter_reduce_(0, idx, seen, reduce="amax")
+    over = seen > thr  # [N, F]
+    count = torch.zeros(S + 1, F, dtype=torch.long, device=seen.device).index_add_(0, slot, over.long())
+    big = torch.iinfo(torch.long).max
+    first = torch.full((S + 1, F), big, dtype=torch.long, device=seen.device)
+    first.scatter_reduce_(0, idx, torch.where(over, pos.view(N, 1).expand(N, F), big), reduce="amin")
+    first = torch.where(first == big, -1, first)
+    return mx[:S], count[:S], first[:S]
+
+
+@dataclass
+class BatchState:
+    """What the engine sets before each forward pass: per token (flattened ``[N]``) config row, request slot and
+    position in the request; and the set of rows present (eager fast path)."""
+
+    row: torch.Tensor | None = None
+    slot: torch.Tensor | None = None
+    pos: torch.Tensor | None = None
+    rows_present: set[int] | None = None
+    readouts: list[MonitorReadout] = field(default_factory=list)
+
+
+class ConfigRows:
+    """Maps distinct request configs to table rows, reference-counted. Row 0 is reserved for 'unsteered'."""
+
+    def __init__(self, runtime: SteeringRuntime, capacity: int) -> None:
+        self.runtime, self.capacity = runtime, capacity
+        self._by_key: dict[tuple, int] = {}
+        self._refs = [0] * capacity
+        self._key_of: dict[int, tuple] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, config: ResolvedConfig) -> int:
+        """Row for ``config`` (shared with identical configs). Empty config → row 0. Raises CapacityExceeded."""
+        key = tuple(sorted((ref, op, float(v)) for ref, (op, v) in config.items()))
+        if not key:
+            return 0
+        with self._lock:
+            r = self._by_key.get(key)
+            if r is None:
+                free = [i for i in range(1, self.capacity) if self._refs[i] == 0 and i not in self._key_of]
+                if not free:
+                    raise CapacityExceeded(f"all {self.capacity - 1} steering config rows are in use; retry shortly")
+                r = free[0]
+                self.runtime._write_row(r, config)
+                self._by_key[key], self._key_of[r] = r, key
+            self._refs[r] += 1
+            return r
+
+    def release(self, r: int) -> None:
+        if r == 0:
+            return
+        with self._lock:
+            self._refs[r] -= 1
+            if self._refs[r] == 0:
+                self.runtime._write_row(r, {})
+                del self._by_key[self._key_of.pop(r)]
+
+    def in_use(self) -> int:
+        return sum(1 for c in self._refs if c > 0)
+
+
+class SteeringRuntime:
+    """All loaded packs on device: one :class:`SiteTable` per layer, a config-row registry, the batch state.
+
+    ``max_configs`` (``C``) bounds the distinct configs alive at once (row 0 included); ``max_slots`` (``S``)
+    bounds request slots in one forward pass. Both are static so the op can live in a compiled region.
+    """
+
+    def __init__(
+        self,
+        packs: Iterable[FeaturePack],
+        d_model: int,
+        *,
+        max_configs: int = 64,
+        max_slots: int = 256,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.packs = {p.id: p for p in packs}
+        self.d, self.S = d_model, max_slots
+        self.columns: dict[FeatureRef, Column] = {}
+        by_layer: dict[int, list[tuple[FeaturePack, object]]] = {}
+        for p in self.packs.values():
+            for f in p.manifest.features:
+                by_layer.setdefault(p.layer, []).append((p, f))
+        self.sites: dict[int, SiteTable] = {}
+        for layer, feats in sorted(by_layer.items()):
+            t = SiteTable(layer, d_model, len(feats), max_configs, torch.device(device), dtype)
+            for col, (p, f) in enumerate(feats):
+                self._fill_column(t, col, p, f)
+                thr = f.threshold if f.threshold is not None else float("inf")
+                self.columns[(p.id, f.name)] = Column(layer, col, p, f.max_activation, thr)
+                t.monitor_thr[col] = thr
+            self.sites[layer] = t
+        self.rows = ConfigRows(self, max_configs)
+        self.batch = BatchState()
+
+    @staticmethod
+    def _fill_column(t: SiteTable, col: int, p: FeaturePack, f) -> None:
+        i, kind = f.index, p.manifest.encoder.kind
+        w_dec = p.W_dec[i]  # [d]
+        t.W_dec[col] = w_dec
+        if p.W_enc is not None:
+            t.W_enc[:, col] = p.W_enc[:, i]
+        else:  # a bare direction: the "activation" is the projection coefficient onto the decoder row
+            t.W_enc[:, col] = w_dec / w_dec.dot(w_dec)
+        if p.b_enc is not None:
+            t.b_enc[col] = p.b_enc[i]
+        if kind == "sae-jumprelu" and p.threshold is not None:
+            t.thr[col] = p.threshold[i]
+        t.linear[col] = kind in LINEAR_KINDS
+
+    def column(self, ref: FeatureRef) -> Column:
+        if ref[0] not in self.packs:
+            raise UnknownFeaturePack(f"unknown feature pack '{ref[0]}'", param="steering")
+        c = self.columns.get(ref)
+        if c is None:
+            raise UnknownFeature(f"pack '{ref[0]}' has no feature '{ref[1]}'", param="steering")
+        return c
+
+    def _write_row(self, r: int, config: ResolvedConfig) -> None:
+        for t in self.sites.values():
+            for tab in (t.add, t.clamp_on, t.clamp_to, t.watch):
+                tab[r].zero_()
+            t.edits.discard(r), t.encodes.discard(r), t.watches.discard(r)
+        for ref, (op, value) in config.items():
+            c = self.column(ref)
+            t = self.sites[c.layer]
+            if op == "add":
+                t.add[r, c.col] = value
+                t.edits.add(r)
+            elif op in ("clamp", "suppress"):
+                t.clamp_on[r, c.col] = 1.0
+                t.clamp_to[r, c.col] = 0.0 if op == "suppress" else value
+                t.edits.add(r), t.encodes.add(r)
+            elif op == "monitor":
+                t.watch[r, c.col] = 1.0
+                t.encodes.add(r), t.watches.add(r)
+            else:
+                raise ValueError(f"op {op!r} cannot be written to a table row")
+
+    # -- called by hooks ---------------------------------------------------------------------------------------
+    def apply_site(self, layer: int, h: torch.Tensor) -> torch.Tensor:
+        """Run the fused op for ``layer`` on ``h [..., d]`` with the current batch state; collect monitor readouts."""
+        t, b = self.sites[layer], self.batch
+        if b.row is None:
+            return h
+        shape = h.shape
+        flat = h.reshape(-1, self.d)  # [N, d]
+        out, seen = t.apply(flat, b.row, b.rows_present)
+        if seen is not None and b.slot is not None:
+            mx, cnt, first = reduce_per_slot(seen, t.monitor_thr, b.slot, b.pos, self.S)
+            b.readouts.append(MonitorReadout(layer, mx, cnt, first))
+        return out.reshape(shape)

@@ -1,0 +1,174 @@
+"""Steering specs: the ``X-Steering`` grammar, and resolution against the loaded packs.
+
+Grammar (ARCHITECTURE §4)::
+
+    spec  := item ("," item)*           item := ref ":" op ["=" value]
+    ref   := pack-id ["/" feature]      op   := add | clamp | suppress | monitor | off
+    value := number ["x"]               (x = multiple of the feature's max_activation)
+
+Whitespace is ignored. A bare pack id means each of its features with its default op and value.
+
+>>> [i.canonical() for i in parse_spec("golden-gate/bridge:clamp=10x, bias/gender:suppress")]
+['golden-gate/bridge:clamp=10x', 'bias/gender:suppress']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from steering.errors import InvalidSteeringSpec, ValueOutOfRange
+from steering.pack.manifest import ID_RE, VALUE_RE
+from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime
+
+OPS = ("add", "clamp", "suppress", "monitor", "off")
+VALUE_OPS = ("add", "clamp")
+MAX_SPEC_CHARS = 4096
+MAX_ITEMS = 32
+DEFAULT_MAX_X = 100.0  # |value| bound in multiples of max_activation, unless policy says otherwise
+_WS = re.compile(r"[ \t]+")
+
+
+@dataclass(frozen=True)
+class SpecItem:
+    pack: str
+    feature: str | None
+    op: str
+    value: float | None = None
+    x_units: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.pack}/{self.feature}" if self.feature else self.pack
+
+    def canonical(self) -> str:
+        if self.value is None:
+            return f"{self.ref}:{self.op}"
+        return f"{self.ref}:{self.op}={self.value:g}{'x' if self.x_units else ''}"
+
+
+def _bad(n: int, item: str, why: str, param: str) -> InvalidSteeringSpec:
+    shown = item if len(item) <= 60 else item[:57] + "..."
+    return InvalidSteeringSpec(f"steering item {n} ({shown!r}): {why}", param=param)
+
+
+def parse_value(text: str) -> tuple[float, bool]:
+    """``'10x'`` → ``(10.0, True)``; ``'-2.5'`` → ``(-2.5, False)``. Raises ValueError on anything else."""
+    if not VALUE_RE.match(text):
+        raise ValueError("value must be a number, optionally followed by 'x'")
+    x = text.endswith("x")
+    v = float(text[:-1] if x else text)
+    if not math.isfinite(v):
+        raise ValueError("value must be finite")
+    return v, x
+
+
+def parse_item(raw: str, n: int = 1, param: str = "X-Steering") -> SpecItem:
+    item = _WS.sub("", raw)
+    if not item:
+        raise _bad(n, raw, "empty item", param)
+    ref, sep, rest = item.partition(":")
+    if not sep:
+        raise _bad(n, item, "expected 'ref:op' (missing ':')", param)
+    op, eq, value = rest.partition("=")
+    pack, slash, feature = ref.partition("/")
+    if not ID_RE.match(pack):
+        raise _bad(n, item, "pack id must match [a-z0-9][a-z0-9._-]{0,63}", param)
+    if slash and not ID_RE.match(feature):
+        raise _bad(n, item, "feature name must match [a-z0-9][a-z0-9._-]{0,63}", param)
+    if op not in OPS:
+        raise _bad(n, item, f"unknown op {op[:20]!r} (expected one of {', '.join(OPS)})", param)
+    if not eq:
+        return SpecItem(pack, feature or None, op)
+    if op not in VALUE_OPS:
+        raise _bad(n, item, f"op '{op}' takes no value", param)
+    try:
+        v, x = parse_value(value)
+    except ValueError as e:
+        raise _bad(n, item, str(e) if value else "missing value after '='", param) from None
+    return SpecItem(pack, feature or None, op, v, x)
+
+
+def parse_spec(text: str, *, max_items: int = MAX_ITEMS, param: str = "X-Steering") -> list[SpecItem]:
+    """Parse the header grammar; errors name the offending item and its position (1-based)."""
+    if len(text) > MAX_SPEC_CHARS:
+        raise InvalidSteeringSpec(f"steering spec is {len(text)} characters (limit {MAX_SPEC_CHARS})", param=param)
+    if any(not (c.isascii() and (c.isprintable() or c == "\t")) for c in text):
+        raise InvalidSteeringSpec("steering spec may contain only printable ASCII characters", param=param)
+    if not _WS.sub("", text):
+        return []
+    parts = text.split(",")
+    if len(parts) > max_items:
+        raise InvalidSteeringSpec(f"steering spec has {len(parts)} items (limit {max_items})", param=param)
+    items = [parse_item(p, n, param) for n, p in enumerate(parts, 1)]
+    seen: set[str] = set()
+    for n, it in enumerate(items, 1):
+        if it.ref in seen:
+            raise _bad(n, it.canonical(), f"'{it.ref}' appears more than once", param)
+        seen.add(it.ref)
+    return items
+
+
+def expand(item: SpecItem, runtime: SteeringRuntime) -> list[tuple[FeatureRef, str, float | None, bool]]:
+    """One item → per-feature ``(ref, op, value, x_units)``. A bare pack id applies the op to each of its
+    features; an add/clamp without a value takes the feature's default value."""
+    if item.feature:
+        runtime.column((item.pack, item.feature))  # raises unknown pack / unknown feature
+        features = [runtime.packs[item.pack].manifest.feature(item.feature)]
+    else:
+        if item.pack not in runtime.packs:
+            runtime.column((item.pack, ""))  # raises unknown pack
+        features = runtime.packs[item.pack].manifest.features
+    out = []
+    for f in features:
+        ref = (item.pack, f.name)
+        if item.op in VALUE_OPS and item.value is None:
+            out.append((ref, item.op, *_default_value(f, item.op)))
+        else:
+            out.append((ref, item.op, item.value, item.x_units))
+    return out
+
+
+def _default_value(f, op: str | None = None) -> tuple[float, bool]:
+    if f.default_value is None or (op is not None and op != f.default_op):
+        raise InvalidSteeringSpec(
+            f"feature '{f.name}' has no default value for '{op or f.default_op}'; give one, e.g. ':clamp=2x'",
+            param="steering",
+        )
+    if isinstance(f.default_value, str):
+        return parse_value(f.default_value)
+    return float(f.default_value), False
+
+
+def resolve(
+    layers: Iterable[Iterable[SpecItem]], runtime: SteeringRuntime, *, max_x: float = DEFAULT_MAX_X
+) -> ResolvedConfig:
+    """Merge spec layers (later wins per feature; ``off`` removes) into a config of absolute values.
+
+    Typical order: server defaults, profile, body, header.
+    """
+    merged: dict[FeatureRef, tuple[str, float]] = {}
+    for layer in layers:
+        for item in layer:
+            for ref, op, value, x in expand(item, runtime):
+                col = runtime.column(ref)
+                if op == "off":
+                    merged.pop(ref, None)
+                    continue
+                if op == "suppress":
+                    merged[ref] = ("clamp", 0.0)
+                    continue
+                if op == "monitor":
+                    merged[ref] = ("monitor", 0.0)
+                    continue
+                v = value * col.max_activation if x else value
+                if not math.isfinite(v) or abs(v) > max_x * col.max_activation:
+                    raise ValueOutOfRange(
+                        f"value for '{ref[0]}/{ref[1]}' is outside ±{max_x:g}x "
+                        f"(±{max_x * col.max_activation:.4g}) of its max_activation",
+                        param="steering",
+                    )
+                merged[ref] = (op, float(v))
+    return merged

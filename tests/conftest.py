@@ -1,0 +1,70 @@
+"""Shared fixtures: small packs built on the fly (random weights only ever in tests, never shipped)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from steering.pack import ModelInfo, save_pack  # noqa: E402
+
+TINY = ModelInfo(name="tiny-llama", architecture="LlamaForCausalLM", d_model=16, num_layers=4)
+
+
+def make_pack(
+    root,
+    pack_id: str,
+    *,
+    layer: int = 1,
+    n_features: int = 3,
+    kind: str = "sae-relu",
+    model: ModelInfo = TINY,
+    seed: int = 0,
+    pinv_encoder: bool = False,
+    threshold: float | None = 0.5,
+    max_activation: float = 2.0,
+):
+    """A pack of ``n_features`` seeded random features. ``pinv_encoder`` makes ``W_dec @ W_enc = I`` so clamping
+    then re-encoding gives the target exactly (a property test needs it)."""
+    g = torch.Generator().manual_seed(seed)
+    d = model.d_model
+    W_dec = torch.randn(n_features, d, generator=g)  # [F, d]
+    tensors = {"W_dec": W_dec}
+    if kind != "direction":
+        W_enc = torch.linalg.pinv(W_dec) if pinv_encoder else torch.randn(d, n_features, generator=g) / d**0.5
+        tensors |= {"W_enc": W_enc, "b_enc": 0.1 * torch.randn(n_features, generator=g)}
+    if kind == "sae-jumprelu":
+        tensors["threshold"] = 0.2 * torch.rand(n_features, generator=g)
+    manifest = {
+        "id": pack_id,
+        "version": "1",
+        "title": f"test pack {pack_id}",
+        "model": model.model_dump(),
+        "site": {"layer": layer, "point": "resid_post"},
+        "encoder": {"kind": kind},
+        "features": [
+            {
+                "name": f"f{i}",
+                "index": i,
+                "label": f"feature {i}",
+                "default_op": "clamp",
+                "default_value": "2x",
+                "max_activation": max_activation,
+                "threshold": threshold,
+            }
+            for i in range(n_features)
+        ],
+    }
+    return save_pack(root / pack_id, manifest, tensors, card="# test pack\n")
+
+
+@pytest.fixture
+def pack_factory(tmp_path):
+    def factory(pack_id: str, **kw):
+        return make_pack(tmp_path, pack_id, **kw)
+
+    return factory

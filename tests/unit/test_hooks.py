@@ -1,0 +1,93 @@
+"""Hooks attach to any HF decoder-only model by layer index, steer exactly there, and always come off."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    GemmaConfig,
+    GPT2Config,
+    GPTNeoXConfig,
+    LlamaConfig,
+    Qwen2Config,
+)
+
+from steering.hooks import attach, decoder_layers, hook_count
+from steering.pack import ModelInfo
+from steering.runtime import SteeringRuntime
+
+D, L = 16, 4
+CONFIGS = {
+    "llama": LlamaConfig(hidden_size=D, intermediate_size=32, num_hidden_layers=L, num_attention_heads=2,
+                         num_key_value_heads=1, vocab_size=64),
+    "qwen2": Qwen2Config(hidden_size=D, intermediate_size=32, num_hidden_layers=L, num_attention_heads=2,
+                         num_key_value_heads=1, vocab_size=64),
+    "gemma": GemmaConfig(hidden_size=D, intermediate_size=32, num_hidden_layers=L, num_attention_heads=2,
+                         num_key_value_heads=1, head_dim=8, vocab_size=64),
+    "gpt2": GPT2Config(n_embd=D, n_layer=L, n_head=2, vocab_size=64, n_positions=64),
+    "gpt_neox": GPTNeoXConfig(hidden_size=D, intermediate_size=32, num_hidden_layers=L, num_attention_heads=2,
+                              vocab_size=64),
+}
+
+
+def tiny(name):
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(CONFIGS[name]).eval()
+
+
+def resid_post(model, ids, layer):
+    out = model(ids, output_hidden_states=True)
+    return out.hidden_states[layer + 1], out.logits  # hidden_states[0] is the embedding
+
+
+@pytest.mark.parametrize("arch", sorted(CONFIGS))
+def test_hook_steers_the_chosen_layer_only(arch, pack_factory):
+    model = tiny(arch)
+    info = ModelInfo(name="tiny", architecture=arch, d_model=D, num_layers=L)
+    pack = pack_factory("p", kind="direction", n_features=1, layer=2, model=info)
+    rt = SteeringRuntime([pack], D)
+    r = rt.rows.acquire({("p", "f0"): ("add", 3.0)})
+    ids = torch.tensor([[1, 5, 7, 9], [1, 2, 3, 4]])
+    with torch.no_grad():
+        base_h, base_logits = resid_post(model, ids, 2)
+        with attach(model, rt):
+            rt.batch.row = torch.tensor([[0, r, r, r], [0, 0, 0, 0]]).flatten()
+            rt.batch.rows_present = {0, r}
+            h, logits = resid_post(model, ids, 2)
+        assert hook_count(model) == 0
+    delta = h - base_h  # [B, T, d]
+    torch.testing.assert_close(delta[0, 1:], 3.0 * pack.W_dec[0].expand(3, D), atol=1e-4, rtol=1e-4)
+    assert torch.equal(h[0, 0], base_h[0, 0])  # the sink position is row 0
+    assert torch.equal(logits[1], base_logits[1])  # the unsteered sequence is bit-identical
+    assert not torch.allclose(logits[0, 1:], base_logits[0, 1:])
+
+
+def test_several_packs_at_several_layers(pack_factory):
+    model = tiny("llama")
+    info = ModelInfo(name="tiny", architecture="llama", d_model=D, num_layers=L)
+    p1 = pack_factory("a", kind="direction", n_features=1, layer=0, model=info)
+    p2 = pack_factory("b", kind="direction", n_features=1, layer=2, model=info, seed=1)
+    rt = SteeringRuntime([p1, p2], D)
+    r = rt.rows.acquire({("a", "f0"): ("clamp", 2.0), ("b", "f0"): ("clamp", -1.0)})
+    ids = torch.tensor([[1, 5, 7, 9]])
+    with torch.no_grad(), attach(model, rt):
+        rt.batch.row, rt.batch.rows_present = torch.tensor([0, r, r, r]), {0, r}
+        out = model(ids, output_hidden_states=True).hidden_states
+    for pack, layer, target in ((p1, 0, 2.0), (p2, 2, -1.0)):  # the last entry is post-norm
+        w = pack.W_dec[0]
+        torch.testing.assert_close(out[layer + 1][0, 1:] @ w / w.dot(w), torch.full((3,), target), atol=1e-4, rtol=1e-4)
+
+
+def test_handles_removed_when_generation_raises(pack_factory):
+    model = tiny("llama")
+    rt = SteeringRuntime([pack_factory("p", layer=1)], D)
+    with pytest.raises(RuntimeError, match="boom"), attach(model, rt):
+        assert hook_count(model) == 1
+        raise RuntimeError("boom")
+    assert hook_count(model) == 0
+
+
+def test_decoder_layers_found_for_each_architecture():
+    for arch in CONFIGS:
+        assert len(decoder_layers(tiny(arch))) == L

@@ -1,0 +1,130 @@
+"""The fused op (ARCHITECTURE §2): equals a naive per-request reference, leaves unsteered rows bit-identical."""
+
+from __future__ import annotations
+
+import torch
+
+from steering.runtime import SteeringRuntime, reduce_per_slot
+
+D = 16
+
+
+def reference(h, pack, config):
+    """Naive float64: for each token, loop over its request's features one at a time."""
+    h = h.double().clone()
+    W_enc = pack.W_enc.double() if pack.W_enc is not None else None
+    out = h.clone()
+    for ref, (op, value) in config.items():
+        i = pack.manifest.feature(ref[1]).index
+        w_dec = pack.W_dec[i].double()
+        if W_enc is None:
+            a = h @ (w_dec / w_dec.dot(w_dec))
+        else:
+            pre = h @ W_enc[:, i] + pack.b_enc[i].double()
+            a = torch.where(pre > (pack.threshold[i] if pack.threshold is not None else 0), pre, 0.0)
+        if pack.manifest.encoder.kind == "direction":
+            a = h @ (w_dec / w_dec.dot(w_dec))
+        coef = torch.full_like(a, value) if op == "add" else (value - a) if op == "clamp" else torch.zeros_like(a)
+        out += coef[:, None] * w_dec
+    return out
+
+
+def run(rt, h, rows):
+    rt.batch.row = torch.tensor(rows)
+    rt.batch.rows_present = set(rows)
+    return rt.apply_site(1, h)
+
+
+def test_matches_float64_reference_per_request(pack_factory):
+    for kind in ("sae-relu", "sae-jumprelu", "sae-topk", "direction"):
+        pack = pack_factory(f"p-{kind}", kind=kind, n_features=4)
+        rt = SteeringRuntime([pack], D, max_configs=8)
+        configs = [
+            {(pack.id, "f0"): ("add", 1.5)},
+            {(pack.id, "f1"): ("clamp", 3.0), (pack.id, "f2"): ("add", -0.7)},
+            {(pack.id, "f3"): ("clamp", 0.0)},
+        ]
+        rows = [rt.rows.acquire(c) for c in configs]
+        h = torch.randn(9, D, generator=torch.Generator().manual_seed(1))
+        token_rows = [0, rows[0], rows[1], rows[2], rows[0], 0, rows[1], rows[2], 0]
+        out = run(rt, h.clone(), token_rows)
+        for t, r in enumerate(token_rows):
+            cfg = configs[rows.index(r)] if r else {}
+            want = reference(h[t : t + 1], pack, cfg)
+            torch.testing.assert_close(out[t : t + 1].double(), want, rtol=1e-5, atol=1e-5 * want.abs().max().item())
+
+
+def test_unsteered_rows_are_bit_identical(pack_factory):
+    pack = pack_factory("p", n_features=3)
+    rt = SteeringRuntime([pack], D)
+    r = rt.rows.acquire({("p", "f0"): ("clamp", 5.0), ("p", "f1"): ("monitor", 0.0)})
+    h = torch.randn(6, D) * 100
+    out = run(rt, h.clone(), [0, r, 0, r, r, 0])
+    for t in (0, 2, 5):
+        assert torch.equal(out[t], h[t])
+    assert not torch.equal(out[1], h[1])
+    # the all-unsteered batch, with the full op forced (rows_present=None, as in a static graph) is also exact
+    rt.batch.row, rt.batch.rows_present = torch.zeros(6, dtype=torch.long), None
+    assert torch.equal(rt.apply_site(1, h.clone()), h)
+
+
+def test_empty_config_is_row_zero(pack_factory):
+    rt = SteeringRuntime([pack_factory("p")], D)
+    assert rt.rows.acquire({}) == 0
+
+
+def test_clamp_then_reencode_gives_target_and_suppress_gives_zero(pack_factory):
+    pack = pack_factory("p", n_features=3, pinv_encoder=True)
+    rt = SteeringRuntime([pack], D)
+    r = rt.rows.acquire({("p", "f0"): ("clamp", 4.0), ("p", "f1"): ("clamp", 0.0), ("p", "f2"): ("clamp", 2.5)})
+    # tokens on which every feature is active (pre > 0): the ReLU is then locally linear, so re-encoding is exact
+    g = torch.Generator().manual_seed(3)
+    h = (torch.rand(5, 3, generator=g) + 1.0) @ pack.W_dec - pack.b_enc @ torch.linalg.pinv(pack.W_enc)
+    assert (rt.sites[1].activation(h) > 0).all()
+    out = run(rt, h.clone(), [r] * 5)
+    a = rt.sites[1].activation(out)
+    torch.testing.assert_close(a, torch.tensor([[4.0, 0.0, 2.5]]).expand(5, 3), atol=1e-4, rtol=1e-4)
+
+
+def test_direction_clamp_sets_projection(pack_factory):
+    pack = pack_factory("d", kind="direction", n_features=1)
+    rt = SteeringRuntime([pack], D)
+    r = rt.rows.acquire({("d", "f0"): ("clamp", -3.0)})
+    out = run(rt, torch.randn(4, D), [r] * 4)
+    w = pack.W_dec[0]
+    torch.testing.assert_close(out @ w / w.dot(w), torch.full((4,), -3.0), atol=1e-4, rtol=1e-4)
+
+
+def test_config_rows_are_shared_refcounted_and_bounded(pack_factory):
+    from steering.errors import CapacityExceeded
+
+    rt = SteeringRuntime([pack_factory("p")], D, max_configs=3)
+    a = rt.rows.acquire({("p", "f0"): ("add", 1.0)})
+    b = rt.rows.acquire({("p", "f0"): ("add", 1.0)})
+    c = rt.rows.acquire({("p", "f1"): ("add", 1.0)})
+    assert a == b != c and rt.rows.in_use() == 2
+    try:
+        rt.rows.acquire({("p", "f2"): ("add", 1.0)})
+        raise AssertionError("capacity not enforced")
+    except CapacityExceeded:
+        pass
+    rt.rows.release(a), rt.rows.release(b)
+    assert rt.sites[1].add[a].abs().sum() == 0  # a freed row is zeroed before reuse
+    assert rt.rows.acquire({("p", "f2"): ("add", 1.0)}) == a
+
+
+def test_reduce_per_slot_matches_loops():
+    g = torch.Generator().manual_seed(0)
+    seen = torch.randn(10, 3, generator=g)
+    slot = torch.tensor([0, 0, 1, 1, 1, 2, 2, 3, 3, 3])  # slot 3 = discard bucket when S=3
+    pos = torch.tensor([0, 1, 0, 1, 2, 5, 6, 0, 0, 0])
+    thr = torch.tensor([0.0, 0.5, 10.0])
+    mx, cnt, first = reduce_per_slot(seen, thr, slot, pos, S=3)
+    for s in range(3):
+        sel = slot == s
+        torch.testing.assert_close(mx[s], seen[sel].amax(0))
+        over = seen[sel] > thr
+        assert cnt[s].tolist() == over.sum(0).tolist()
+        for f in range(3):
+            idx = pos[sel][over[:, f]]
+            assert first[s, f].item() == (idx.min().item() if len(idx) else -1)
