@@ -1,0 +1,79 @@
+"""The Engine protocol: what the API layer needs from an inference engine, and the values that cross the seam."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from steering.monitor import MonitorEvent
+from steering.runtime import ResolvedConfig, SteeringRuntime
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+@dataclass
+class GenerateRequest:
+    request_id: str
+    prompt_ids: list[int]
+    sampling: SamplingParams
+    steering: ResolvedConfig = field(default_factory=dict)
+    block_on: frozenset = frozenset()  # monitored features whose firing ends the request (content_filter)
+
+
+@dataclass
+class TokenLogprob:
+    token: str
+    logprob: float
+    top: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class Delta:
+    """One increment of a request's output. ``finish_reason`` is set on the last one (then ``monitors`` is the
+    request's full monitor summary)."""
+
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    events: list[MonitorEvent] = field(default_factory=list)
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    monitors: dict[str, dict] | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    max_model_len: int
+    d_model: int
+    num_layers: int
+    architecture: str
+
+
+class Engine(Protocol):
+    runtime: SteeringRuntime
+
+    def model_info(self) -> ModelInfo: ...
+
+    def health(self) -> bool: ...
+
+    def tokenize_chat(self, messages: list[dict]) -> list[int]: ...
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def generate(self, request: GenerateRequest) -> AsyncIterator[Delta]: ...
+
+    async def abort(self, request_id: str) -> None: ...
+
+    async def shutdown(self) -> None: ...

@@ -1,0 +1,256 @@
+"""The embedded engine: a transformers model with step-level continuous batching and the steering hooks.
+
+One worker thread owns the model. Each loop iteration admits waiting requests (each prefilled alone, then its KV
+cache joins the batch) and runs one decode step for every running request together, each token carrying its
+request's config row. Results go back to the asyncio side through per-request queues.
+Why not transformers' own continuous batching: see docs/decisions.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+
+from server.engines.base import Delta, GenerateRequest, ModelInfo
+from server.engines.kv import PaddedBatch, cache_tensors
+from server.engines.sampling import Detokenizer, sample, token_logprob
+from steering.hooks import attach
+from steering.monitor import RequestMonitor
+from steering.pack import FeaturePack
+from steering.runtime import BatchState, SteeringRuntime
+
+log = logging.getLogger("steerserve.engine.hf")
+
+
+@dataclass
+class _Seq:
+    req: GenerateRequest
+    loop: asyncio.AbstractEventLoop
+    out: asyncio.Queue
+    row: int
+    monitor: RequestMonitor
+    detok: Detokenizer
+    gen: torch.Generator | None
+    length: int = 0  # tokens in the KV cache
+    last_token: int = -1
+    n_out: int = 0
+    aborted: bool = False
+    done: bool = False
+    pending: Delta = field(default_factory=Delta)
+
+    def emit(self, delta: Delta) -> None:
+        self.loop.call_soon_threadsafe(self.out.put_nowait, delta)
+
+
+class HFEngine:
+    """``HFEngine(path, packs)``: load the model, attach the steering hooks for the engine's lifetime."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        packs: list[FeaturePack],
+        *,
+        model_id: str | None = None,
+        dtype: torch.dtype = torch.float32,
+        max_num_seqs: int = 32,
+        max_configs: int = 64,
+    ) -> None:
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()
+        cfg = self.model.config
+        self.info = ModelInfo(
+            id=model_id or Path(model_path).name,
+            max_model_len=int(getattr(cfg, "max_position_embeddings", 2048)),
+            d_model=cfg.hidden_size,
+            num_layers=cfg.num_hidden_layers,
+            architecture=(cfg.architectures or [type(self.model).__name__])[0],
+        )
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        self.max_num_seqs = max_num_seqs
+        self.runtime = SteeringRuntime(packs, cfg.hidden_size, max_configs=max_configs, max_slots=max_num_seqs)
+        self._hooks = attach(self.model, self.runtime)
+        self._hooks.__enter__()
+        self._waiting: queue.Queue[_Seq] = queue.Queue()
+        self._active: list[_Seq] = []
+        self._by_id: dict[str, _Seq] = {}
+        self._batch = PaddedBatch()
+        self._stop = threading.Event()
+        self.batch_size = 0
+        self._thread = threading.Thread(target=self._run, name="hf-engine", daemon=True)
+        self._thread.start()
+
+    # -- Engine protocol ---------------------------------------------------------------------------------------
+    def model_info(self) -> ModelInfo:
+        return self.info
+
+    def health(self) -> bool:
+        return self._thread.is_alive()
+
+    def tokenize_chat(self, messages: list[dict]) -> list[int]:
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return self.tokenize(text)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    async def generate(self, req: GenerateRequest) -> AsyncIterator[Delta]:
+        row = self.runtime.rows.acquire(req.steering)  # CapacityExceeded → 429 before anything streams
+        watched = {ref: self.runtime.column(ref) for ref, (op, _) in req.steering.items() if op == "monitor"}
+        gen = None
+        if req.sampling.temperature > 0:
+            gen = torch.Generator()
+            gen.manual_seed(req.sampling.seed if req.sampling.seed is not None else torch.seed())
+        seq = _Seq(req, asyncio.get_running_loop(), asyncio.Queue(), row, RequestMonitor(watched),
+                   Detokenizer(self.tokenizer, req.sampling.stop), gen)
+        self._by_id[req.request_id] = seq
+        self._waiting.put(seq)
+        try:
+            while True:
+                delta = await seq.out.get()
+                yield delta
+                if delta.finish_reason is not None:
+                    return
+        finally:
+            if not seq.done:
+                seq.aborted = True  # the worker frees the row and the slot at its next step
+
+    async def abort(self, request_id: str) -> None:
+        seq = self._by_id.get(request_id)
+        if seq is not None:
+            seq.aborted = True
+
+    async def shutdown(self) -> None:
+        self._stop.set()
+        await asyncio.to_thread(self._thread.join, 30)
+        self._hooks.__exit__(None, None, None)
+
+    # -- worker thread -----------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        torch.set_grad_enabled(False)
+        while not self._stop.is_set():
+            try:
+                self._admit()
+                if self._active:
+                    self._decode_step()
+            except Exception:  # a bug in one step must not kill the engine: fail the requests it touched
+                log.exception("engine step failed")
+                for s in self._active:
+                    self._finish(s, "error")
+                self._active, self._batch = [], PaddedBatch()
+            self.batch_size = len(self._active)
+
+    def _admit(self) -> None:
+        block = not self._active
+        while len(self._active) < self.max_num_seqs:
+            try:
+                seq = self._waiting.get(timeout=0.05) if block else self._waiting.get_nowait()
+            except queue.Empty:
+                return
+            block = False
+            if seq.aborted:
+                self._finish(seq, "abort")
+                continue
+            self._prefill(seq)
+
+    def _prefill(self, seq: _Seq) -> None:
+        ids = seq.req.prompt_ids
+        p = len(ids)
+        rt = self.runtime
+        row = torch.full((p,), seq.row)
+        row[0] = 0  # the attention sink is never steered or monitored
+        slot = torch.zeros(p, dtype=torch.long)
+        slot[0] = rt.S
+        rt.batch = BatchState(row=row, slot=slot, pos=torch.arange(p), rows_present={0, seq.row})
+        cache = DynamicCache()
+        logits = self.model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True,
+                            logits_to_keep=1).logits[0, -1]
+        seq.pending.events += seq.monitor.update(rt.batch.readouts, 0, "prompt")
+        seq.length = p
+        if self._next_token(seq, logits):
+            self._batch.join(cache_tensors(cache))
+            self._active.append(seq)
+
+    def _decode_step(self) -> None:
+        rt, B = self.runtime, len(self._active)
+        rows = [s.row for s in self._active]
+        rt.batch = BatchState(row=torch.tensor(rows), slot=torch.arange(B),
+                              pos=torch.tensor([s.length for s in self._active]), rows_present=set(rows))
+        cache = self._batch.cache()
+        mask = torch.nn.functional.pad(self._batch.mask, (0, 1), value=1)  # [B, T+1]
+        logits = self.model(
+            input_ids=torch.tensor([[s.last_token] for s in self._active]),
+            attention_mask=mask,
+            position_ids=torch.tensor([[s.length] for s in self._active]),
+            past_key_values=cache,
+            use_cache=True,
+        ).logits[:, -1]  # [B, V]
+        self._batch.absorb(cache)
+        keep = []
+        for b, s in enumerate(self._active):
+            s.length += 1
+            s.pending.events += s.monitor.update(rt.batch.readouts, b, "completion")
+            if self._next_token(s, logits[b]):
+                keep.append(b)
+        if len(keep) < B:
+            self._active = [self._active[b] for b in keep]
+            self._batch.keep(keep)
+
+    def _next_token(self, seq: _Seq, logits: torch.Tensor) -> bool:
+        """Sample, emit a delta; returns whether the request goes on."""
+        sp = seq.req.sampling
+        if seq.aborted:
+            self._finish(seq, "abort")
+            return False
+        blocked = [e for e in seq.pending.events if e.feature in seq.req.block_on]
+        if blocked:
+            self._finish(seq, "content_filter")
+            return False
+        tok = sample(logits, sp, seq.gen)
+        if tok in self.eos_ids:
+            self._finish(seq, "stop")
+            return False
+        d = seq.pending
+        d.token_ids.append(tok)
+        if sp.logprobs:
+            d.logprobs.append(token_logprob(logits, tok, sp.top_logprobs, self._decode_one))
+        text, hit_stop = seq.detok.push(tok)
+        d.text += text
+        seq.n_out += 1
+        seq.last_token = tok
+        if hit_stop:
+            self._finish(seq, "stop")
+            return False
+        if seq.n_out >= sp.max_tokens or seq.length + 1 >= self.info.max_model_len:
+            self._finish(seq, "length")
+            return False
+        self._flush(seq)
+        return True
+
+    def _decode_one(self, tok: int) -> str:
+        return self.tokenizer.decode([tok])
+
+    def _flush(self, seq: _Seq) -> None:
+        d, seq.pending = seq.pending, Delta()
+        d.prompt_tokens, d.completion_tokens = len(seq.req.prompt_ids), seq.n_out
+        seq.emit(d)
+
+    def _finish(self, seq: _Seq, reason: str) -> None:
+        if seq.done:
+            return
+        seq.done = True
+        self.runtime.rows.release(seq.row)
+        self._by_id.pop(seq.req.request_id, None)
+        if reason != "content_filter":
+            seq.pending.text += seq.detok.flush()
+        seq.pending.finish_reason = reason
+        seq.pending.monitors = seq.monitor.summary()
+        self._flush(seq)

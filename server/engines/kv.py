@@ -1,0 +1,64 @@
+"""A left-padded batch of KV caches that requests join and leave between decode steps.
+
+Each request is prefilled alone (exactly as if it ran by itself), then its cache joins the running batch: all
+caches are left-padded to a common length and an attention mask marks the padding. Finished requests leave by
+index-select; leading columns that only padding uses are trimmed.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache
+
+
+def cache_tensors(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(layer.keys, layer.values) for layer in cache.layers]  # each [B, H, T, Dh]
+
+
+class PaddedBatch:
+    def __init__(self) -> None:
+        self.kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.mask: torch.Tensor | None = None  # [B, T] 1 = real token
+
+    @property
+    def size(self) -> int:
+        return 0 if self.mask is None else self.mask.shape[0]
+
+    def join(self, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Append one request's cache (batch 1, no padding) as the last row."""
+        p = kv[0][0].shape[-2]
+        new_mask = torch.ones(1, p, dtype=torch.long)
+        if self.mask is None:
+            self.kv, self.mask = list(kv), new_mask
+            return
+        T = self.mask.shape[1]
+        L = max(T, p)
+
+        def pad(x: torch.Tensor, n: int) -> torch.Tensor:  # left-pad the sequence dim (-2) of [B, H, T, Dh]
+            return F.pad(x, (0, 0, n, 0)) if n else x
+
+        self.kv = [
+            (torch.cat([pad(k, L - T), pad(nk, L - p)]), torch.cat([pad(v, L - T), pad(nv, L - p)]))
+            for (k, v), (nk, nv) in zip(self.kv, kv, strict=True)
+        ]
+        self.mask = torch.cat([F.pad(self.mask, (L - T, 0)), F.pad(new_mask, (L - p, 0))])
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only ``rows`` (in order); drop columns that are padding for every remaining row."""
+        if not rows:
+            self.kv, self.mask = [], None
+            return
+        idx = torch.tensor(rows)
+        mask = self.mask.index_select(0, idx)
+        start = int(mask.any(0).long().argmax())  # first column some row uses
+        self.mask = mask[:, start:]
+        self.kv = [(k.index_select(0, idx)[:, :, start:], v.index_select(0, idx)[:, :, start:]) for k, v in self.kv]
+
+    def cache(self) -> DynamicCache:
+        return DynamicCache(ddp_cache_data=self.kv)
+
+    def absorb(self, cache: DynamicCache) -> None:
+        """After a decode step: take the grown cache back and extend the mask by one real column."""
+        self.kv = cache_tensors(cache)
+        self.mask = F.pad(self.mask, (0, 1), value=1)
