@@ -1,0 +1,207 @@
+"""``steer``: the command line. Each subcommand lives in a small function; heavy imports happen inside them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  steer serve                                   # embedded SmolLM2 + shipped packs on 127.0.0.1:8000
+  steer serve --port 9000 --packs ./my_packs
+  steer pack inspect feature_packs/smollm2-135m-instruct/golden-gate
+  steer pack verify feature_packs/smollm2-135m-instruct/*
+  steer pack import saelens ./my_sae ./packs/my-pack --features 12,40 --labels bridge,city --layer 15
+  steer model prepare                           # convert the embedded model once (make install does it)
+  steer bench op                                # fused-op throughput, steered ÷ unsteered, side by side
+"""
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import build_app
+    from server.engines.loader import build_engine
+    from server.settings import ServerSettings
+
+    overrides = {k: v for k, v in vars(a).items() if k in ServerSettings.model_fields and v is not None}
+    settings = ServerSettings(**overrides)
+    if settings.engine == "fake":
+        from server.engines.fake import FakeEngine
+
+        app = build_app(settings, FakeEngine())
+    else:
+        app = build_app(settings, engine_factory=lambda: build_engine(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=30)
+    return 0
+
+
+def cmd_pack_inspect(a: argparse.Namespace) -> int:
+    from steering.pack import load_pack
+
+    p = load_pack(a.path, root=a.root)
+    m = p.manifest
+    print(f"{m.id} v{m.version} — {m.title}")
+    print(f"  model {m.model.name} ({m.model.architecture}, d={m.model.d_model}, layers={m.model.num_layers})")
+    print(f"  site layer {m.site.layer} {m.site.point}; encoder {m.encoder.kind}; tensor rows {p.W_dec.shape[0]}")
+    for f in m.features:
+        print(f"  - {f.name}: {f.label!r} default {f.default_op}={f.default_value} max_activation={f.max_activation:.4g}"
+              f" threshold={f.threshold} action={f.action}")
+    if a.json:
+        print(json.dumps(m.model_dump(), indent=2))
+    return 0
+
+
+def cmd_pack_verify(a: argparse.Namespace) -> int:
+    from steering.errors import SteeringError
+    from steering.pack import load_pack
+
+    bad = 0
+    for path in a.paths:
+        try:
+            p = load_pack(path, root=a.root)
+            print(f"ok    {path}: {p.id} ({len(p.manifest.features)} features)")
+        except SteeringError as e:
+            bad += 1
+            print(f"FAIL  {path}: [{getattr(e, 'reason', e.code)}] {e.message}")
+    return 1 if bad else 0
+
+
+def cmd_pack_import(a: argparse.Namespace) -> int:
+    from steering.pack.importers import import_sae
+
+    labels = a.labels.split(",") if a.labels else None
+    pack = import_sae(a.format, a.src, a.dst, features=[int(x) for x in a.features.split(",")], labels=labels,
+                      pack_id=a.id, model={"name": a.model_name, "architecture": a.architecture,
+                                           "d_model": a.d_model, "num_layers": a.num_layers}, layer=a.layer)
+    print(f"wrote pack '{pack.id}' with {len(pack.manifest.features)} features")
+    return 0
+
+
+def cmd_probe_train(a: argparse.Namespace) -> int:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from steering.build.topic_pack import build_topic_pack
+    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
+    from steering.pack import ModelInfo
+
+    path = a.model or prepare_embedded_model()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    c = model.config
+    info = ModelInfo(name=a.model_name or EMBEDDED_MODEL_ID, architecture=c.architectures[0], d_model=c.hidden_size,
+                     num_layers=c.num_hidden_layers)
+    r = build_topic_pack(model, tok, info, out=Path(a.out), pack_id=a.id, feature=a.feature, label=a.label,
+                         titles=tuple(a.titles.split(",")), exclude=tuple(a.exclude.split(",")), pattern=a.pattern,
+                         layer=a.layer, default_x=a.default_x)
+    for p in r["points"]:
+        print(f"{p['op']:>5} {p['value']:8.3f}  mention {p['mention_rate']:.0%}  ppl ratio {p['ppl_ratio']:.2f}")
+    return 0
+
+
+def cmd_model_prepare(a: argparse.Namespace) -> int:
+    from steering.model import prepare_embedded_model
+
+    print(prepare_embedded_model())
+    return 0
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    from server.bench import run_bench
+
+    return run_bench(a)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="steer", description="steerserve: per-request feature steering for LLM servers",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("serve", help="run the OpenAI-compatible server", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--engine", choices=["hf", "fake"], help="inference engine (default hf)")
+    s.add_argument("--model", help="model directory (default: embedded SmolLM2-135M-Instruct)")
+    s.add_argument("--model-id", dest="model_id", help="model name clients send")
+    s.add_argument("--packs", help="feature pack root directory")
+    s.add_argument("--config", help="policy file")
+    s.add_argument("--host", help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, help="bind port (default 8000)")
+    s.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
+    s.add_argument("--max-num-seqs", dest="max_num_seqs", type=int)
+    s.set_defaults(fn=cmd_serve)
+
+    pk = sub.add_parser("pack", help="inspect, verify and import feature packs").add_subparsers(dest="pcmd",
+                                                                                                required=True)
+    i = pk.add_parser("inspect", help="print a pack's manifest")
+    i.add_argument("path")
+    i.add_argument("--root", help="packs root (symlinks may not leave it; default: the pack's parent)")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(fn=cmd_pack_inspect)
+    v = pk.add_parser("verify", help="run every load-time check; exit 1 if any pack fails")
+    v.add_argument("paths", nargs="+")
+    v.add_argument("--root")
+    v.set_defaults(fn=cmd_pack_verify)
+    im = pk.add_parser("import", help="import features from a foreign SAE format")
+    im.add_argument("format", choices=["saelens", "gemmascope", "sparsify", "gguf"])
+    im.add_argument("src")
+    im.add_argument("dst")
+    im.add_argument("--features", required=True, help="comma-separated latent indices")
+    im.add_argument("--labels", help="comma-separated labels, one per feature")
+    im.add_argument("--id", required=True, help="pack id")
+    im.add_argument("--layer", type=int, required=True)
+    im.add_argument("--model-name", default="smollm2-135m-instruct")
+    im.add_argument("--architecture", default="LlamaForCausalLM")
+    im.add_argument("--d-model", type=int, default=576)
+    im.add_argument("--num-layers", type=int, default=30)
+    im.set_defaults(fn=cmd_pack_import)
+
+    pr = sub.add_parser("probe", help="train probe / direction packs").add_subparsers(dest="prcmd", required=True)
+    t = pr.add_parser("train", help="difference-of-means topic direction from packaged Wikipedia paragraphs",
+                      epilog="example:\n  steer probe train --method diff-means --id golden-gate --feature bridge "
+                      "--label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' "
+                      "--exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco' --layer 15 "
+                      "--out feature_packs/smollm2-135m-instruct/golden-gate",
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--method", choices=["diff-means"], default="diff-means")
+    t.add_argument("--model", help="model directory (default: embedded)")
+    t.add_argument("--model-name", help="model name recorded in the pack (default: the embedded model's)")
+    for name in ("id", "feature", "label", "titles", "exclude", "pattern", "out"):
+        t.add_argument(f"--{name}", required=True)
+    t.add_argument("--layer", type=int, default=15)
+    t.add_argument("--default-x", dest="default_x", type=float, default=1.5)
+    t.set_defaults(fn=cmd_probe_train)
+
+    m = sub.add_parser("model", help="manage the embedded model").add_subparsers(dest="mcmd", required=True)
+    mp = m.add_parser("prepare", help="convert the packaged GGUF into a safetensors checkpoint (idempotent)")
+    mp.set_defaults(fn=cmd_model_prepare)
+
+    b = sub.add_parser("bench", help="benchmarks that print ratios measured side by side")
+    b.add_argument("what", choices=["op"])
+    b.add_argument("--steps", type=int, default=32)
+    b.add_argument("--batch", type=int, default=16)
+    b.add_argument("--out", help="append a Markdown result block to this file")
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    a = parser().parse_args(argv)
+    try:
+        return a.fn(a)
+    except Exception as e:  # noqa: BLE001 — the CLI prints the reason instead of a traceback for known errors
+        from steering.errors import SteeringError
+
+        if isinstance(e, SteeringError):
+            print(f"error: {e.message}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

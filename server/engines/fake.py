@@ -1,0 +1,101 @@
+"""A deterministic engine for API tests: no model, but the real steering runtime and monitors.
+
+Tokens are characters of a fixed reply; each token's "hidden state" is a fixed pseudo-random vector of the
+token id, pushed through the real fused op at every pack site, so monitors, alerts and ``block`` behave as on
+a real engine. Steered requests (any add/clamp) answer a different reply, so tests can see that steering arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import torch
+
+from server.engines.base import Delta, GenerateRequest, ModelInfo
+from steering.monitor import RequestMonitor
+from steering.pack import FeaturePack
+from steering.runtime import BatchState, SteeringRuntime
+
+REPLY = "Hello from the fake engine. "
+STEERED_REPLY = "Steered hello from the fake engine. "
+
+
+class FakeEngine:
+    def __init__(self, packs: list[FeaturePack] = (), *, d_model: int | None = None, delay: float = 0.0,
+                 model_id: str = "fake-model", max_model_len: int = 2048) -> None:
+        packs = list(packs)
+        d = d_model or (packs[0].manifest.model.d_model if packs else 16)
+        layers = max([p.layer for p in packs], default=0) + 1
+        self.info = ModelInfo(id=model_id, max_model_len=max_model_len, d_model=d, num_layers=layers,
+                              architecture="FakeForCausalLM")
+        self.runtime = SteeringRuntime(packs, d, max_slots=8)
+        self.embed = torch.randn(256, d, generator=torch.Generator().manual_seed(0)) * 4  # [V, d]
+        self.delay, self.batch_size, self.aborted = delay, 0, set()
+
+    def model_info(self) -> ModelInfo:
+        return self.info
+
+    def health(self) -> bool:
+        return True
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(text.encode()[: self.info.max_model_len + 10]) or [0]
+
+    def tokenize_chat(self, messages: list[dict]) -> list[int]:
+        return self.tokenize("".join(f"<{m['role']}>{m['content']}" for m in messages))
+
+    def _forward(self, ids: list[int], pos0: int, row: int, mon: RequestMonitor, phase: str):
+        n = len(ids)
+        rows = torch.full((n,), row)
+        slot = torch.zeros(n, dtype=torch.long)
+        if pos0 == 0:
+            rows[0], slot[0] = 0, self.runtime.S  # sink
+        self.runtime.batch = BatchState(rows, slot, torch.arange(pos0, pos0 + n), {0, row})
+        h = self.embed[torch.tensor(ids) % 256]
+        for layer in self.runtime.sites:
+            h = self.runtime.apply_site(layer, h)
+        return mon.update(self.runtime.batch.readouts, 0, phase)
+
+    async def generate(self, req: GenerateRequest) -> AsyncIterator[Delta]:
+        rt = self.runtime
+        row = rt.rows.acquire(req.steering)
+        watched = {r: rt.column(r) for r, (op, _) in req.steering.items() if op == "monitor"}
+        mon = RequestMonitor(watched)
+        steered = any(op != "monitor" for op, _ in req.steering.values())
+        reply = (STEERED_REPLY if steered else REPLY) * 100
+        self.batch_size += 1
+        try:
+            events = self._forward(req.prompt_ids, 0, row, mon, "prompt")
+            n, p, text = 0, len(req.prompt_ids), ""
+            while True:
+                if req.request_id in self.aborted:
+                    return
+                if any(e.feature in req.block_on for e in events):
+                    yield Delta(events=events, finish_reason="content_filter", prompt_tokens=p, completion_tokens=n,
+                                monitors=mon.summary())
+                    return
+                ch = reply[n]
+                n += 1
+                text += ch
+                stop = next((s for s in req.sampling.stop if s in text), None)
+                finish = "stop" if stop else "length" if n >= req.sampling.max_tokens else None
+                out = ch if not stop else ch[: len(ch) - len(stop)] if text.endswith(stop) else ""
+                yield Delta(text=out, token_ids=[ord(ch)], events=events, finish_reason=finish, prompt_tokens=p,
+                            completion_tokens=n, monitors=mon.summary() if finish else None)
+                if finish:
+                    return
+                events = self._forward([ord(ch)], p + n - 1, row, mon, "completion")
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                else:
+                    await asyncio.sleep(0)
+        finally:
+            self.batch_size -= 1
+            rt.rows.release(row)
+
+    async def abort(self, request_id: str) -> None:
+        self.aborted.add(request_id)
+
+    async def shutdown(self) -> None:
+        return None

@@ -1,0 +1,31 @@
+"""Prometheus metrics with the contract's names (prefix ``steerserve_``).
+
+Each app owns its registry (tests build many apps). Pack and feature labels only ever take ids of loaded packs:
+callers pass ids that already resolved against the runtime, so a client naming random packs adds no series.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+ACTIVATION_BUCKETS = (0.0, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        p = "steerserve_"
+        self.requests = Counter(p + "requests_total", "HTTP requests by route and status", ["route", "status"],
+                                registry=r)
+        self.steered = Counter(p + "steered_requests_total", "Requests steered with a pack", ["pack"], registry=r)
+        self.activation = Histogram(p + "feature_activation", "Per-request max activation of monitored features",
+                                    ["pack", "feature"], buckets=ACTIVATION_BUCKETS, registry=r)
+        self.alerts = Counter(p + "alerts_total", "Monitor alerts", ["pack", "feature", "action"], registry=r)
+        self.sink_failures = Counter(p + "alert_sink_failures_total", "Failed alert deliveries", ["sink"], registry=r)
+        self.alerts_dropped = Counter(p + "alerts_dropped_total", "Alerts dropped (queue full or retries spent)",
+                                      registry=r)
+        self.batch_size = Gauge(p + "engine_batch_size", "Requests in the engine's current decode batch", registry=r)
+        self.tokens = Counter(p + "tokens_generated_total", "Completion tokens generated", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

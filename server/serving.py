@@ -1,0 +1,197 @@
+"""Chat and text completions: turn a validated request into engine requests and OpenAI-shaped responses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from server.engines.base import Delta, Engine, GenerateRequest, SamplingParams
+from server.errors import APIError
+from server.metrics import Metrics
+from server.protocol import ChatCompletionRequest, CompletionRequest, new_id, now, usage
+from server.steering_service import RequestSteering, alerts_of, steering_field
+
+log = logging.getLogger("steerserve.serving")
+
+
+@dataclass
+class Choice:
+    index: int
+    text: str = ""
+    finish_reason: str | None = None
+    logprobs: list = field(default_factory=list)
+    alerts: list[dict] = field(default_factory=list)
+    monitors: dict | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Service:
+    def __init__(self, engine: Engine, metrics: Metrics, max_tokens_default: int = 512) -> None:
+        self.engine, self.metrics, self.max_tokens_default = engine, metrics, max_tokens_default
+
+    def check_model(self, name: str) -> None:
+        if name != self.engine.model_info().id:
+            raise APIError(f"The model '{name[:100]}' does not exist", status=404, code="model_not_found",
+                           param="model", type_="not_found_error")
+
+    def sampling(self, req: ChatCompletionRequest | CompletionRequest, prompt_len: int, i: int) -> SamplingParams:
+        room = self.engine.model_info().max_model_len - prompt_len
+        if room <= 0:
+            raise APIError(f"This model's maximum context length is {self.engine.model_info().max_model_len} tokens; "
+                           f"the prompt has {prompt_len}.", code="context_length_exceeded", param="messages")
+        asked = getattr(req, "max_completion_tokens", None) or req.max_tokens
+        max_tokens = min(asked or self.max_tokens_default, room)
+        top = 0
+        if isinstance(req, ChatCompletionRequest):
+            want_lp, top = req.logprobs, req.top_logprobs or 0
+            if top and not want_lp:
+                raise APIError("top_logprobs requires logprobs to be true", param="top_logprobs")
+        else:
+            want_lp, top = req.logprobs is not None, req.logprobs or 0
+        seed = None if req.seed is None else req.seed + i
+        return SamplingParams(max_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, seed=seed,
+                              stop=tuple(req.stop or ()), logprobs=want_lp, top_logprobs=top)
+
+    def _requests(self, req, prompt_ids: list[int], steering: RequestSteering, rid: str) -> list[GenerateRequest]:
+        if req.stream_options is not None and not req.stream:
+            raise APIError("stream_options is only allowed when stream is true", param="stream_options")
+        return [GenerateRequest(f"{rid}-{i}", prompt_ids, self.sampling(req, len(prompt_ids), i), steering.config,
+                                steering.block_on) for i in range(req.n)]
+
+    def _account(self, steering: RequestSteering, choice: Choice) -> None:
+        self.metrics.tokens.inc(choice.completion_tokens)
+        for name, m in (choice.monitors or {}).items():
+            pack, feat = name.split("/", 1)
+            if m.get("max") is not None:
+                self.metrics.activation.labels(pack, feat).observe(m["max"])
+        for a in choice.alerts:
+            pack, feat = a["feature"].split("/", 1)
+            self.metrics.alerts.labels(pack, feat, a["action"]).inc()
+            log.warning(json.dumps({"event": "steering_alert", **a}))
+
+    def count_steered(self, steering: RequestSteering) -> None:
+        for pack in sorted({p for p, _ in steering.config}):
+            self.metrics.steered.labels(pack).inc()
+
+    async def run(self, req, prompt_ids: list[int], steering: RequestSteering) -> tuple[str, list[Choice]]:
+        """Non-streaming: run the ``n`` choices concurrently and collect them."""
+        rid = new_id("req")
+        gens = self._requests(req, prompt_ids, steering, rid)
+        self.count_steered(steering)
+
+        async def one(i: int, g: GenerateRequest) -> Choice:
+            c = Choice(i)
+            async for d in self.engine.generate(g):
+                self._fold(c, d, steering)
+            self._account(steering, c)
+            return c
+
+        return rid, list(await asyncio.gather(*(one(i, g) for i, g in enumerate(gens))))
+
+    @staticmethod
+    def _fold(c: Choice, d: Delta, steering: RequestSteering) -> list[dict]:
+        alerts = alerts_of(d.events, steering)
+        c.text += d.text
+        c.logprobs += d.logprobs
+        c.alerts += alerts
+        c.prompt_tokens, c.completion_tokens = d.prompt_tokens, d.completion_tokens
+        if d.finish_reason is not None:
+            c.finish_reason, c.monitors = d.finish_reason, d.monitors
+        return alerts
+
+    async def stream(self, req, prompt_ids: list[int], steering: RequestSteering, chunk) -> AsyncIterator[str]:
+        """Streaming: SSE frames. ``chunk(choice_index, delta_text, finish, choice_state)`` builds one chunk dict."""
+        rid = new_id("req")
+        gens = self._requests(req, prompt_ids, steering, rid)
+        self.count_steered(steering)
+        q: asyncio.Queue = asyncio.Queue()
+        choices = [Choice(i) for i in range(len(gens))]
+
+        async def pump(i: int, g: GenerateRequest) -> None:
+            try:
+                async for d in self.engine.generate(g):
+                    await q.put((i, d))
+            finally:
+                await q.put((i, None))
+
+        tasks = [asyncio.create_task(pump(i, g)) for i, g in enumerate(gens)]
+        try:
+            for i in range(len(gens)):
+                yield _sse(chunk(i, None, None, choices[i], role=True))
+            live = len(gens)
+            while live:
+                i, d = await q.get()
+                if d is None:
+                    live -= 1
+                    continue
+                c = choices[i]
+                alerts = self._fold(c, d, steering)
+                if d.text or d.finish_reason or alerts:
+                    body = chunk(i, d, d.finish_reason, c)
+                    if alerts:
+                        body["steering"] = {"alerts": alerts}
+                    yield _sse(body)
+                if d.finish_reason is not None:
+                    self._account(steering, c)
+            last = chunk(0, None, None, choices[0], empty=True)
+            last["steering"] = steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts])
+            if req.stream_options and req.stream_options.include_usage:
+                last["usage"] = usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices))
+            yield _sse(last)
+            yield "data: [DONE]\n\n"
+        finally:
+            for t in tasks:
+                t.cancel()
+
+
+def _merge_monitors(choices: list[Choice]) -> dict:
+    return choices[0].monitors or {} if len(choices) == 1 else {
+        k: v for c in reversed(choices) for k, v in (c.monitors or {}).items()}
+
+
+def _sse(obj: dict) -> str:
+    return f"data: {json.dumps(obj, separators=(',', ':'))}\n\n"
+
+
+def chat_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
+    return {
+        "id": rid.replace("req-", "chatcmpl-"),
+        "object": "chat.completion",
+        "created": now(),
+        "model": model,
+        "choices": [
+            {"index": c.index, "message": {"role": "assistant", "content": c.text},
+             "logprobs": _chat_logprobs(c.logprobs) if c.logprobs else None, "finish_reason": c.finish_reason}
+            for c in choices
+        ],
+        "usage": usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices)),
+        "steering": steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts]),
+    }
+
+
+def _chat_logprobs(lps: list) -> dict:
+    return {"content": [{"token": lp.token, "logprob": lp.logprob, "bytes": list(lp.token.encode()),
+                         "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in lp.top]}
+                        for lp in lps]}
+
+
+def completion_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
+    return {
+        "id": rid.replace("req-", "cmpl-"),
+        "object": "text_completion",
+        "created": now(),
+        "model": model,
+        "choices": [{"index": c.index, "text": c.text, "logprobs": _text_logprobs(c.logprobs) if c.logprobs else None,
+                     "finish_reason": c.finish_reason} for c in choices],
+        "usage": usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices)),
+        "steering": steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts]),
+    }
+
+
+def _text_logprobs(lps: list) -> dict:
+    return {"tokens": [lp.token for lp in lps], "token_logprobs": [lp.logprob for lp in lps],
+            "top_logprobs": [dict(lp.top) for lp in lps], "text_offset": []}

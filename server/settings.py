@@ -1,0 +1,28 @@
+"""Server settings: one declarative class; CLI flags and ``STEERSERVE_*`` environment variables fill it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_PACKS = Path(__file__).resolve().parent.parent / "feature_packs"
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STEERSERVE_", extra="ignore")
+
+    engine: Literal["hf", "fake"] = Field("hf", description="inference engine")
+    model: str | None = Field(None, description="model directory (default: the embedded SmolLM2-135M-Instruct)")
+    model_id: str | None = Field(None, description="name clients use in 'model' (default: the directory name)")
+    packs: str | None = Field(None, description="feature pack root (default: the shipped packs for the model)")
+    config: str | None = Field(None, description="policy file (YAML or TOML)")
+    host: str = Field("127.0.0.1", description="bind address")
+    port: int = Field(8000, ge=0, le=65535, description="bind port")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="HF engine weights dtype")
+    max_num_seqs: int = Field(32, ge=1, le=1024, description="requests decoded together in one batch")
+    max_configs: int = Field(64, ge=2, le=4096, description="distinct steering configs alive at once (+ unsteered)")
+    max_tokens_default: int = Field(512, ge=1, le=1 << 20, description="max_tokens when a request gives none")
+    max_x: float = Field(100.0, gt=0, le=1e4, description="bound on |value| in multiples of max_activation")

@@ -1,0 +1,126 @@
+"""The HTTP surface on the fake engine: routes, steering header/body, errors, streaming, metrics."""
+
+from __future__ import annotations
+
+import json
+
+from tests.api.conftest import chat
+
+
+def test_health_models_packs(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/v1/models").json()["data"][0]["id"] == "fake-model"
+    packs = client.get("/v1/steering/packs").json()
+    assert packs["object"] == "list"
+    assert {p["id"] for p in packs["data"]} == {"topic", "safety"}
+    f = packs["data"][0]["features"][0]
+    assert set(f) >= {"name", "label", "default_op", "default_value", "max_activation", "threshold"}
+    assert client.get("/v1/steering/packs/safety").json()["id"] == "safety"
+    r = client.get("/v1/steering/packs/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_feature_pack"
+
+
+def test_unsteered_chat(client):
+    r = chat(client)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["choices"][0]["message"]["content"] == "Hello fr"
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert body["steering"] == {"applied": [], "monitors": {}, "alerts": []}
+    assert "x-steering-applied" not in r.headers
+
+
+def test_header_steering_changes_output_and_is_reported(client):
+    r = chat(client, {"X-Steering": "topic/f0:add=1x"})
+    assert r.status_code == 200
+    assert r.json()["choices"][0]["message"]["content"].startswith("Steered")
+    assert r.json()["steering"]["applied"] == [{"feature": "topic/f0", "op": "add", "value": 2.0}]
+    assert r.headers["x-steering-applied"] == "topic/f0:add=2"
+
+
+def test_monitor_reports_and_alerts(client):
+    r = chat(client, {"X-Steering": "safety:monitor"})
+    mons = r.json()["steering"]["monitors"]
+    assert set(mons) == {"safety/f0", "safety/f1"}
+    for m in mons.values():
+        assert set(m) >= {"max", "prompt_max", "completion_max", "threshold", "fired", "tokens_over"}
+        assert m["fired"] == (m["tokens_over"] > 0)
+    fired = [k for k, m in mons.items() if m["fired"]]
+    assert [a["feature"] for a in r.json()["steering"]["alerts"]] == fired
+    if fired:
+        assert "x-steering-alerts" in r.headers
+
+
+def test_body_steering_object_and_string_and_header_precedence(client):
+    obj = chat(client, steering={"features": [{"feature": "topic/f0", "op": "add", "value": "1x"}]}).json()
+    assert obj["steering"]["applied"][0]["value"] == 2.0
+    s = chat(client, steering="topic/f0:add=1x").json()
+    assert s["steering"]["applied"] == obj["steering"]["applied"]
+    both = chat(client, {"X-Steering": "topic/f0:add=0.5x"}, steering="topic/f0:add=1x").json()
+    assert both["steering"]["applied"][0]["value"] == 1.0
+
+
+def test_empty_steering_is_unsteered(client):
+    plain = chat(client).json()["choices"][0]["message"]["content"]
+    assert chat(client, steering={}).json()["choices"][0]["message"]["content"] == plain
+    assert chat(client, {"X-Steering": ""}).json()["choices"][0]["message"]["content"] == plain
+
+
+def test_steering_errors(client):
+    cases = [
+        ({"X-Steering": "no-such-pack:add=1"}, 404, "unknown_feature_pack"),
+        ({"X-Steering": "topic/nope:add=1"}, 400, "unknown_feature"),
+        ({"X-Steering": "topic/f0:clamp=oops"}, 400, "invalid_steering_spec"),
+        ({"X-Steering": ":::"}, 400, "invalid_steering_spec"),
+        ({"X-Steering": "topic/f0:add=1e308"}, 400, "steering_value_out_of_range"),
+        ({"X-Steering-Profile": "nope"}, 400, "unknown_steering_profile"),
+    ]
+    for headers, status, code in cases:
+        r = chat(client, headers)
+        assert r.status_code == status, (headers, r.text)
+        err = r.json()["error"]
+        assert err["code"] == code and err["message"] and err["type"]
+    r = chat(client, steering={"features": [], "bogus": 1})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "steering.bogus"
+    assert chat(client).status_code == 200  # and a plain request still works
+
+
+def test_protocol_errors(client):
+    r = client.post("/v1/chat/completions", content=b"{nope", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request_error"
+    assert chat(client, messages=[]).status_code == 400
+    assert chat(client, model="nope").status_code == 404
+    assert chat(client, max_tokens=0).status_code == 400
+    assert chat(client, temperature=-1).status_code == 400
+    assert chat(client, stream_options={"include_usage": True}).status_code == 400
+
+
+def test_stream_frames_done_and_summary(client):
+    with client.stream("POST", "/v1/chat/completions", headers={"X-Steering": "safety:monitor"},
+                       json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8,
+                             "stream": True, "stream_options": {"include_usage": True}}) as r:
+        raw = "".join(r.iter_text())
+    frames = raw.split("\n\n")
+    assert frames[-1] == "" and frames[-2] == "data: [DONE]"
+    chunks = [json.loads(f[6:]) for f in frames[:-2]]
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text == "Hello fr"
+    assert "steering" in chunks[-1] and "monitors" in chunks[-1]["steering"]
+    assert chunks[-1]["usage"]["completion_tokens"] == 8
+
+
+def test_completions_route(client):
+    r = client.post("/v1/completions", json={"model": "fake-model", "prompt": "abc", "max_tokens": 5,
+                                             "temperature": 0})
+    assert r.status_code == 200 and r.json()["choices"][0]["text"] == "Hello"
+
+
+def test_metrics_count_requests(client):
+    chat(client)
+    chat(client, {"X-Steering": "topic/f0:add=1"})
+    chat(client, {"X-Steering": "nope:add=1"})
+    text = client.get("/metrics").text
+    assert 'steerserve_requests_total{route="/v1/chat/completions",status="200"} 2.0' in text
+    assert 'steerserve_requests_total{route="/v1/chat/completions",status="404"} 1.0' in text
+    assert 'steerserve_steered_requests_total{pack="topic"} 1.0' in text
+    assert "nope" not in text

@@ -1,0 +1,175 @@
+"""Catalogue J: every hostile pack file is refused with a message that names the reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from steering.errors import PackError, PackModelMismatch
+from steering.pack import ModelInfo, load_pack
+from steering.pack.io import sha256_file
+
+
+@pytest.fixture
+def good(pack_factory, tmp_path):
+    pack_factory("good")
+    return tmp_path / "good"
+
+
+def rewrite_manifest(path, **changes):
+    m = json.loads((path / "pack.json").read_text())
+    m.update(changes)
+    (path / "pack.json").write_text(json.dumps(m))
+
+
+def refit_sha(path):
+    rewrite_manifest(path, sha256=sha256_file(path / "pack.safetensors"))
+
+
+def refused(path, reason, match=None, **kw):
+    with pytest.raises(PackError) as e:
+        load_pack(path, **kw)
+    assert e.value.reason == reason, e.value.message
+    if match:
+        assert match in e.value.message
+    assert str(path.parent) not in e.value.message  # no paths in messages
+    return e.value
+
+
+def test_good_pack_loads(good):
+    assert load_pack(good).id == "good"
+
+
+@pytest.mark.parametrize("name", ["weights.pt", "sae.pkl", "model.bin", "x.pth", "y.ckpt"])
+def test_pickle_files_refused(good, name):
+    (good / name).write_bytes(b"\x80\x04K\x01.")
+    refused(good, "pickle", match="pickle")
+
+
+def test_truncated_safetensors(good):
+    data = (good / "pack.safetensors").read_bytes()
+    (good / "pack.safetensors").write_bytes(data[:-7])
+    refit_sha(good)
+    refused(good, "truncated")
+
+
+def test_shorter_than_header_length(good):
+    (good / "pack.safetensors").write_bytes(b"\x01\x02")
+    refit_sha(good)
+    refused(good, "truncated")
+
+
+def test_oversized_header(good):
+    (good / "pack.safetensors").write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
+    refit_sha(good)
+    refused(good, "oversized_header")
+
+
+def test_header_not_json(good):
+    (good / "pack.safetensors").write_bytes(struct.pack("<Q", 4) + b"\xff\xfe{[")
+    refit_sha(good)
+    refused(good, "corrupt_header")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_tensors(good, bad):
+    W = torch.randn(3, 16)
+    W[1, 2] = bad
+    save_file({"W_dec": W, "W_enc": torch.randn(16, 3), "b_enc": torch.zeros(3)}, good / "pack.safetensors")
+    refit_sha(good)
+    refused(good, "non_finite", match="NaN or Inf")
+
+
+def test_integer_dtype_refused(good):
+    save_file({"W_dec": torch.ones(3, 16, dtype=torch.int32)}, good / "pack.safetensors")
+    refit_sha(good)
+    refused(good, "dtype")
+
+
+def test_shape_against_manifest(good):
+    save_file({"W_dec": torch.randn(3, 15), "W_enc": torch.randn(15, 3), "b_enc": torch.zeros(3)},
+              good / "pack.safetensors")
+    refit_sha(good)
+    refused(good, "shape", match="expected [F, 16]")
+
+
+def test_encoder_shape_mismatch(good):
+    save_file({"W_dec": torch.randn(3, 16), "W_enc": torch.randn(16, 4), "b_enc": torch.zeros(3)},
+              good / "pack.safetensors")
+    refit_sha(good)
+    refused(good, "shape", match="W_enc")
+
+
+def test_feature_index_out_of_range(good):
+    m = json.loads((good / "pack.json").read_text())
+    m["features"][0]["index"] = 99
+    (good / "pack.json").write_text(json.dumps(m))
+    refused(good, "shape", match="index 99")
+
+
+def test_unexpected_tensor_name(good):
+    save_file({"W_dec": torch.randn(3, 16), "evil": torch.zeros(1)}, good / "pack.safetensors")
+    refit_sha(good)
+    refused(good, "tensor_name")
+
+
+def test_sha256_mismatch(good):
+    rewrite_manifest(good, sha256="0" * 64)
+    refused(good, "sha256", match="sha256")
+
+
+def test_unknown_format_version(good):
+    rewrite_manifest(good, format_version=2)
+    refused(good, "format_version", match="format_version")
+
+
+def test_extra_manifest_keys(good):
+    rewrite_manifest(good, surprise=True)
+    refused(good, "extra_key", match="surprise")
+
+
+def test_manifest_not_json(good):
+    (good / "pack.json").write_text("{not json")
+    refused(good, "manifest")
+
+
+def test_symlink_out_of_root(good, tmp_path):
+    outside = tmp_path.parent / f"outside-{os.getpid()}"
+    outside.mkdir(exist_ok=True)
+    shutil.copy(good / "pack.safetensors", outside / "pack.safetensors")
+    (good / "pack.safetensors").unlink()
+    (good / "pack.safetensors").symlink_to(outside / "pack.safetensors")
+    refused(good, "outside_root", root=tmp_path)
+
+
+def test_pack_directory_symlinked_out_of_root(good, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "linked").symlink_to(good)
+    refused(root / "linked", "outside_root", root=root)
+
+
+def test_size_cap(good):
+    refused(good, "size_cap", max_bytes=64)
+
+
+def test_model_mismatch(good):
+    other = ModelInfo(name="other", architecture="LlamaForCausalLM", d_model=32, num_layers=4)
+    with pytest.raises(PackModelMismatch):
+        load_pack(good, model=other)
+
+
+def test_cli_verify_names_the_reason(good):
+    rewrite_manifest(good, sha256="0" * 64)
+    r = subprocess.run([sys.executable, "-m", "server.cli", "pack", "verify", str(good)], capture_output=True,
+                       text=True)
+    assert r.returncode == 1
+    assert "[sha256]" in r.stdout
