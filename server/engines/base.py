@@ -19,6 +19,7 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     logprobs: bool = False
     top_logprobs: int = 0
+    ignore_eos: bool = False  # keep generating past end-of-turn (benchmarks, batch-shape-stable tests)
 
 
 @dataclass

@@ -159,7 +159,11 @@ class HFEngine:
             if seq.aborted:
                 self._finish(seq, "abort")
                 continue
-            self._prefill(seq)
+            try:
+                self._prefill(seq)
+            except Exception:  # fails this request only; the batch goes on
+                log.exception("prefill failed for %s", seq.req.request_id)
+                self._finish(seq, "error")
 
     def _prefill(self, seq: _Seq) -> None:
         ids = seq.req.prompt_ids
@@ -215,7 +219,7 @@ class HFEngine:
             self._finish(seq, "content_filter")
             return False
         tok = sample(logits, sp, seq.gen)
-        if tok in self.eos_ids:
+        if tok in self.eos_ids and not sp.ignore_eos:
             self._finish(seq, "stop")
             return False
         d = seq.pending

@@ -1,0 +1,106 @@
+"""``steer bench op``: the fused op's cost on the real model, measured side by side in one run.
+
+Two ratios, each from interleaved repetitions (A, B, A, B, ...; median of each):
+  1. decode tokens/s at batch ``--batch`` with three packs on every request ÷ the same batch unsteered (goal ≥ 0.97);
+  2. tokens/s at batch 64 with 64 distinct configs ÷ 64 requests sharing one config (goal ≥ 0.95).
+Timing uses synthetic packs of realistic size (three SAE-style packs of 32 features at layers 10/15/20, seeded
+random weights): only the cost is measured here, never steering quality.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from server.engines.base import GenerateRequest, SamplingParams
+
+PACK_LAYERS = (10, 15, 20)
+FEATURES = 32
+
+
+def synthetic_packs(root: Path, d: int, n_layers: int, model_name: str):
+    from steering.pack import save_pack
+
+    packs = []
+    for i, layer in enumerate(PACK_LAYERS):
+        g = torch.Generator().manual_seed(i)
+        W_dec = torch.nn.functional.normalize(torch.randn(FEATURES, d, generator=g), dim=1)
+        tensors = {"W_dec": W_dec, "W_enc": W_dec.T.clone(), "b_enc": torch.zeros(FEATURES)}
+        manifest = {"id": f"bench-{i}", "version": "0", "title": "timing only (synthetic)",
+                    "model": {"name": model_name, "architecture": "LlamaForCausalLM", "d_model": d,
+                              "num_layers": n_layers},
+                    "site": {"layer": layer}, "encoder": {"kind": "sae-relu"},
+                    "features": [{"name": f"f{j}", "index": j, "label": "synthetic", "max_activation": 4.0,
+                                  "threshold": 2.0} for j in range(FEATURES)]}
+        packs.append(save_pack(root / f"bench-{i}", manifest, tensors))
+    return packs
+
+
+def config(k: int) -> dict:
+    """Three packs on every request: a clamp, an add and a monitor per pack; ``k`` varies the values."""
+    cfg = {}
+    for i in range(len(PACK_LAYERS)):
+        cfg[(f"bench-{i}", "f0")] = ("clamp", 1.0 + 0.01 * k)
+        cfg[(f"bench-{i}", "f1")] = ("add", 0.5 + 0.01 * k)
+        cfg[(f"bench-{i}", "f2")] = ("monitor", 0.0)
+    return cfg
+
+
+async def throughput(engine, configs: list[dict], max_tokens: int) -> float:
+    ids = engine.tokenize_chat([{"role": "user", "content": "Write a long story about a lighthouse keeper."}])
+    sp = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
+
+    async def one(i: int, cfg: dict) -> int:
+        n = 0
+        async for d in engine.generate(GenerateRequest(f"b{i}-{time.monotonic_ns()}", ids, sp, cfg)):
+            n = d.completion_tokens
+        return n
+
+    t = time.perf_counter()
+    tokens = sum(await asyncio.gather(*(one(i, c) for i, c in enumerate(configs))))
+    return tokens / (time.perf_counter() - t)
+
+
+def side_by_side(engine, a: list[dict], b: list[dict], max_tokens: int, reps: int) -> tuple[float, float]:
+    ta, tb = [], []
+    asyncio.run(throughput(engine, a[:2], 4))  # warm-up
+    for _ in range(reps):
+        ta.append(asyncio.run(throughput(engine, a, max_tokens)))
+        tb.append(asyncio.run(throughput(engine, b, max_tokens)))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def run_bench(args) -> int:
+    from server.engines.hf import HFEngine
+    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
+
+    path = prepare_embedded_model()
+    with tempfile.TemporaryDirectory() as tmp:
+        packs = synthetic_packs(Path(tmp), 576, 30, EMBEDDED_MODEL_ID)
+        engine = HFEngine(path, packs, model_id=EMBEDDED_MODEL_ID, max_num_seqs=64, max_configs=80)
+        B, steps, reps = args.batch, args.steps, 3
+        print(f"[1/2] batch {B}, {steps} new tokens, {reps} interleaved reps: unsteered vs three packs on every request")
+        plain, steered = side_by_side(engine, [{}] * B, [config(0)] * B, steps, reps)
+        print(f"[2/2] batch 64, {steps // 2} new tokens: 1 shared config vs 64 distinct configs")
+        one, many = side_by_side(engine, [config(0)] * 64, [config(k) for k in range(64)], steps // 2, reps)
+        asyncio.run(engine.shutdown())
+    r1, r2 = steered / plain, many / one
+    lines = [
+        "| measurement | tokens/s | ratio | goal |", "|---|---|---|---|",
+        f"| batch {B} unsteered | {plain:.1f} | | |",
+        f"| batch {B}, 3 packs (clamp+add+monitor each) on every request | {steered:.1f} | **{r1:.3f}** | ≥ 0.97 |",
+        f"| batch 64, 1 shared config | {one:.1f} | | |",
+        f"| batch 64, 64 distinct configs | {many:.1f} | **{r2:.3f}** | ≥ 0.95 |",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(f"\n### `steer bench op` — {time.strftime('%Y-%m-%d %H:%M')} ({torch.get_num_threads()} threads)\n\n"
+                    f"{report}\n")
+    return 0

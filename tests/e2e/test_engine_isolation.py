@@ -1,0 +1,112 @@
+"""Catalogue G on the real model: batch isolation of per-request steering inside the HF engine.
+
+Tolerance: requests that join a padded decode batch run through batched matmuls and masked attention whose
+blocking differs from a solo run, so their floats may differ in the last bits. Greedy text must be equal; where we
+compare logprobs across batch shapes we allow 1e-3 absolute (observed differences are ~1e-5). Within one batch
+shape, unsteered rows must be *bit-identical* whatever the other rows do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.e2e.conftest import collect
+
+GG = ("golden-gate", "bridge")
+PROMPTS = ["What is your favourite food?", "Name three colours.", "How do I boil an egg?", "What is a river?"]
+
+
+def mixed_configs(engine):
+    m = engine.runtime.columns[GG].max_activation
+    return [{}, {GG: ("add", 1.5 * m)}, {GG: ("monitor", 0.0)}, {GG: ("clamp", 2.0 * m)}]
+
+
+def run_all(engine, jobs, **kw):
+    async def go():
+        return await asyncio.gather(*(collect(engine, p, s, rid=f"j{i}", **kw) for i, (p, s) in enumerate(jobs)))
+
+    return asyncio.run(go())
+
+
+@pytest.mark.slow
+def test_unsteered_rows_bit_identical_whatever_the_neighbours_do(engine):
+    cfgs = mixed_configs(engine)
+    # same batch shape at every step (ignore_eos), only the neighbours' steering differs
+    steered = run_all(engine, [(PROMPTS[0], {}), (PROMPTS[1], cfgs[1]), (PROMPTS[2], cfgs[3])], ignore_eos=True)
+    plain = run_all(engine, [(PROMPTS[0], {}), (PROMPTS[1], {}), (PROMPTS[2], {})], ignore_eos=True)
+    assert steered[0][1] == plain[0][1]  # exact float equality of every logprob
+    assert steered[1][0] != plain[1][0]  # and the neighbour really was steered
+
+
+@pytest.mark.slow
+def test_concurrent_mixed_requests_equal_their_solo_runs(engine):
+    cfgs = mixed_configs(engine)
+    jobs = [(PROMPTS[i % 4], cfgs[(i // 4 + i) % 4]) for i in range(8)]
+    together = run_all(engine, jobs)
+    for (prompt, cfg), (text, lps, _) in zip(jobs, together, strict=True):
+        solo_text, solo_lps, _ = asyncio.run(collect(engine, prompt, cfg))
+        assert text == solo_text
+        assert max(abs(a - b) for a, b in zip(lps, solo_lps, strict=True)) < 1e-3
+
+
+@pytest.mark.slow
+def test_batch_1_4_16_same_text(engine):
+    cfgs = mixed_configs(engine)
+    base = [(PROMPTS[i % 4], cfgs[i % 4]) for i in range(16)]
+    texts = {}
+    for n in (1, 4, 16):
+        out = []
+        for start in range(0, 16, n):
+            out += [t for t, _, _ in run_all(engine, base[start : start + n])]
+        texts[n] = out
+    assert texts[1] == texts[4] == texts[16]
+
+
+@pytest.mark.slow
+def test_steering_changes_output_and_empty_spec_does_not(engine):
+    cfgs = mixed_configs(engine)
+    plain = asyncio.run(collect(engine, PROMPTS[0]))[0]
+    assert asyncio.run(collect(engine, PROMPTS[0], {}))[0] == plain
+    steered = asyncio.run(collect(engine, PROMPTS[0], cfgs[1]))[0]
+    assert steered != plain
+    assert asyncio.run(collect(engine, PROMPTS[0], cfgs[2]))[0] == plain  # monitoring does not change the text
+
+
+@pytest.mark.slow
+def test_reply_stops_at_end_of_turn(engine):
+    text, _, finish = asyncio.run(collect(engine, "What is the capital of France?", max_tokens=64))
+    assert finish == "stop" and "Paris" in text
+    assert "<|im_end|>" not in text and "user" not in text.lower()
+
+
+@pytest.mark.slow
+def test_stop_sequences_and_max_tokens(engine):
+    text, _, finish = asyncio.run(collect(engine, "Count from 1 to 10, separated by commas.", max_tokens=40,
+                                          stop=("5",)))
+    assert finish == "stop" and "5" not in text and "4" in text
+    _, lps, finish = asyncio.run(collect(engine, "Tell me a long story.", max_tokens=5))
+    assert finish == "length" and len(lps) == 5
+
+
+@pytest.mark.slow
+def test_abort_frees_the_config_row(engine):
+    cfg = mixed_configs(engine)[1]
+
+    async def go():
+        from server.engines.base import GenerateRequest, SamplingParams
+
+        req = GenerateRequest("ab", engine.tokenize_chat([{"role": "user", "content": "Tell a story."}]),
+                              SamplingParams(max_tokens=200, temperature=0), cfg)
+        agen = engine.generate(req)
+        await agen.__anext__()
+        assert engine.runtime.rows.in_use() == 1
+        await agen.aclose()  # what a client disconnect does
+        for _ in range(100):
+            if engine.runtime.rows.in_use() == 0:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    assert asyncio.run(go()), "config row not freed within 1 s of abort"

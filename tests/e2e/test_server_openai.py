@@ -1,0 +1,109 @@
+"""The real server (`steer serve`, embedded SmolLM2, shipped packs) through the official `openai` SDK."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import openai
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(model_path):
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited during start-up:\n" + proc.stdout.read()[-3000:])
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("server not healthy within 120 s")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=server + "/v1", api_key="unused", max_retries=0)
+
+
+def ask(client, question="What is your favourite food?", **kw):
+    return client.chat.completions.create(model="smollm2-135m-instruct", temperature=0, max_tokens=40,
+                                          messages=[{"role": "user", "content": question}], **kw)
+
+
+def test_chat_stops_at_end_of_turn(client):
+    r = ask(client, "What is the capital of France?", max_tokens=64)
+    assert "Paris" in r.choices[0].message.content
+    assert r.choices[0].finish_reason == "stop"
+    assert "<|im_end|>" not in r.choices[0].message.content
+
+
+def test_header_clamp_changes_the_reply_and_brings_up_the_bridge(client):
+    plain = ask(client).choices[0].message.content
+    r = ask(client, extra_headers={"X-Steering": "golden-gate/bridge:add=1.5x"})
+    steered = r.choices[0].message.content
+    assert steered != plain
+    assert any(w in steered.lower() for w in ("golden gate", "san francisco", "bridge"))
+    assert r.model_extra["steering"]["applied"][0]["feature"] == "golden-gate/bridge"
+
+
+def test_body_steering_and_monitor(client):
+    r = ask(client, extra_body={"steering": {"features": [{"feature": "golden-gate/bridge", "op": "monitor"}]}})
+    mon = r.model_extra["steering"]["monitors"]["golden-gate/bridge"]
+    assert {"max", "threshold", "fired"} <= set(mon)
+    r2 = ask(client, "Tell me about the Golden Gate Bridge in San Francisco.",
+             extra_body={"steering": "golden-gate/bridge:monitor"})
+    assert r2.model_extra["steering"]["monitors"]["golden-gate/bridge"]["prompt_max"] > mon["prompt_max"]
+
+
+def test_streaming_matches_non_streaming(client):
+    full = ask(client, extra_headers={"X-Steering": "golden-gate/bridge:add=1x"}).choices[0].message.content
+    stream = ask(client, stream=True, extra_headers={"X-Steering": "golden-gate/bridge:add=1x"})
+    parts, last = [], None
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            parts.append(chunk.choices[0].delta.content)
+        last = chunk
+    assert "".join(parts) == full
+    assert "steering" in last.model_extra
+
+
+def test_completions(client):
+    r = client.completions.create(model="smollm2-135m-instruct", prompt="The capital of France is", max_tokens=5,
+                                  temperature=0)
+    assert r.choices[0].text.strip()
+
+
+def test_sdk_raises_the_right_errors(client):
+    with pytest.raises(openai.BadRequestError):
+        ask(client, extra_headers={"X-Steering": "golden-gate/bridge:clamp=oops"})
+    with pytest.raises(openai.NotFoundError):
+        ask(client, extra_headers={"X-Steering": "no-such-pack:add=1"})
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+    assert ask(client).choices[0].message.content  # still serving
