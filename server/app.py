@@ -1,4 +1,5 @@
-"""``build_app(settings, engine)``: the FastAPI application (routes, error mapping, metrics). Serving is in cli.py."""
+"""``build_app(settings, engine)``: the FastAPI application. Routes are thin; logic lives in serving.py,
+steering_service.py and admin.py. Serving (uvicorn) is in cli.py."""
 
 from __future__ import annotations
 
@@ -10,66 +11,50 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from server import errors
+from server.admin import router as admin_router
 from server.engines.base import Engine
 from server.errors import APIError
-from server.metrics import Metrics
+from server.middleware import AuthMiddleware, LimitsMiddleware, MetricsMiddleware
 from server.packs_view import pack_view
+from server.policy import PolicyConfig
 from server.protocol import ChatCompletionRequest, CompletionRequest, now
-from server.serving import Service, chat_response, completion_response
+from server.serving import chat_response, completion_response, until_disconnected
 from server.settings import ServerSettings
-from server.steering_service import Policy, RequestSteering, resolve_request
+from server.state import State
+from server.steering_service import MandatoryMonitorOff, RequestSteering, resolve_request
+from steering.errors import UnknownFeaturePack
 
 log = logging.getLogger("steerserve")
 
 
-class State:
-    def __init__(self, settings: ServerSettings, engine: Engine | None, policy: Policy) -> None:
-        self.settings, self.engine, self.policy = settings, engine, policy
-        self.metrics = Metrics()
-        self.service: Service | None = None
-        if engine is not None:
-            self.ready(engine)
-
-    def ready(self, engine: Engine) -> None:
-        self.engine = engine
-        self.service = Service(engine, self.metrics, self.settings.max_tokens_default)
-
-    def require(self) -> Service:
-        if self.service is None:
-            raise APIError("the model is still loading", status=503, code="model_loading", type_="server_error",
-                           headers={"Retry-After": "5"})
-        return self.service
-
-
 def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_factory=None,
-              policy: Policy | None = None) -> FastAPI:
+              policy: PolicyConfig | None = None) -> FastAPI:
     """``engine``: a ready engine; or ``engine_factory``: a blocking callable run at start-up (``/health`` is 503
     until it returns)."""
-    state = State(settings, engine, policy or Policy(max_x=settings.max_x))
+    cfg = policy or PolicyConfig()
+    state = State(settings, cfg, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await state.alerts.start()
         if state.engine is None and engine_factory is not None:
             state.ready(await asyncio.to_thread(engine_factory))
         yield
+        state.draining = True
         if state.engine is not None:
             await state.engine.shutdown()
+        await state.alerts.stop()
 
     app = FastAPI(title="steerserve", version="0.1.0", lifespan=lifespan)
     app.state.steer = state
     errors.install(app)
-
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        response = await call_next(request)
-        route = request.scope.get("route")
-        state.metrics.requests.labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
-        return response
+    app.include_router(admin_router)
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        ok = state.engine is not None and state.engine.health()
-        return JSONResponse({"status": "ok" if ok else "loading"}, status_code=200 if ok else 503)
+        ok = state.engine is not None and state.engine.health() and not state.draining
+        status = "ok" if ok else "draining" if state.draining else "loading" if state.engine is None else "dead"
+        return JSONResponse({"status": status}, status_code=200 if ok else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -92,21 +77,33 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
     async def get_pack(pack_id: str) -> dict:
         rt = state.require().engine.runtime
         if pack_id not in rt.packs:
-            from steering.errors import UnknownFeaturePack
-
             raise UnknownFeaturePack(f"unknown feature pack '{pack_id[:64]}'", param="pack_id")
         return pack_view(rt.packs[pack_id], full=True)
 
-    def steering_of(req, x_steering: str | None, x_profile: str | None) -> RequestSteering:
-        return resolve_request(state.require().engine.runtime, state.policy, x_steering, x_profile, req.steering)
-
-    async def respond(req, prompt_ids: list[int], steering: RequestSteering, build, chunk):
+    def steering_of(request: Request, req, x_steering: str | None, x_profile: str | None) -> RequestSteering:
         svc = state.require()
+        try:
+            return resolve_request(svc.engine.runtime, state.policy, x_steering, x_profile, req.steering,
+                                   key=request.scope.get("steerserve.key"),
+                                   admin=bool(request.scope.get("steerserve.admin")))
+        except MandatoryMonitorOff as e:
+            key = request.scope.get("steerserve.key")
+            svc.denied_mandatory(e.feature, getattr(key, "name", None))
+            raise
+
+    async def respond(request: Request, req, prompt_ids: list[int], steering: RequestSteering, build, chunk):
+        svc = state.require()
+        if req.n > state.config.server.max_n:
+            raise APIError(f"n must be at most {state.config.server.max_n}", param="n")
+        if (req.max_tokens or 0) > state.config.server.max_tokens:
+            raise APIError(f"max_tokens must be at most {state.config.server.max_tokens}", param="max_tokens")
         headers = {"X-Steering-Applied": steering.applied_header()} if steering.config else {}
+        key = getattr(request.scope.get("steerserve.key"), "name", None)
         if req.stream:
-            return StreamingResponse(svc.stream(req, prompt_ids, steering, chunk), media_type="text/event-stream",
+            gen = await svc.stream(req, prompt_ids, steering, chunk, key_name=key)
+            return StreamingResponse(gen, media_type="text/event-stream",
                                      headers={**headers, "Cache-Control": "no-cache"})
-        rid, choices = await svc.run(req, prompt_ids, steering)
+        rid, choices = await until_disconnected(request, svc.run(req, prompt_ids, steering, key_name=key))
         body = build(req.model, rid, choices, steering)
         alerts = body["steering"]["alerts"]
         if alerts:
@@ -114,11 +111,11 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
         return JSONResponse(body, headers=headers)
 
     @app.post("/v1/chat/completions")
-    async def chat(req: ChatCompletionRequest, x_steering: str | None = Header(None),
+    async def chat(request: Request, req: ChatCompletionRequest, x_steering: str | None = Header(None),
                    x_steering_profile: str | None = Header(None)):
         svc = state.require()
         svc.check_model(req.model)
-        steering = steering_of(req, x_steering, x_steering_profile)
+        steering = steering_of(request, req, x_steering, x_steering_profile)
         prompt_ids = svc.engine.tokenize_chat([{"role": m.role, "content": m.text()} for m in req.messages])
         created, cid = now(), f"chatcmpl-{id(req):x}"
 
@@ -128,25 +125,15 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
             return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model,
                     "choices": choices}
 
-        return await respond(req, prompt_ids, steering, chat_response, chunk)
+        return await respond(request, req, prompt_ids, steering, chat_response, chunk)
 
     @app.post("/v1/completions")
-    async def completions(req: CompletionRequest, x_steering: str | None = Header(None),
+    async def completions(request: Request, req: CompletionRequest, x_steering: str | None = Header(None),
                           x_steering_profile: str | None = Header(None)):
         svc = state.require()
         svc.check_model(req.model)
-        steering = steering_of(req, x_steering, x_steering_profile)
-        p = req.prompt
-        if isinstance(p, list) and p and isinstance(p[0], str):
-            if len(p) != 1:
-                raise APIError("only one prompt per request is supported", param="prompt")
-            p = p[0]
-        prompt_ids = svc.engine.tokenize(p) if isinstance(p, str) else list(p)
-        if not prompt_ids:
-            raise APIError("prompt must not be empty", param="prompt")
-        vocab = getattr(svc.engine.model_info(), "vocab_size", None)
-        if vocab and any(t < 0 or t >= vocab for t in prompt_ids):
-            raise APIError("prompt token ids must be in the vocabulary", param="prompt")
+        steering = steering_of(request, req, x_steering, x_steering_profile)
+        prompt_ids = svc.prompt_ids(req.prompt)
         created, cid = now(), f"cmpl-{id(req):x}"
 
         def chunk(i, d, finish, c, role=False, empty=False):
@@ -155,6 +142,11 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
             return {"id": cid, "object": "text_completion", "created": created, "model": req.model,
                     "choices": choices}
 
-        return await respond(req, prompt_ids, steering, completion_response, chunk)
+        return await respond(request, req, prompt_ids, steering, completion_response, chunk)
 
+    public = {"/health"} | ({"/metrics"} if cfg.server.metrics_public else set())
+    app.add_middleware(AuthMiddleware, admin=cfg.keys.admin, inference=cfg.keys.inference, public=public,
+                       on_denied=state.count_rejected)
+    app.add_middleware(LimitsMiddleware, max_body_bytes=cfg.server.max_body_bytes, on_reject=state.count_rejected)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=app.routes)
     return app

@@ -67,12 +67,37 @@ async def throughput(engine, configs: list[dict], max_tokens: int) -> float:
 
 
 def side_by_side(engine, a: list[dict], b: list[dict], max_tokens: int, reps: int) -> tuple[float, float]:
+    """Alternate A and B (B first on odd reps, so drift favours neither); print every rep; medians."""
     ta, tb = [], []
     asyncio.run(throughput(engine, a[:2], 4))  # warm-up
-    for _ in range(reps):
-        ta.append(asyncio.run(throughput(engine, a, max_tokens)))
-        tb.append(asyncio.run(throughput(engine, b, max_tokens)))
+    for r in range(reps):
+        order = [(a, ta), (b, tb)] if r % 2 == 0 else [(b, tb), (a, ta)]
+        for configs, out in order:
+            out.append(asyncio.run(throughput(engine, configs, max_tokens)))
+        print(f"    rep {r + 1}: A {ta[-1]:.1f} tok/s, B {tb[-1]:.1f} tok/s", flush=True)
     return statistics.median(ta), statistics.median(tb)
+
+
+def op_microbench(packs, n_tokens: int, iters: int = 200) -> tuple[float, float, float]:
+    """The fused op alone on real shapes: seconds per call with 0 / 1 / ``n_tokens`` distinct rows (interleaved)."""
+    from steering.runtime import SteeringRuntime
+
+    rt = SteeringRuntime(packs, 576, max_configs=n_tokens + 2, max_slots=n_tokens)
+    one = rt.rows.acquire(config(0))
+    many = [rt.rows.acquire(config(k)) for k in range(1, n_tokens + 1)]
+    h = torch.randn(n_tokens, 576)
+    variants = {"none": [0] * n_tokens, "one": [one] * n_tokens, "many": many}
+    times = {k: [] for k in variants}
+    for _ in range(iters):
+        for k, rows in variants.items():
+            rt.batch.row, rt.batch.rows_present = torch.tensor(rows), set(rows)
+            rt.batch.slot, rt.batch.pos = torch.arange(n_tokens), torch.zeros(n_tokens, dtype=torch.long)
+            t = time.perf_counter()
+            for layer in rt.sites:
+                rt.apply_site(layer, h)
+            times[k].append(time.perf_counter() - t)
+            rt.batch.readouts.clear()
+    return tuple(statistics.median(times[k]) for k in ("none", "one", "many"))
 
 
 def run_bench(args) -> int:
@@ -83,12 +108,13 @@ def run_bench(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         packs = synthetic_packs(Path(tmp), 576, 30, EMBEDDED_MODEL_ID)
         engine = HFEngine(path, packs, model_id=EMBEDDED_MODEL_ID, max_num_seqs=64, max_configs=80)
-        B, steps, reps = args.batch, args.steps, 3
+        B, steps, reps = args.batch, args.steps, args.reps
         print(f"[1/2] batch {B}, {steps} new tokens, {reps} interleaved reps: unsteered vs three packs on every request")
         plain, steered = side_by_side(engine, [{}] * B, [config(0)] * B, steps, reps)
-        print(f"[2/2] batch 64, {steps // 2} new tokens: 1 shared config vs 64 distinct configs")
-        one, many = side_by_side(engine, [config(0)] * 64, [config(k) for k in range(64)], steps // 2, reps)
+        print(f"[2/2] batch 64, {steps} new tokens: 1 shared config vs 64 distinct configs")
+        one, many = side_by_side(engine, [config(0)] * 64, [config(k) for k in range(64)], steps, reps)
         asyncio.run(engine.shutdown())
+        t_none, t_one, t_many = op_microbench(packs, 64)
     r1, r2 = steered / plain, many / one
     lines = [
         "| measurement | tokens/s | ratio | goal |", "|---|---|---|---|",
@@ -96,6 +122,10 @@ def run_bench(args) -> int:
         f"| batch {B}, 3 packs (clamp+add+monitor each) on every request | {steered:.1f} | **{r1:.3f}** | ≥ 0.97 |",
         f"| batch 64, 1 shared config | {one:.1f} | | |",
         f"| batch 64, 64 distinct configs | {many:.1f} | **{r2:.3f}** | ≥ 0.95 |",
+        "",
+        f"Fused op alone, 64 tokens, 3 sites (median per forward pass): unsteered {t_none * 1e6:.0f} µs, "
+        f"1 config {t_one * 1e6:.0f} µs, 64 distinct configs {t_many * 1e6:.0f} µs (ratio many ÷ one "
+        f"{t_many / t_one:.3f}).",
     ]
     report = "\n".join(lines)
     print(report)

@@ -25,16 +25,22 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
     from server.app import build_app
     from server.engines.loader import build_engine
+    from server.policy import load_policy
     from server.settings import ServerSettings
 
     overrides = {k: v for k, v in vars(a).items() if k in ServerSettings.model_fields and v is not None}
     settings = ServerSettings(**overrides)
+    try:
+        policy = load_policy(settings.config)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if settings.engine == "fake":
         from server.engines.fake import FakeEngine
 
-        app = build_app(settings, FakeEngine())
+        app = build_app(settings, FakeEngine(), policy=policy)
     else:
-        app = build_app(settings, engine_factory=lambda: build_engine(settings))
+        app = build_app(settings, engine_factory=lambda: build_engine(settings), policy=policy)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=30)
     return 0
 
@@ -76,7 +82,8 @@ def cmd_pack_import(a: argparse.Namespace) -> int:
     labels = a.labels.split(",") if a.labels else None
     pack = import_sae(a.format, a.src, a.dst, features=[int(x) for x in a.features.split(",")], labels=labels,
                       pack_id=a.id, model={"name": a.model_name, "architecture": a.architecture,
-                                           "d_model": a.d_model, "num_layers": a.num_layers}, layer=a.layer)
+                                           "d_model": a.d_model, "num_layers": a.num_layers}, layer=a.layer,
+                      scaling_factor=a.scaling_factor, max_activation=a.max_activation)
     print(f"wrote pack '{pack.id}' with {len(pack.manifest.features)} features")
     return 0
 
@@ -107,6 +114,14 @@ def cmd_model_prepare(a: argparse.Namespace) -> int:
     from steering.model import prepare_embedded_model
 
     print(prepare_embedded_model())
+    return 0
+
+
+def cmd_keys_hash(a: argparse.Namespace) -> int:
+    from server.policy import hash_key
+
+    key = a.key if a.key is not None else sys.stdin.readline().strip()
+    print(hash_key(key))
     return 0
 
 
@@ -153,6 +168,8 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("--labels", help="comma-separated labels, one per feature")
     im.add_argument("--id", required=True, help="pack id")
     im.add_argument("--layer", type=int, required=True)
+    im.add_argument("--scaling-factor", type=float, help="SAELens expected-average input scaling factor")
+    im.add_argument("--max-activation", type=float, help="calibrated max activation recorded for every feature")
     im.add_argument("--model-name", default="smollm2-135m-instruct")
     im.add_argument("--architecture", default="LlamaForCausalLM")
     im.add_argument("--d-model", type=int, default=576)
@@ -179,10 +196,16 @@ def parser() -> argparse.ArgumentParser:
     mp = m.add_parser("prepare", help="convert the packaged GGUF into a safetensors checkpoint (idempotent)")
     mp.set_defaults(fn=cmd_model_prepare)
 
+    k = sub.add_parser("keys", help="API key helpers").add_subparsers(dest="kcmd", required=True)
+    kh = k.add_parser("hash", help="print the sha256 digest to put in the policy file (key from stdin if omitted)")
+    kh.add_argument("key", nargs="?")
+    kh.set_defaults(fn=cmd_keys_hash)
+
     b = sub.add_parser("bench", help="benchmarks that print ratios measured side by side")
     b.add_argument("what", choices=["op"])
     b.add_argument("--steps", type=int, default=32)
     b.add_argument("--batch", type=int, default=16)
+    b.add_argument("--reps", type=int, default=5, help="interleaved repetitions per variant")
     b.add_argument("--out", help="append a Markdown result block to this file")
     b.set_defaults(fn=cmd_bench)
     return p

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from server.alerts import Alert, AlertDispatcher, make_excerpt
 from server.engines.base import Delta, Engine, GenerateRequest, SamplingParams
 from server.errors import APIError
 from server.metrics import Metrics
@@ -29,9 +31,62 @@ class Choice:
     completion_tokens: int = 0
 
 
+async def until_disconnected(request, coro):
+    """Run ``coro`` but cancel it as soon as the client disconnects (then the engine aborts the request and
+    frees its config row). vLLM's ``with_cancellation`` does the same."""
+    task = asyncio.ensure_future(coro)
+
+    async def watch() -> None:
+        while True:
+            msg = await request.receive()
+            if msg["type"] == "http.disconnect":
+                return
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        task.cancel()
+        raise APIError("client disconnected", status=499, code="client_disconnected")
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+
+
 class Service:
-    def __init__(self, engine: Engine, metrics: Metrics, max_tokens_default: int = 512) -> None:
-        self.engine, self.metrics, self.max_tokens_default = engine, metrics, max_tokens_default
+    def __init__(self, engine: Engine, metrics: Metrics, alerts: AlertDispatcher, max_tokens_default: int = 512):
+        self.engine, self.metrics, self.alerts = engine, metrics, alerts
+        self.max_tokens_default = max_tokens_default
+
+    def prompt_ids(self, prompt) -> list[int]:
+        p = prompt
+        if isinstance(p, list) and p and isinstance(p[0], str):
+            if len(p) != 1:
+                raise APIError("only one prompt per request is supported", param="prompt")
+            p = p[0]
+        ids = self.engine.tokenize(p) if isinstance(p, str) else list(p)
+        if not ids:
+            raise APIError("prompt must not be empty", param="prompt")
+        vocab = getattr(self.engine.model_info(), "vocab_size", None)
+        if vocab and any(t < 0 or t >= vocab for t in ids):
+            raise APIError("prompt token ids must be in the vocabulary", param="prompt")
+        return ids
+
+    def denied_mandatory(self, feature: str, key_name: str | None) -> None:
+        """An attempt to switch off a mandatory monitor: counted and alerted (the request itself gets 403)."""
+        self.alerts.emit(Alert(request_id="-", model=self.engine.model_info().id, feature=feature, action="denied",
+                               token_index=-1, value=0.0, threshold=None, phase="request", time=time.time(),
+                               key_name=key_name, excerpt="attempt to turn off a mandatory monitor"))
+
+    def emit_alerts(self, rid: str, alerts: list[dict], steering: RequestSteering, key_name: str | None,
+                    text: str) -> None:
+        for a in alerts:
+            self.alerts.emit(Alert(request_id=rid, model=self.engine.model_info().id, feature=a["feature"],
+                                   action=a["action"], token_index=a["token_index"], value=a["value"],
+                                   threshold=a["threshold"], phase=a["phase"], time=time.time(), key_name=key_name,
+                                   excerpt=make_excerpt(text)))
 
     def check_model(self, name: str) -> None:
         if name != self.engine.model_info().id:
@@ -60,7 +115,7 @@ class Service:
         if req.stream_options is not None and not req.stream:
             raise APIError("stream_options is only allowed when stream is true", param="stream_options")
         return [GenerateRequest(f"{rid}-{i}", prompt_ids, self.sampling(req, len(prompt_ids), i), steering.config,
-                                steering.block_on) for i in range(req.n)]
+                                steering.block_on, steering.steer_on) for i in range(req.n)]
 
     def _account(self, steering: RequestSteering, choice: Choice) -> None:
         self.metrics.tokens.inc(choice.completion_tokens)
@@ -68,16 +123,13 @@ class Service:
             pack, feat = name.split("/", 1)
             if m.get("max") is not None:
                 self.metrics.activation.labels(pack, feat).observe(m["max"])
-        for a in choice.alerts:
-            pack, feat = a["feature"].split("/", 1)
-            self.metrics.alerts.labels(pack, feat, a["action"]).inc()
-            log.warning(json.dumps({"event": "steering_alert", **a}))
 
     def count_steered(self, steering: RequestSteering) -> None:
         for pack in sorted({p for p, _ in steering.config}):
             self.metrics.steered.labels(pack).inc()
 
-    async def run(self, req, prompt_ids: list[int], steering: RequestSteering) -> tuple[str, list[Choice]]:
+    async def run(self, req, prompt_ids: list[int], steering: RequestSteering,
+                  key_name: str | None = None) -> tuple[str, list[Choice]]:
         """Non-streaming: run the ``n`` choices concurrently and collect them."""
         rid = new_id("req")
         gens = self._requests(req, prompt_ids, steering, rid)
@@ -86,7 +138,8 @@ class Service:
         async def one(i: int, g: GenerateRequest) -> Choice:
             c = Choice(i)
             async for d in self.engine.generate(g):
-                self._fold(c, d, steering)
+                alerts = self._fold(c, d, steering)
+                self.emit_alerts(g.request_id, alerts, steering, key_name, c.text)
             self._account(steering, c)
             return c
 
@@ -103,22 +156,40 @@ class Service:
             c.finish_reason, c.monitors = d.finish_reason, d.monitors
         return alerts
 
-    async def stream(self, req, prompt_ids: list[int], steering: RequestSteering, chunk) -> AsyncIterator[str]:
-        """Streaming: SSE frames. ``chunk(choice_index, delta_text, finish, choice_state)`` builds one chunk dict."""
+    async def stream(self, req, prompt_ids: list[int], steering: RequestSteering, chunk,
+                     key_name: str | None = None) -> AsyncIterator[str]:
+        """Streaming. Starts every choice and waits for its first delta *before* returning the SSE iterator, so
+        errors that happen at admission (capacity, context) are still plain HTTP errors, not a broken stream.
+        ``chunk(choice_index, delta, finish, choice_state)`` builds one chunk dict."""
         rid = new_id("req")
         gens = self._requests(req, prompt_ids, steering, rid)
+        streams = [self.engine.generate(g) for g in gens]
+        try:
+            firsts = list(await asyncio.gather(*(s.__anext__() for s in streams)))
+        except BaseException:
+            for s in streams:
+                await s.aclose()
+            raise
         self.count_steered(steering)
+        return self._sse(req, gens, streams, firsts, steering, chunk, key_name)
+
+    async def _sse(self, req, gens, streams, firsts, steering, chunk, key_name) -> AsyncIterator[str]:
         q: asyncio.Queue = asyncio.Queue()
         choices = [Choice(i) for i in range(len(gens))]
 
-        async def pump(i: int, g: GenerateRequest) -> None:
+        async def pump(i: int, first: Delta) -> None:
             try:
-                async for d in self.engine.generate(g):
-                    await q.put((i, d))
+                await q.put((i, first))
+                if first.finish_reason is None:
+                    async for d in streams[i]:
+                        await q.put((i, d))
+            except Exception:  # an engine fault mid-stream goes in-band, then [DONE]
+                log.exception("stream %s failed", gens[i].request_id)
+                await q.put((i, Delta(finish_reason="error")))
             finally:
                 await q.put((i, None))
 
-        tasks = [asyncio.create_task(pump(i, g)) for i, g in enumerate(gens)]
+        tasks = [asyncio.create_task(pump(i, f)) for i, f in enumerate(firsts)]
         try:
             for i in range(len(gens)):
                 yield _sse(chunk(i, None, None, choices[i], role=True))
@@ -130,6 +201,7 @@ class Service:
                     continue
                 c = choices[i]
                 alerts = self._fold(c, d, steering)
+                self.emit_alerts(gens[i].request_id, alerts, steering, key_name, c.text)
                 if d.text or d.finish_reason or alerts:
                     body = chunk(i, d, d.finish_reason, c)
                     if alerts:
@@ -146,6 +218,9 @@ class Service:
         finally:
             for t in tasks:
                 t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for s in streams:
+                await s.aclose()
 
 
 def _merge_monitors(choices: list[Choice]) -> dict:

@@ -2,27 +2,78 @@
 
 Precedence, lowest first: server default items, the profile (header ``X-Steering-Profile`` or body
 ``steering.profile``), the body ``steering.features``, the ``X-Steering`` header. Later layers win per feature;
-``off`` removes a feature an earlier layer turned on.
+``off`` removes a feature an earlier layer turned on. Then policy: packs the key may use, value bounds, and
+mandatory monitors, which must still be monitored after the merge (else 403).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from server.policy import KeyConfig, PolicyConfig
 from server.protocol import SteeringBody
-from steering.errors import InvalidSteeringSpec
+from steering.errors import InvalidSteeringSpec, NotPermitted
 from steering.monitor import MonitorEvent
 from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime
-from steering.spec import SpecItem, parse_item, parse_spec, parse_value, resolve
+from steering.spec import SpecItem, expand, parse_item, parse_spec, parse_value, resolve
+
+
+class MandatoryMonitorOff(NotPermitted):
+    """A request tried to switch off (or override) a mandatory monitor. Counted and alerted by the caller."""
+
+    def __init__(self, message: str, feature: str) -> None:
+        super().__init__(message, param="steering")
+        self.feature = feature
+
+
+def _ref(text: str) -> FeatureRef:
+    pack, _, feature = text.partition("/")
+    return pack, feature
 
 
 @dataclass
 class Policy:
-    """What the operator fixes (filled from the config file; see server/settings.py)."""
+    """The policy in force, compiled against the loaded packs (rebuilt on pack reload)."""
 
     defaults: list[SpecItem] = field(default_factory=list)
     profiles: dict[str, list[SpecItem]] = field(default_factory=dict)
+    mandatory: set[FeatureRef] = field(default_factory=set)
     max_x: float = 100.0
+    pack_max_x: dict[str, float] = field(default_factory=dict)
+    actions: dict[FeatureRef, str] = field(default_factory=dict)
+    counter_steer: dict[FeatureRef, list[SpecItem]] = field(default_factory=dict)
+    disabled: set[FeatureRef] = field(default_factory=set)  # monitors an admin switched off at run time
+
+    @classmethod
+    def from_config(cls, cfg: PolicyConfig, runtime: SteeringRuntime) -> Policy:
+        s = cfg.steering
+        p = cls(
+            defaults=parse_spec(s.defaults, param="steering.defaults"),
+            profiles={name: parse_spec(pr.steering, param=f"profiles.{name}") for name, pr in s.profiles.items()},
+            mandatory={_ref(r) for r in s.mandatory_monitors},
+            max_x=s.max_x,
+            pack_max_x=dict(s.pack_max_x),
+        )
+        for ref_text, m in cfg.monitors.items():
+            ref = _ref(ref_text)
+            if m.action:
+                p.actions[ref] = m.action
+            if m.steer:
+                p.counter_steer[ref] = parse_spec(m.steer, param=f"monitors.{ref_text}.steer")
+            if m.threshold is not None:
+                runtime.set_threshold(ref, m.threshold)
+        for ref in p.mandatory:
+            runtime.column(ref)  # a mandatory monitor must name a loaded feature: fail at start-up, not per request
+        resolve([p.defaults, *p.profiles.values(), *p.counter_steer.values()], runtime, max_x=p.max_x)
+        return p
+
+    def keep_switches(self, old: Policy) -> Policy:
+        """Carry run-time monitor switches over to a recompiled policy (pack reload)."""
+        self.disabled = old.disabled & self.mandatory
+        return self
+
+    def action(self, runtime: SteeringRuntime, ref: FeatureRef) -> str:
+        return self.actions.get(ref) or runtime.packs[ref[0]].manifest.feature(ref[1]).action
 
 
 @dataclass
@@ -30,9 +81,10 @@ class RequestSteering:
     config: ResolvedConfig
     block_on: frozenset[FeatureRef]
     actions: dict[FeatureRef, str]
+    steer_on: dict[FeatureRef, ResolvedConfig] = field(default_factory=dict)
 
     def applied(self) -> list[dict]:
-        return [{"feature": f"{p}/{f}", "op": op, "value": v} for (p, f), (op, v) in self.config.items()]
+        return [{"feature": f"{p}/{f}", "op": op, "value": round(v, 6)} for (p, f), (op, v) in self.config.items()]
 
     def applied_header(self) -> str:
         return ", ".join(
@@ -46,24 +98,30 @@ def body_items(body: SteeringBody | str | None) -> tuple[list[SpecItem], str | N
     if isinstance(body, str):
         return parse_spec(body, param="steering"), None
     items = []
-    for n, f in enumerate(body.features, 1):
+    for n, f in enumerate(body.features):
+        where = f"steering.features[{n}]"
         text = f"{f.feature}:{f.op}"
         if f.value is not None:
-            if isinstance(f.value, float | int):
-                text += f"={f.value!r}" if isinstance(f.value, float) else f"={f.value}"
-            else:
-                try:
-                    parse_value(f.value)
-                except ValueError as e:
-                    raise InvalidSteeringSpec(f"steering.features[{n - 1}].value: {e}",
-                                              param=f"steering.features[{n - 1}].value") from None
-                text += f"={f.value}"
-        items.append(parse_item(text, n, param=f"steering.features[{n - 1}]"))
+            value = f.value if isinstance(f.value, str) else repr(float(f.value))
+            try:
+                parse_value(value)
+            except ValueError as e:
+                raise InvalidSteeringSpec(f"{where}.value: {e}", param=f"{where}.value") from None
+            text += f"={value}"
+        items.append(parse_item(text, n + 1, param=where))
     refs = [i.ref for i in items]
     dup = next((r for r in refs if refs.count(r) > 1), None)
     if dup:
         raise InvalidSteeringSpec(f"steering.features names '{dup}' more than once", param="steering.features")
     return items, body.profile
+
+
+def _check_packs(items: list[SpecItem], key: KeyConfig | None) -> None:
+    if key is None or key.packs is None:
+        return
+    for it in items:
+        if it.pack not in key.packs:
+            raise NotPermitted(f"this API key may not use feature pack '{it.pack}'", param="steering")
 
 
 def resolve_request(
@@ -72,31 +130,55 @@ def resolve_request(
     header: str | None,
     profile_header: str | None,
     body: SteeringBody | str | None,
+    *,
+    key: KeyConfig | None = None,
+    admin: bool = False,
 ) -> RequestSteering:
     b_items, b_profile = body_items(body)
     h_items = parse_spec(header) if header is not None else []
-    profile_name = profile_header.strip() if profile_header else b_profile
+    _check_packs(b_items + h_items, None if admin else key)
+    profile_name = profile_header.strip() if profile_header is not None else b_profile
     layers = [policy.defaults]
     if profile_name:
         if profile_name not in policy.profiles:
             raise InvalidSteeringSpec(f"unknown steering profile '{profile_name[:64]}'",
                                       param="X-Steering-Profile", code="unknown_steering_profile")
         layers.append(policy.profiles[profile_name])
-    layers += [b_items, h_items]
-    config = resolve(layers, runtime, max_x=policy.max_x)
-    actions = {}
-    for ref, (op, _) in config.items():
-        if op == "monitor":
-            f = runtime.packs[ref[0]].manifest.feature(ref[1])
-            actions[ref] = f.action
+    config = dict(resolve([*layers, b_items, h_items], runtime, max_x=policy.max_x))
+    for ref, (op, v) in config.items():
+        bound = policy.pack_max_x.get(ref[0])
+        if bound is not None and op != "monitor" and abs(v) > bound * runtime.column(ref).max_activation:
+            from steering.errors import ValueOutOfRange
+
+            raise ValueOutOfRange(f"value for '{ref[0]}/{ref[1]}' is outside the policy bound ±{bound:g}x",
+                                  param="steering")
+    if not admin:
+        for item in b_items + h_items:
+            for ref, op, _, _ in expand(item, runtime):
+                if ref in policy.mandatory - policy.disabled and op != "monitor":
+                    raise MandatoryMonitorOff(f"'{ref[0]}/{ref[1]}' is a mandatory monitor and cannot be turned "
+                                              f"off or overridden", f"{ref[0]}/{ref[1]}")
+    for ref in policy.mandatory - policy.disabled:
+        config[ref] = ("monitor", 0.0)  # operator layers may not drop it either
+    for ref in policy.disabled:
+        if config.get(ref, ("",))[0] == "monitor":
+            del config[ref]
+    actions = {ref: policy.action(runtime, ref) for ref, (op, _) in config.items() if op == "monitor"}
+    steer_on = {}
+    for ref, a in actions.items():
+        if a == "steer" and ref in policy.counter_steer:
+            steer_on[ref] = resolve([[], policy.counter_steer[ref]], runtime, max_x=policy.max_x)
     block_on = frozenset(r for r, a in actions.items() if a == "block")
-    return RequestSteering(config, block_on, actions)
+    return RequestSteering(config, block_on, actions, steer_on)
 
 
 def alerts_of(events: list[MonitorEvent], steering: RequestSteering) -> list[dict]:
     return [{"feature": e.name, "action": steering.actions.get(e.feature, "log"), "token_index": e.token_index,
-             "value": round(e.value, 6)} for e in events]
+             "value": round(e.value, 6), "phase": e.phase, "threshold": e.threshold} for e in events]
 
 
 def steering_field(steering: RequestSteering, monitors: dict | None, alerts: list[dict]) -> dict:
-    return {"applied": steering.applied(), "monitors": monitors or {}, "alerts": alerts}
+    out = {"applied": steering.applied(), "monitors": monitors or {}, "alerts": alerts}
+    if any(a["action"] in ("flag", "block") for a in alerts):
+        out["flagged"] = True
+    return out

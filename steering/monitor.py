@@ -50,6 +50,7 @@ class MonitorEvent:
     token_index: int  # position in the request's token stream (prompt tokens first)
     value: float
     phase: str  # "prompt" | "completion"
+    threshold: float | None = None
 
     @property
     def name(self) -> str:
@@ -85,7 +86,7 @@ class RequestMonitor:
                 rd.tokens_over += n
                 if n and rd.first_token is None:
                     rd.first_token = int(r.first[slot, col])
-                    events.append(MonitorEvent(ref, rd.first_token, mx, phase))
+                    events.append(MonitorEvent(ref, rd.first_token, mx, phase, rd.threshold))
         return events
 
     def summary(self) -> dict[str, dict]:

@@ -228,6 +228,12 @@ class SteeringRuntime:
             raise UnknownFeature(f"pack '{ref[0]}' has no feature '{ref[1]}'", param="steering")
         return c
 
+    def set_threshold(self, ref: FeatureRef, threshold: float) -> None:
+        """Operator override of a feature's monitor threshold (policy file)."""
+        c = self.column(ref)
+        self.columns[ref] = Column(c.layer, c.col, c.pack, c.max_activation, threshold)
+        self.sites[c.layer].monitor_thr[c.col] = threshold
+
     def _write_row(self, r: int, config: ResolvedConfig) -> None:
         for t in self.sites.values():
             for tab in (t.add, t.clamp_on, t.clamp_to, t.watch):

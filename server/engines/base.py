@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from steering.monitor import MonitorEvent
+from steering.pack import FeaturePack
+from steering.pack import ModelInfo as PackModelInfo
 from steering.runtime import ResolvedConfig, SteeringRuntime
 
 
@@ -29,6 +31,7 @@ class GenerateRequest:
     sampling: SamplingParams
     steering: ResolvedConfig = field(default_factory=dict)
     block_on: frozenset = frozenset()  # monitored features whose firing ends the request (content_filter)
+    steer_on: dict = field(default_factory=dict)  # feature → config merged in from the token where it fires
 
 
 @dataclass
@@ -63,7 +66,10 @@ class ModelInfo:
 
 
 class Engine(Protocol):
-    runtime: SteeringRuntime
+    runtime: SteeringRuntime  # the current table; new requests take their config rows from it
+    pack_model: PackModelInfo  # what packs must have been built for
+
+    def reload(self, packs: list[FeaturePack]) -> SteeringRuntime: ...
 
     def model_info(self) -> ModelInfo: ...
 

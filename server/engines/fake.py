@@ -15,6 +15,7 @@ import torch
 from server.engines.base import Delta, GenerateRequest, ModelInfo
 from steering.monitor import RequestMonitor
 from steering.pack import FeaturePack
+from steering.pack import ModelInfo as PackModel
 from steering.runtime import BatchState, SteeringRuntime
 
 REPLY = "Hello from the fake engine. "
@@ -29,6 +30,8 @@ class FakeEngine:
         layers = max([p.layer for p in packs], default=0) + 1
         self.info = ModelInfo(id=model_id, max_model_len=max_model_len, d_model=d, num_layers=layers,
                               architecture="FakeForCausalLM")
+        self.pack_model = packs[0].manifest.model if packs else PackModel(
+            name=model_id, architecture="FakeForCausalLM", d_model=d, num_layers=layers)
         self.runtime = SteeringRuntime(packs, d, max_slots=8)
         self.embed = torch.randn(256, d, generator=torch.Generator().manual_seed(0)) * 4  # [V, d]
         self.delay, self.batch_size, self.aborted = delay, 0, set()
@@ -75,6 +78,12 @@ class FakeEngine:
                     yield Delta(events=events, finish_reason="content_filter", prompt_tokens=p, completion_tokens=n,
                                 monitors=mon.summary())
                     return
+                for e in events:
+                    if e.feature in req.steer_on:  # conditional steering from the firing token on
+                        config = {**req.steering, **req.steer_on[e.feature]}
+                        new = rt.rows.acquire(config)
+                        rt.rows.release(row)
+                        row, reply = new, reply[:n] + STEERED_REPLY * 100
                 ch = reply[n]
                 n += 1
                 text += ch
@@ -93,6 +102,11 @@ class FakeEngine:
         finally:
             self.batch_size -= 1
             rt.rows.release(row)
+
+    def reload(self, packs: list[FeaturePack]) -> SteeringRuntime:
+        """Swap tables; requests in flight keep the runtime object they captured."""
+        self.runtime = SteeringRuntime(packs, self.info.d_model, max_slots=8)
+        return self.runtime
 
     async def abort(self, request_id: str) -> None:
         self.aborted.add(request_id)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +22,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from server.engines.base import Delta, GenerateRequest, ModelInfo
 from server.engines.kv import PaddedBatch, cache_tensors
 from server.engines.sampling import Detokenizer, sample, token_logprob
+from steering.errors import SteeringError
 from steering.hooks import attach
 from steering.monitor import RequestMonitor
 from steering.pack import FeaturePack
+from steering.pack import ModelInfo as PackModel
 from steering.runtime import BatchState, SteeringRuntime
 
 log = logging.getLogger("steerserve.engine.hf")
@@ -39,6 +41,7 @@ class _Seq:
     monitor: RequestMonitor
     detok: Detokenizer
     gen: torch.Generator | None
+    rt: SteeringRuntime
     length: int = 0  # tokens in the KV cache
     last_token: int = -1
     n_out: int = 0
@@ -75,11 +78,17 @@ class HFEngine:
         )
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
-        self.max_num_seqs = max_num_seqs
-        self.runtime = SteeringRuntime(packs, cfg.hidden_size, max_configs=max_configs, max_slots=max_num_seqs)
-        self._hooks = attach(self.model, self.runtime)
-        self._hooks.__enter__()
-        self._waiting: queue.Queue[_Seq] = queue.Queue()
+        self.max_num_seqs, self.max_configs = max_num_seqs, max_configs
+        self.pack_model = PackModel(name=self.info.id, architecture=self.info.architecture, d_model=cfg.hidden_size,
+                                    num_layers=cfg.num_hidden_layers)
+        # Live tables: the current one plus, after a reload, older ones until their last request finishes.
+        # Each has its own hooks; a token's row is 0 (a no-op) in every table but its request's.
+        self._live: dict[int, tuple[SteeringRuntime, object, int]] = {}  # id → (runtime, hooks, requests)
+        self._lock = threading.Lock()  # held by the worker for a whole step, and by reload() while adding hooks
+        self._meta = threading.Lock()  # guards the current-table pointer and per-table request counts (cheap)
+        self.runtime = self._add_runtime(packs)
+        self._waiting: deque[_Seq] = deque()  # FIFO: admission order is submission order (deterministic batches)
+        self._cv = threading.Condition()
         self._active: list[_Seq] = []
         self._by_id: dict[str, _Seq] = {}
         self._batch = PaddedBatch()
@@ -87,6 +96,40 @@ class HFEngine:
         self.batch_size = 0
         self._thread = threading.Thread(target=self._run, name="hf-engine", daemon=True)
         self._thread.start()
+
+    def _add_runtime(self, packs: list[FeaturePack]) -> SteeringRuntime:
+        rt = SteeringRuntime(packs, self.info.d_model, max_configs=self.max_configs, max_slots=self.max_num_seqs)
+        hooks = attach(self.model, rt)
+        hooks.__enter__()
+        self._live[id(rt)] = (rt, hooks, 0)
+        return rt
+
+    def reload(self, packs: list[FeaturePack]) -> SteeringRuntime:
+        """Atomic swap: new requests use the new table; requests in flight finish on the one they started with."""
+        with self._lock:
+            rt = self._add_runtime(packs)
+            with self._meta:
+                self.runtime = rt
+            self._retire()
+        return rt
+
+    def _ref(self, rt: SteeringRuntime, delta: int) -> None:
+        with self._meta:
+            r, h, n = self._live[id(rt)]
+            self._live[id(rt)] = (r, h, n + delta)
+
+    def _retire(self) -> None:
+        """Take the hooks of old tables off once no request uses them (worker thread or under the lock)."""
+        with self._meta:
+            gone = [k for k, (rt, _, n) in self._live.items() if rt is not self.runtime and n == 0]
+            retired = [self._live.pop(k)[1] for k in gone]
+        for hooks in retired:
+            hooks.__exit__(None, None, None)
+
+    def _set_batches(self, active: dict[int, BatchState]) -> None:
+        """Give each live table its batch state for the next forward; tables absent from ``active`` sit idle."""
+        for key, (rt, _, _) in self._live.items():
+            rt.batch = active.get(key, BatchState())
 
     # -- Engine protocol ---------------------------------------------------------------------------------------
     def model_info(self) -> ModelInfo:
@@ -103,16 +146,22 @@ class HFEngine:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     async def generate(self, req: GenerateRequest) -> AsyncIterator[Delta]:
-        row = self.runtime.rows.acquire(req.steering)  # CapacityExceeded → 429 before anything streams
-        watched = {ref: self.runtime.column(ref) for ref, (op, _) in req.steering.items() if op == "monitor"}
+        with self._meta:
+            rt = self.runtime
+            row = rt.rows.acquire(req.steering)  # CapacityExceeded → 429 before anything streams
+            r, h, n = self._live[id(rt)]
+            self._live[id(rt)] = (r, h, n + 1)
+        watched = {ref: rt.column(ref) for ref, (op, _) in req.steering.items() if op == "monitor"}
         gen = None
         if req.sampling.temperature > 0:
             gen = torch.Generator()
             gen.manual_seed(req.sampling.seed if req.sampling.seed is not None else torch.seed())
         seq = _Seq(req, asyncio.get_running_loop(), asyncio.Queue(), row, RequestMonitor(watched),
-                   Detokenizer(self.tokenizer, req.sampling.stop), gen)
+                   Detokenizer(self.tokenizer, req.sampling.stop), gen, rt)
         self._by_id[req.request_id] = seq
-        self._waiting.put(seq)
+        with self._cv:
+            self._waiting.append(seq)
+            self._cv.notify()
         try:
             while True:
                 delta = await seq.out.get()
@@ -130,32 +179,42 @@ class HFEngine:
 
     async def shutdown(self) -> None:
         self._stop.set()
+        with self._cv:
+            self._cv.notify()
         await asyncio.to_thread(self._thread.join, 30)
-        self._hooks.__exit__(None, None, None)
+        for _, hooks, _ in self._live.values():
+            hooks.__exit__(None, None, None)
+        self._live.clear()
 
     # -- worker thread -----------------------------------------------------------------------------------------
     def _run(self) -> None:
         torch.set_grad_enabled(False)
         while not self._stop.is_set():
-            try:
-                self._admit()
-                if self._active:
-                    self._decode_step()
-            except Exception:  # a bug in one step must not kill the engine: fail the requests it touched
-                log.exception("engine step failed")
-                for s in self._active:
-                    self._finish(s, "error")
-                self._active, self._batch = [], PaddedBatch()
+            if not self._active:
+                self._wait_for_work()
+            with self._lock:
+                try:
+                    self._admit()
+                    if self._active:
+                        self._decode_step()
+                except Exception:  # a bug in one step must not kill the engine: fail the requests it touched
+                    log.exception("engine step failed")
+                    for s in self._active:
+                        self._finish(s, "error")
+                    self._active, self._batch = [], PaddedBatch()
+                self._retire()
             self.batch_size = len(self._active)
 
+    def _wait_for_work(self) -> None:
+        with self._cv:
+            self._cv.wait_for(lambda: self._waiting or self._stop.is_set(), timeout=0.1)
+
     def _admit(self) -> None:
-        block = not self._active
         while len(self._active) < self.max_num_seqs:
-            try:
-                seq = self._waiting.get(timeout=0.05) if block else self._waiting.get_nowait()
-            except queue.Empty:
-                return
-            block = False
+            with self._cv:
+                if not self._waiting:
+                    return
+                seq = self._waiting.popleft()
             if seq.aborted:
                 self._finish(seq, "abort")
                 continue
@@ -168,12 +227,12 @@ class HFEngine:
     def _prefill(self, seq: _Seq) -> None:
         ids = seq.req.prompt_ids
         p = len(ids)
-        rt = self.runtime
+        rt = seq.rt
         row = torch.full((p,), seq.row)
         row[0] = 0  # the attention sink is never steered or monitored
         slot = torch.zeros(p, dtype=torch.long)
         slot[0] = rt.S
-        rt.batch = BatchState(row=row, slot=slot, pos=torch.arange(p), rows_present={0, seq.row})
+        self._set_batches({id(rt): BatchState(row=row, slot=slot, pos=torch.arange(p), rows_present={0, seq.row})})
         cache = DynamicCache()
         logits = self.model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True,
                             logits_to_keep=1).logits[0, -1]
@@ -184,10 +243,14 @@ class HFEngine:
             self._active.append(seq)
 
     def _decode_step(self) -> None:
-        rt, B = self.runtime, len(self._active)
-        rows = [s.row for s in self._active]
-        rt.batch = BatchState(row=torch.tensor(rows), slot=torch.arange(B),
-                              pos=torch.tensor([s.length for s in self._active]), rows_present=set(rows))
+        B = len(self._active)
+        pos, slot = torch.tensor([s.length for s in self._active]), torch.arange(B)
+        states = {}
+        for s in self._active:
+            if id(s.rt) not in states:
+                rows = [t.row if t.rt is s.rt else 0 for t in self._active]
+                states[id(s.rt)] = BatchState(row=torch.tensor(rows), slot=slot, pos=pos, rows_present=set(rows))
+        self._set_batches(states)
         cache = self._batch.cache()
         mask = torch.nn.functional.pad(self._batch.mask, (0, 1), value=1)  # [B, T+1]
         logits = self.model(
@@ -201,7 +264,7 @@ class HFEngine:
         keep = []
         for b, s in enumerate(self._active):
             s.length += 1
-            s.pending.events += s.monitor.update(rt.batch.readouts, b, "completion")
+            s.pending.events += s.monitor.update(s.rt.batch.readouts, b, "completion")
             if self._next_token(s, logits[b]):
                 keep.append(b)
         if len(keep) < B:
@@ -218,6 +281,9 @@ class HFEngine:
         if blocked:
             self._finish(seq, "content_filter")
             return False
+        for e in seq.pending.events:
+            if e.feature in seq.req.steer_on:
+                self._counter_steer(seq, seq.req.steer_on[e.feature])
         tok = sample(logits, sp, seq.gen)
         if tok in self.eos_ids and not sp.ignore_eos:
             self._finish(seq, "stop")
@@ -239,6 +305,17 @@ class HFEngine:
         self._flush(seq)
         return True
 
+    def _counter_steer(self, seq: _Seq, extra: dict) -> None:
+        """Conditional steering: from now on this request runs with its config plus ``extra``."""
+        config = {**seq.req.steering, **extra}
+        try:
+            row = seq.rt.rows.acquire(config)
+        except SteeringError:
+            log.warning("no free config row for counter-steering %s; continuing unchanged", seq.req.request_id)
+            return
+        seq.rt.rows.release(seq.row)
+        seq.row, seq.req.steering = row, config
+
     def _decode_one(self, tok: int) -> str:
         return self.tokenizer.decode([tok])
 
@@ -251,7 +328,8 @@ class HFEngine:
         if seq.done:
             return
         seq.done = True
-        self.runtime.rows.release(seq.row)
+        seq.rt.rows.release(seq.row)
+        self._ref(seq.rt, -1)
         self._by_id.pop(seq.req.request_id, None)
         if reason != "content_filter":
             seq.pending.text += seq.detok.flush()

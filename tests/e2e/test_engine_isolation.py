@@ -110,3 +110,34 @@ def test_abort_frees_the_config_row(engine):
         return False
 
     assert asyncio.run(go()), "config row not freed within 1 s of abort"
+
+
+@pytest.mark.slow
+def test_seeded_sampling_is_reproducible(engine):
+    def sample(seed):
+        return asyncio.run(collect(engine, "Write a sentence about cats.", temperature=1.0, top_p=0.9, seed=seed,
+                                   max_tokens=16))[0]
+
+    assert sample(7) == sample(7)
+    assert len({sample(s) for s in (1, 2, 3)}) > 1
+
+
+@pytest.mark.slow
+def test_reload_during_traffic_fails_nothing_and_old_requests_keep_their_table(engine, shipped_packs):
+    cfg = mixed_configs(engine)[1]
+    solo = asyncio.run(collect(engine, PROMPTS[1], cfg, max_tokens=16))[0]
+
+    async def go():
+        jobs = [asyncio.create_task(collect(engine, PROMPTS[i % 4], cfg if i % 2 else {}, rid=f"rl{i}",
+                                            max_tokens=16)) for i in range(8)]
+        await asyncio.sleep(0.3)  # some requests are mid-generation
+        await asyncio.to_thread(engine.reload, shipped_packs)
+        return await asyncio.gather(*jobs)
+
+    results = asyncio.run(go())
+    assert all(finish in ("stop", "length") for _, _, finish in results)
+    assert results[1][0] == solo  # a steered request that straddled the reload equals its solo run
+    assert len(engine._live) == 1  # the old table's hooks came off once its last request finished
+    from steering.hooks import hook_count
+
+    assert hook_count(engine.model) == len(engine.runtime.sites)

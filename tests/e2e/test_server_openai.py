@@ -52,7 +52,8 @@ def client(server):
 
 
 def ask(client, question="What is your favourite food?", **kw):
-    return client.chat.completions.create(model="smollm2-135m-instruct", temperature=0, max_tokens=40,
+    kw = {"temperature": 0, "max_tokens": 40, **kw}
+    return client.chat.completions.create(model="smollm2-135m-instruct",
                                           messages=[{"role": "user", "content": question}], **kw)
 
 

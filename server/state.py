@@ -1,0 +1,61 @@
+"""Application state: settings, policy, metrics, alerts, and the engine once it is loaded."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from server.alerts import AlertDispatcher, LogSink, WebhookSink
+from server.engines.base import Engine
+from server.errors import APIError
+from server.metrics import Metrics
+from server.policy import PolicyConfig
+from server.serving import Service
+from server.settings import ServerSettings
+from server.steering_service import Policy
+
+log = logging.getLogger("steerserve")
+
+
+def build_alerts(cfg: PolicyConfig, metrics: Metrics) -> AlertDispatcher:
+    a = cfg.alerts
+    sinks = [LogSink()] if a.log else []
+    if a.webhook is not None:
+        w = a.webhook
+        secret = os.environ.get(w.secret_env) if w.secret_env else None
+        if w.secret_env and not secret:
+            log.warning("webhook secret variable %s is not set; alerts are sent unsigned", w.secret_env)
+        sinks.append(WebhookSink(w.url, secret=secret, timeout_s=w.timeout_s, max_retries=w.max_retries,
+                                 backoff_base_s=w.backoff_base_s, backoff_max_s=w.backoff_max_s, metrics=metrics))
+    return AlertDispatcher(sinks, metrics, queue_size=a.queue_size, rate_limit_per_s=a.rate_limit_per_s)
+
+
+class State:
+    def __init__(self, settings: ServerSettings, config: PolicyConfig, engine: Engine | None) -> None:
+        self.settings, self.config = settings, config
+        self.metrics = Metrics()
+        self.alerts = build_alerts(config, self.metrics)
+        self.engine: Engine | None = None
+        self.service: Service | None = None
+        self.policy = Policy()
+        self.draining = False
+        if engine is not None:
+            self.ready(engine)
+
+    def ready(self, engine: Engine) -> None:
+        """Compile the policy against the engine's packs (a bad policy fails start-up with a clear message)."""
+        self.policy = Policy.from_config(self.config, engine.runtime)
+        if self.config.steering.max_x == 100.0 and self.settings.max_x != 100.0:
+            self.policy.max_x = self.settings.max_x
+        self.engine = engine
+        self.service = Service(engine, self.metrics, self.alerts, self.settings.max_tokens_default)
+
+    def require(self) -> Service:
+        if self.service is None or self.draining:
+            raise APIError("the model is still loading" if not self.draining else "the server is shutting down",
+                           status=503, code="model_loading" if not self.draining else "server_shutting_down",
+                           type_="server_error", headers={"Retry-After": "5"})
+        return self.service
+
+    def count_rejected(self, path: str, status: int) -> None:
+        log.info("rejected %s with %d", path[:100], status)

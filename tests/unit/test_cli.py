@@ -1,0 +1,41 @@
+"""The `steer` command line: help with examples everywhere, and pack import → verify → inspect end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.unit.test_importers import write_control_vector
+
+
+def steer(*args):
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("cmd", [[], ["serve"], ["pack", "verify"], ["pack", "import"], ["probe", "train"],
+                                 ["bench"]])
+def test_help(cmd):
+    r = steer(*cmd, "--help")
+    assert r.returncode == 0 and "usage: steer" in r.stdout
+
+
+def test_import_verify_inspect(tmp_path):
+    write_control_vector(tmp_path / "cv.gguf", {3: (torch.arange(16.0) + 1).numpy()})
+    dst = tmp_path / "packs" / "calm"
+    r = steer("pack", "import", "gguf", str(tmp_path / "cv.gguf"), str(dst), "--features", "0", "--labels", "calm",
+              "--id", "calm", "--layer", "3", "--model-name", "m", "--d-model", "16", "--num-layers", "4",
+              "--max-activation", "2.5")
+    assert r.returncode == 0, r.stderr
+    r = steer("pack", "verify", str(dst))
+    assert r.returncode == 0 and r.stdout.startswith("ok")
+    r = steer("pack", "inspect", str(dst))
+    assert "calm" in r.stdout and "max_activation=2.5" in r.stdout
+
+
+def test_import_error_is_a_message_not_a_traceback(tmp_path):
+    r = steer("pack", "import", "saelens", str(tmp_path / "missing"), str(tmp_path / "out"), "--features", "0",
+              "--id", "x", "--layer", "1")
+    assert r.returncode == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
