@@ -51,7 +51,9 @@ def config(k: int) -> dict:
     return cfg
 
 
-async def throughput(engine, configs: list[dict], max_tokens: int) -> float:
+async def throughput(engine, configs: list[dict], max_tokens: int) -> tuple[float, float]:
+    """(tokens per wall second, tokens per CPU second of this process). On a shared VM, stolen cycles inflate
+    wall time but not CPU time, so the CPU-time ratio is the steadier measure of what steering costs."""
     ids = engine.tokenize_chat([{"role": "user", "content": "Write a long story about a lighthouse keeper."}])
     sp = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
 
@@ -61,21 +63,26 @@ async def throughput(engine, configs: list[dict], max_tokens: int) -> float:
             n = d.completion_tokens
         return n
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     tokens = sum(await asyncio.gather(*(one(i, c) for i, c in enumerate(configs))))
-    return tokens / (time.perf_counter() - t)
+    return tokens / (time.perf_counter() - t), tokens / (time.process_time() - c)
 
 
-def side_by_side(engine, a: list[dict], b: list[dict], max_tokens: int, reps: int) -> tuple[float, float]:
-    """Alternate A and B (B first on odd reps, so drift favours neither); print every rep; medians."""
-    ta, tb = [], []
+def side_by_side(engine, a: list[dict], b: list[dict], max_tokens: int, reps: int) -> dict[str, float]:
+    """Alternate A and B (B first on odd reps, so drift favours neither); print every rep. Returns medians of
+    wall tokens/s and the medians of the per-rep (paired) ratios B/A, by wall time and by CPU time."""
+    ra, rb = [], []
     asyncio.run(throughput(engine, a[:2], 4))  # warm-up
     for r in range(reps):
-        order = [(a, ta), (b, tb)] if r % 2 == 0 else [(b, tb), (a, ta)]
+        order = [(a, ra), (b, rb)] if r % 2 == 0 else [(b, rb), (a, ra)]
         for configs, out in order:
             out.append(asyncio.run(throughput(engine, configs, max_tokens)))
-        print(f"    rep {r + 1}: A {ta[-1]:.1f} tok/s, B {tb[-1]:.1f} tok/s", flush=True)
-    return statistics.median(ta), statistics.median(tb)
+        print(f"    rep {r + 1}: A {ra[-1][0]:.1f} tok/s ({ra[-1][1]:.1f}/cpu-s), "
+              f"B {rb[-1][0]:.1f} tok/s ({rb[-1][1]:.1f}/cpu-s)", flush=True)
+    med = statistics.median
+    return {"a": med(x[0] for x in ra), "b": med(x[0] for x in rb),
+            "wall": med(y[0] / x[0] for x, y in zip(ra, rb, strict=True)),
+            "cpu": med(y[1] / x[1] for x, y in zip(ra, rb, strict=True))}
 
 
 def op_microbench(packs, n_tokens: int, iters: int = 200) -> tuple[float, float, float]:
@@ -110,19 +117,20 @@ def run_bench(args) -> int:
         engine = HFEngine(path, packs, model_id=EMBEDDED_MODEL_ID, max_num_seqs=64, max_configs=80)
         B, steps, reps = args.batch, args.steps, args.reps
         print(f"[1/2] batch {B}, {steps} new tokens, {reps} interleaved reps: unsteered vs three packs on every request")
-        plain, steered = side_by_side(engine, [{}] * B, [config(0)] * B, steps, reps)
+        s1 = side_by_side(engine, [{}] * B, [config(0)] * B, steps, reps)
         print(f"[2/2] batch 64, {steps} new tokens: 1 shared config vs 64 distinct configs")
-        one, many = side_by_side(engine, [config(0)] * 64, [config(k) for k in range(64)], steps, reps)
+        s2 = side_by_side(engine, [config(0)] * 64, [config(k) for k in range(64)], steps, reps)
         asyncio.run(engine.shutdown())
         t_none, t_one, t_many = op_microbench(packs, 64)
-    r1, r2 = steered / plain, many / one
     lines = [
-        "| measurement | tokens/s | ratio | goal |", "|---|---|---|---|",
-        f"| batch {B} unsteered | {plain:.1f} | | |",
-        f"| batch {B}, 3 packs (clamp+add+monitor each) on every request | {steered:.1f} | **{r1:.3f}** | ≥ 0.97 |",
-        f"| batch 64, 1 shared config | {one:.1f} | | |",
-        f"| batch 64, 64 distinct configs | {many:.1f} | **{r2:.3f}** | ≥ 0.95 |",
+        "| measurement | tokens/s (median) | ratio, wall time | ratio, CPU time | goal |", "|---|---|---|---|---|",
+        f"| batch {B} unsteered | {s1['a']:.1f} | | | |",
+        f"| batch {B}, 3 packs (clamp+add+monitor each) on every request | {s1['b']:.1f} | {s1['wall']:.3f} | "
+        f"**{s1['cpu']:.3f}** | ≥ 0.97 |",
+        f"| batch 64, 1 shared config | {s2['a']:.1f} | | | |",
+        f"| batch 64, 64 distinct configs | {s2['b']:.1f} | {s2['wall']:.3f} | **{s2['cpu']:.3f}** | ≥ 0.95 |",
         "",
+        "Ratios are medians of paired reps (A and B run back to back, order alternating).",
         f"Fused op alone, 64 tokens, 3 sites (median per forward pass): unsteered {t_none * 1e6:.0f} µs, "
         f"1 config {t_one * 1e6:.0f} µs, 64 distinct configs {t_many * 1e6:.0f} µs (ratio many ÷ one "
         f"{t_many / t_one:.3f}).",

@@ -205,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=["op"])
     b.add_argument("--steps", type=int, default=32)
     b.add_argument("--batch", type=int, default=16)
-    b.add_argument("--reps", type=int, default=5, help="interleaved repetitions per variant")
+    b.add_argument("--reps", type=int, default=7, help="interleaved repetitions per variant")
     b.add_argument("--out", help="append a Markdown result block to this file")
     b.set_defaults(fn=cmd_bench)
     return p

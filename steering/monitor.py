@@ -71,9 +71,13 @@ class RequestMonitor:
         """Fold one forward pass into the summary; returns features that fired for the first time."""
         events = []
         for r in readouts:
-            for ref in self._by_layer.get(r.layer, ()):
+            refs = self._by_layer.get(r.layer, ())
+            if not refs:
+                continue
+            maxes, counts, firsts = r.lists()
+            for ref in refs:
                 col = self.columns[ref].col
-                mx = float(r.max[slot, col])
+                mx = maxes[slot][col]
                 if mx == -math.inf:
                     continue
                 rd = self.readings[ref]
@@ -82,10 +86,10 @@ class RequestMonitor:
                     rd.prompt_max = max(rd.prompt_max, mx)
                 else:
                     rd.completion_max = max(rd.completion_max, mx)
-                n = int(r.count[slot, col])
+                n = counts[slot][col]
                 rd.tokens_over += n
                 if n and rd.first_token is None:
-                    rd.first_token = int(r.first[slot, col])
+                    rd.first_token = firsts[slot][col]
                     events.append(MonitorEvent(ref, rd.first_token, mx, phase, rd.threshold))
         return events
 

@@ -99,6 +99,13 @@ class MonitorReadout:
     max: torch.Tensor
     count: torch.Tensor
     first: torch.Tensor
+    _lists: tuple[list, list, list] | None = None
+
+    def lists(self) -> tuple[list, list, list]:
+        """The three tables as nested Python lists, converted once per forward pass (many requests read them)."""
+        if self._lists is None:
+            self._lists = (self.max.tolist(), self.count.tolist(), self.first.tolist())
+        return self._lists
 
 
 def reduce_per_slot(seen: torch.Tensor, thr: torch.Tensor, slot: torch.Tensor, pos: torch.Tensor, S: int):

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
 
+import httpx
 import pytest
 
 from server.engines.base import GenerateRequest, SamplingParams
@@ -45,3 +51,30 @@ async def collect(engine, prompt: str, steering=None, rid="r", **sampling):
         lps += [lp.logprob for lp in d.logprobs]
         finish = d.finish_reason
     return text, lps, finish
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(*args: str, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """`steer serve` in a subprocess on a free port; returns once /health answers 200."""
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited during start-up:\n" + proc.stdout.read()[-3000:])
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"server not healthy within {timeout} s")

@@ -1,0 +1,62 @@
+"""Catalogue F/H over a real socket (uvicorn in a thread, fake engine): disconnects abort, rows are freed."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from server.app import build_app
+from server.engines.fake import FakeEngine
+from server.settings import ServerSettings
+
+
+def wait_for(cond, what: str, timeout: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+
+
+@pytest.fixture
+def live(packs):
+    engine = FakeEngine(packs, delay=0.02)
+    app = build_app(ServerSettings(), engine)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    wait_for(lambda: server.started, "server start", 10)
+    yield f"http://127.0.0.1:{port}", engine
+    server.should_exit = True
+    t.join(10)
+
+
+BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 500}
+STEER = {"X-Steering": "topic/f0:add=1x"}
+
+
+def test_disconnect_after_first_chunk_aborts_and_frees_the_row(live):
+    base, engine = live
+    with httpx.Client() as c, c.stream("POST", base + "/v1/chat/completions", json={**BODY, "stream": True},
+                                       headers=STEER) as r:
+        next(r.iter_lines())
+        assert engine.runtime.rows.in_use() == 1
+    wait_for(lambda: engine.runtime.rows.in_use() == 0 and engine.batch_size == 0, "row freed after disconnect")
+
+
+def test_disconnect_of_non_streaming_request_aborts(live):
+    base, engine = live
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(base + "/v1/chat/completions", json=BODY, headers=STEER, timeout=0.3)
+    wait_for(lambda: engine.runtime.rows.in_use() == 0 and engine.batch_size == 0, "row freed after disconnect")
+    r = httpx.post(base + "/v1/chat/completions", json={**BODY, "max_tokens": 3}, timeout=5)
+    assert r.status_code == 200  # and the server still serves
