@@ -36,6 +36,7 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        state.draining = False
         await state.alerts.start()
         if state.engine is None and engine_factory is not None:
             state.ready(await asyncio.to_thread(engine_factory))
