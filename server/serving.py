@@ -232,39 +232,35 @@ def _sse(obj: dict) -> str:
     return f"data: {json.dumps(obj, separators=(',', ':'))}\n\n"
 
 
-def chat_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
+def _envelope(obj: str, id_prefix: str, model: str, rid: str, choices: list[Choice], steering: RequestSteering,
+              choice_json) -> dict:
     return {
-        "id": rid.replace("req-", "chatcmpl-"),
-        "object": "chat.completion",
+        "id": rid.replace("req-", id_prefix),
+        "object": obj,
         "created": now(),
         "model": model,
-        "choices": [
-            {"index": c.index, "message": {"role": "assistant", "content": c.text},
-             "logprobs": _chat_logprobs(c.logprobs) if c.logprobs else None, "finish_reason": c.finish_reason}
-            for c in choices
-        ],
+        "choices": [choice_json(c) for c in choices],
         "usage": usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices)),
         "steering": steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts]),
     }
+
+
+def chat_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
+    return _envelope("chat.completion", "chatcmpl-", model, rid, choices, steering, lambda c: {
+        "index": c.index, "message": {"role": "assistant", "content": c.text},
+        "logprobs": _chat_logprobs(c.logprobs) if c.logprobs else None, "finish_reason": c.finish_reason})
+
+
+def completion_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
+    return _envelope("text_completion", "cmpl-", model, rid, choices, steering, lambda c: {
+        "index": c.index, "text": c.text, "logprobs": _text_logprobs(c.logprobs) if c.logprobs else None,
+        "finish_reason": c.finish_reason})
 
 
 def _chat_logprobs(lps: list) -> dict:
     return {"content": [{"token": lp.token, "logprob": lp.logprob, "bytes": list(lp.token.encode()),
                          "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in lp.top]}
                         for lp in lps]}
-
-
-def completion_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
-    return {
-        "id": rid.replace("req-", "cmpl-"),
-        "object": "text_completion",
-        "created": now(),
-        "model": model,
-        "choices": [{"index": c.index, "text": c.text, "logprobs": _text_logprobs(c.logprobs) if c.logprobs else None,
-                     "finish_reason": c.finish_reason} for c in choices],
-        "usage": usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices)),
-        "steering": steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts]),
-    }
 
 
 def _text_logprobs(lps: list) -> dict:

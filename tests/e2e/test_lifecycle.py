@@ -27,4 +27,7 @@ def test_sigterm_drains_a_stream_in_flight(model_path):
     assert frames[-1] == "data: [DONE]"
     last = json.loads(frames[-2][6:])
     assert "steering" in last
-    assert proc.wait(timeout=60) == 0
+    # uvicorn finishes its graceful shutdown, then re-raises the signal it caught: exit by SIGTERM, not a crash
+    assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+    out = proc.stdout.read()
+    assert "Finished server process" in out and "Traceback" not in out

@@ -167,9 +167,30 @@ def test_model_mismatch(good):
         load_pack(good, model=other)
 
 
-def test_cli_verify_names_the_reason(good):
-    rewrite_manifest(good, sha256="0" * 64)
+def _break_sha(path):
+    rewrite_manifest(path, sha256="0" * 64)
+
+
+def _add_pickle(path):
+    (path / "weights.pt").write_bytes(b"\x80\x04K\x01.")
+
+
+def _truncate(path):
+    data = (path / "pack.safetensors").read_bytes()
+    (path / "pack.safetensors").write_bytes(data[:-7])
+    refit_sha(path)
+
+
+def _nan(path):
+    save_file({"W_dec": torch.full((3, 16), float("nan"))}, path / "pack.safetensors")
+    refit_sha(path)
+
+
+@pytest.mark.parametrize(("breaker", "reason"), [(_break_sha, "sha256"), (_add_pickle, "pickle"),
+                                                  (_truncate, "truncated"), (_nan, "non_finite")])
+def test_cli_verify_exits_nonzero_naming_the_reason(good, breaker, reason):
+    breaker(good)
     r = subprocess.run([sys.executable, "-m", "server.cli", "pack", "verify", str(good)], capture_output=True,
                        text=True)
     assert r.returncode == 1
-    assert "[sha256]" in r.stdout
+    assert f"[{reason}]" in r.stdout
