@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import torch
 
 from server.engines.base import Delta, GenerateRequest, ModelInfo
+from server.engines.sampling import Detokenizer
 from steering.monitor import RequestMonitor
 from steering.pack import FeaturePack
 from steering.pack import ModelInfo as PackModel
@@ -20,6 +21,14 @@ from steering.runtime import BatchState, SteeringRuntime
 
 REPLY = "Hello from the fake engine. "
 STEERED_REPLY = "Steered hello from the fake engine. "
+
+
+class _CharTokenizer:
+    """One token per character (the fake model's vocabulary)."""
+
+    @staticmethod
+    def decode(ids: list[int], skip_special_tokens: bool = True) -> str:
+        return "".join(map(chr, ids))
 
 
 class FakeEngine:
@@ -70,7 +79,8 @@ class FakeEngine:
         self.batch_size += 1
         try:
             events = self._forward(req.prompt_ids, 0, row, mon, "prompt")
-            n, p, text = 0, len(req.prompt_ids), ""
+            n, p = 0, len(req.prompt_ids)
+            detok = Detokenizer(_CharTokenizer(), req.sampling.stop)
             while True:
                 if req.request_id in self.aborted:
                     return
@@ -86,10 +96,10 @@ class FakeEngine:
                         row, reply = new, reply[:n] + STEERED_REPLY * 100
                 ch = reply[n]
                 n += 1
-                text += ch
-                stop = next((s for s in req.sampling.stop if s in text), None)
-                finish = "stop" if stop else "length" if n >= req.sampling.max_tokens else None
-                out = ch if not stop else ch[: len(ch) - len(stop)] if text.endswith(stop) else ""
+                out, hit_stop = detok.push(ord(ch))
+                finish = "stop" if hit_stop else "length" if n >= req.sampling.max_tokens else None
+                if finish == "length":
+                    out += detok.flush()
                 yield Delta(text=out, token_ids=[ord(ch)], events=events, finish_reason=finish, prompt_tokens=p,
                             completion_tokens=n, monitors=mon.summary() if finish else None)
                 if finish:
