@@ -102,6 +102,18 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
     c = model.config
     info = ModelInfo(name=a.model_name or EMBEDDED_MODEL_ID, architecture=c.architectures[0], d_model=c.hidden_size,
                      num_layers=c.num_hidden_layers)
+    if a.task == "unsafe-code":
+        from steering.build.unsafe_code_pack import build_unsafe_code_pack
+        from steering.model import cache_dir
+
+        r = build_unsafe_code_pack(model, tok, info, out=Path(a.out), cache=cache_dir() / "data", layer=a.layer,
+                                   target_fpr=a.target_fpr, command="steer " + " ".join(sys.argv[1:]))
+        print({k: v for k, v in r.items() if k != "test_files_names"})
+        return 0
+    missing = [n for n in ("id", "feature", "label", "titles", "exclude", "pattern") if getattr(a, n) is None]
+    if missing:
+        print(f"error: --task topic needs --{', --'.join(missing)}", file=sys.stderr)
+        return 2
     r = build_topic_pack(model, tok, info, out=Path(a.out), pack_id=a.id, feature=a.feature, label=a.label,
                          titles=tuple(a.titles.split(",")), exclude=tuple(a.exclude.split(",")), pattern=a.pattern,
                          layer=a.layer, default_x=a.default_x)
@@ -181,15 +193,22 @@ def parser() -> argparse.ArgumentParser:
                       epilog="example:\n  steer probe train --method diff-means --id golden-gate --feature bridge "
                       "--label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' "
                       "--exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco' --layer 15 "
-                      "--out feature_packs/smollm2-135m-instruct/golden-gate",
+                      "--out feature_packs/smollm2-135m-instruct/golden-gate\n"
+                      "  steer probe train --task unsafe-code --method logistic --layer 15 "
+                      "--out feature_packs/smollm2-135m-instruct/unsafe-code",
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--method", choices=["diff-means"], default="diff-means")
+    t.add_argument("--task", choices=["topic", "unsafe-code"], default="topic",
+                   help="topic: diff-of-means from Wikipedia titles; unsafe-code: logistic probe on labelled code")
+    t.add_argument("--method", choices=["diff-means", "logistic"], default="diff-means")
     t.add_argument("--model", help="model directory (default: embedded)")
     t.add_argument("--model-name", help="model name recorded in the pack (default: the embedded model's)")
-    for name in ("id", "feature", "label", "titles", "exclude", "pattern", "out"):
-        t.add_argument(f"--{name}", required=True)
+    for name in ("id", "feature", "label", "titles", "exclude", "pattern"):
+        t.add_argument(f"--{name}", help="topic task")
+    t.add_argument("--out", required=True)
     t.add_argument("--layer", type=int, default=15)
     t.add_argument("--default-x", dest="default_x", type=float, default=1.5)
+    t.add_argument("--target-fpr", dest="target_fpr", type=float, default=0.05,
+                   help="unsafe-code: share of ordinary (stdlib) lines allowed over the threshold")
     t.set_defaults(fn=cmd_probe_train)
 
     m = sub.add_parser("model", help="manage the embedded model").add_subparsers(dest="mcmd", required=True)

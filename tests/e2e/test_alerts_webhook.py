@@ -156,7 +156,7 @@ def test_admin_reload_during_traffic_fails_no_request(stack):
         time.sleep(0.5)
         reload = httpx.post(base + "/admin/packs/reload", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60)
         codes = [f.result() for f in futures]
-    assert reload.status_code == 200 and reload.json()["data"] == ["golden-gate"]
+    assert reload.status_code == 200 and "golden-gate" in reload.json()["data"]
     assert codes == [200] * 8
 
 
