@@ -32,6 +32,18 @@ serve: install
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
+# Rebuild the shipped packs from packaged data (operator-run; CI only verifies them). ≈10 min on 2 cores.
+packs: install
+	$(BIN)/python -m pip install -q bandit==1.9.4
+	$(BIN)/python -m pip install -q --no-deps codeshield==1.0.1
+	$(BIN)/steer probe train --task topic --method diff-means --id golden-gate --feature bridge \
+	  --label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' \
+	  --exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco|bridge' --layer 15 \
+	  --out feature_packs/smollm2-135m-instruct/golden-gate
+	$(BIN)/steer probe train --task unsafe-code --method logistic --layer 15 --target-fpr 0.05 \
+	  --out feature_packs/smollm2-135m-instruct/unsafe-code
+	$(BIN)/steer pack verify feature_packs/smollm2-135m-instruct/*
+
 lint: install
 	$(BIN)/ruff check steering server tests
 	@! grep -rnE "torch\.load\(|pickle\.loads?\(" steering server || (echo "pickle/torch.load in library code" && false)
