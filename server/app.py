@@ -18,7 +18,13 @@ from server.middleware import AuthMiddleware, LimitsMiddleware, MetricsMiddlewar
 from server.packs_view import pack_view
 from server.policy import PolicyConfig
 from server.protocol import ChatCompletionRequest, CompletionRequest, now
-from server.serving import chat_response, completion_response, until_disconnected
+from server.serving import (
+    chat_logprobs,
+    chat_response,
+    completion_response,
+    text_logprobs,
+    until_disconnected,
+)
 from server.settings import ServerSettings
 from server.state import State
 from server.steering_service import MandatoryMonitorOff, RequestSteering, resolve_request
@@ -122,7 +128,8 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
 
         def chunk(i, d, finish, c, role=False, empty=False):
             delta = {"role": "assistant", "content": ""} if role else {} if empty else {"content": d.text}
-            choices = [] if empty else [{"index": i, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            lps = chat_logprobs(d.logprobs) if d is not None and d.logprobs else None
+            choices = [] if empty else [{"index": i, "delta": delta, "logprobs": lps, "finish_reason": finish}]
             return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model,
                     "choices": choices}
 
@@ -138,7 +145,8 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
         created, cid = now(), f"cmpl-{id(req):x}"
 
         def chunk(i, d, finish, c, role=False, empty=False):
-            choices = [] if empty else [{"index": i, "text": "" if role else d.text, "logprobs": None,
+            lps = text_logprobs(d.logprobs) if d is not None and d.logprobs else None
+            choices = [] if empty else [{"index": i, "text": "" if role else d.text, "logprobs": lps,
                                          "finish_reason": finish}]
             return {"id": cid, "object": "text_completion", "created": created, "model": req.model,
                     "choices": choices}

@@ -248,21 +248,21 @@ def _envelope(obj: str, id_prefix: str, model: str, rid: str, choices: list[Choi
 def chat_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
     return _envelope("chat.completion", "chatcmpl-", model, rid, choices, steering, lambda c: {
         "index": c.index, "message": {"role": "assistant", "content": c.text},
-        "logprobs": _chat_logprobs(c.logprobs) if c.logprobs else None, "finish_reason": c.finish_reason})
+        "logprobs": chat_logprobs(c.logprobs) if c.logprobs else None, "finish_reason": c.finish_reason})
 
 
 def completion_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
     return _envelope("text_completion", "cmpl-", model, rid, choices, steering, lambda c: {
-        "index": c.index, "text": c.text, "logprobs": _text_logprobs(c.logprobs) if c.logprobs else None,
+        "index": c.index, "text": c.text, "logprobs": text_logprobs(c.logprobs) if c.logprobs else None,
         "finish_reason": c.finish_reason})
 
 
-def _chat_logprobs(lps: list) -> dict:
+def chat_logprobs(lps: list) -> dict:
     return {"content": [{"token": lp.token, "logprob": lp.logprob, "bytes": list(lp.token.encode()),
                          "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in lp.top]}
                         for lp in lps]}
 
 
-def _text_logprobs(lps: list) -> dict:
+def text_logprobs(lps: list) -> dict:
     return {"tokens": [lp.token for lp in lps], "token_logprobs": [lp.logprob for lp in lps],
             "top_logprobs": [dict(lp.top) for lp in lps], "text_offset": []}

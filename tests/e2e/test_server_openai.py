@@ -80,3 +80,18 @@ def test_sdk_raises_the_right_errors(client):
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
     assert ask(client).choices[0].message.content  # still serving
+
+
+def test_completions_stream_and_logprobs(client):
+    stream = client.completions.create(model="smollm2-135m-instruct", prompt="The capital of France is",
+                                       max_tokens=5, temperature=0, stream=True,
+                                       extra_headers={"X-Steering": "golden-gate/bridge:monitor"})
+    text = "".join(c.choices[0].text for c in stream if c.choices)
+    full = client.completions.create(model="smollm2-135m-instruct", prompt="The capital of France is",
+                                     max_tokens=5, temperature=0)
+    assert text == full.choices[0].text
+    r = ask(client, logprobs=True, top_logprobs=3, max_tokens=5)
+    lp = r.choices[0].logprobs.content
+    assert len(lp) == 5 and all(len(t.top_logprobs) == 3 and t.logprob <= 0 for t in lp)
+    chunks = list(ask(client, logprobs=True, max_tokens=5, stream=True))
+    assert sum(len(c.choices[0].logprobs.content) for c in chunks if c.choices and c.choices[0].logprobs) == 5
