@@ -32,6 +32,10 @@ from steering.runtime import BatchState, SteeringRuntime
 log = logging.getLogger("steerserve.engine.hf")
 
 
+class _ForwardFailed(Exception):
+    """The model's forward (hooks included) raised; no request state was changed."""
+
+
 @dataclass
 class _Seq:
     req: GenerateRequest
@@ -243,33 +247,58 @@ class HFEngine:
             self._active.append(seq)
 
     def _decode_step(self) -> None:
-        B = len(self._active)
-        pos, slot = torch.tensor([s.length for s in self._active]), torch.arange(B)
+        """One decode step for the whole batch. If it raises (a bad hook, a bad input), the batch's KV state is
+        untouched (each step builds a fresh cache from it), so every request retries the step alone: only the
+        request(s) that fail alone get ``finish_reason: "error"``, the others go on as if nothing happened."""
+        try:
+            self._active = self._step(self._active, self._batch)
+        except _ForwardFailed:
+            log.exception("decode step failed; isolating the failing request")
+            survivors, kept = PaddedBatch(), []
+            for b, s in enumerate(self._active):
+                solo = self._batch.select(b)
+                try:
+                    if self._step([s], solo):
+                        survivors.join(solo.kv)
+                        kept.append(s)
+                except _ForwardFailed:
+                    log.exception("request %s fails alone too: failing it", s.req.request_id)
+                    self._finish(s, "error")
+            self._active, self._batch = kept, survivors
+
+    def _step(self, active: list[_Seq], batch: PaddedBatch) -> list[_Seq]:
+        """Forward ``active`` (whose caches are ``batch``) by one token; returns the requests that go on and
+        drops the others from ``batch``."""
+        B = len(active)
+        pos, slot = torch.tensor([s.length for s in active]), torch.arange(B)
         states = {}
-        for s in self._active:
+        for s in active:
             if id(s.rt) not in states:
-                rows = [t.row if t.rt is s.rt else 0 for t in self._active]
+                rows = [t.row if t.rt is s.rt else 0 for t in active]
                 states[id(s.rt)] = BatchState(row=torch.tensor(rows), slot=slot, pos=pos, rows_present=set(rows))
         self._set_batches(states)
-        cache = self._batch.cache()
-        mask = torch.nn.functional.pad(self._batch.mask, (0, 1), value=1)  # [B, T+1]
-        logits = self.model(
-            input_ids=torch.tensor([[s.last_token] for s in self._active]),
-            attention_mask=mask,
-            position_ids=torch.tensor([[s.length] for s in self._active]),
-            past_key_values=cache,
-            use_cache=True,
-        ).logits[:, -1]  # [B, V]
-        self._batch.absorb(cache)
+        cache = batch.cache()
+        mask = torch.nn.functional.pad(batch.mask, (0, 1), value=1)  # [B, T+1]
+        try:
+            logits = self.model(
+                input_ids=torch.tensor([[s.last_token] for s in active]),
+                attention_mask=mask,
+                position_ids=torch.tensor([[s.length] for s in active]),
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, -1]  # [B, V]
+        except Exception as e:  # nothing was mutated yet: the caller may retry request by request
+            raise _ForwardFailed from e
+        batch.absorb(cache)
         keep = []
-        for b, s in enumerate(self._active):
+        for b, s in enumerate(active):
             s.length += 1
             s.pending.events += s.monitor.update(s.rt.batch.readouts, b, "completion")
             if self._next_token(s, logits[b]):
                 keep.append(b)
         if len(keep) < B:
-            self._active = [self._active[b] for b in keep]
-            self._batch.keep(keep)
+            batch.keep(keep)
+        return [active[b] for b in keep]
 
     def _next_token(self, seq: _Seq, logits: torch.Tensor) -> bool:
         """Sample, emit a delta; returns whether the request goes on."""

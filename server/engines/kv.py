@@ -55,6 +55,13 @@ class PaddedBatch:
         self.mask = mask[:, start:]
         self.kv = [(k.index_select(0, idx)[:, :, start:], v.index_select(0, idx)[:, :, start:]) for k, v in self.kv]
 
+    def select(self, row: int) -> PaddedBatch:
+        """A new one-row batch holding a copy of ``row`` (its padding trimmed)."""
+        out = PaddedBatch()
+        out.kv, out.mask = list(self.kv), self.mask
+        out.keep([row])
+        return out
+
     def cache(self) -> DynamicCache:
         return DynamicCache(ddp_cache_data=self.kv)
 

@@ -141,3 +141,32 @@ def test_reload_during_traffic_fails_nothing_and_old_requests_keep_their_table(e
     from steering.hooks import hook_count
 
     assert hook_count(engine.model) == len(engine.runtime.sites)
+
+
+@pytest.mark.slow
+def test_an_exception_in_the_hook_fails_only_that_request(engine, monkeypatch):
+    cfgs = mixed_configs(engine)
+    bad_cfg = {GG: ("add", 0.37 * engine.runtime.columns[GG].max_activation)}  # a config only this request uses
+    solo = [asyncio.run(collect(engine, PROMPTS[i], c, max_tokens=12))[0] for i, c in ((0, {}), (1, cfgs[1]))]
+    rt = engine.runtime
+    bad_row = {}
+    original = rt.apply_site
+
+    def flaky(layer, h):
+        b = rt.batch
+        if b.row is not None and b.row.numel() <= 4 and bad_row.get("r") in b.row.tolist():  # decode steps only
+            raise RuntimeError("injected hook failure")
+        return original(layer, h)
+
+    monkeypatch.setattr(rt, "apply_site", flaky)
+    bad_row["r"] = rt.rows.acquire(bad_cfg)  # the row the request will share (refcounted)
+
+    async def go():
+        return await asyncio.gather(collect(engine, PROMPTS[0], {}, rid="ok0", max_tokens=12),
+                                    collect(engine, PROMPTS[2], bad_cfg, rid="bad", max_tokens=12),
+                                    collect(engine, PROMPTS[1], cfgs[1], rid="ok1", max_tokens=12))
+
+    ok0, bad, ok1 = asyncio.run(go())
+    rt.rows.release(bad_row["r"])
+    assert bad[2] == "error"
+    assert (ok0[0], ok1[0]) == tuple(solo) and ok0[2] in ("stop", "length") and ok1[2] in ("stop", "length")
