@@ -89,6 +89,8 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
 
     def steering_of(request: Request, req, x_steering: str | None, x_profile: str | None) -> RequestSteering:
         svc = state.require()
+        if req.model_extra:  # accepted like the OpenAI API does, but visible to the operator
+            log.info("ignoring unknown request fields: %s", ", ".join(sorted(req.model_extra))[:200])
         try:
             return resolve_request(svc.engine.runtime, state.policy, x_steering, x_profile, req.steering,
                                    key=request.scope.get("steerserve.key"),

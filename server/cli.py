@@ -159,6 +159,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="bind port (default 8000)")
     s.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
     s.add_argument("--max-num-seqs", dest="max_num_seqs", type=int)
+    s.add_argument("--strict-packs", dest="strict_packs", action="store_const", const=True,
+                   help="fail start-up if any pack fails verification (default: skip it, logged)")
     s.set_defaults(fn=cmd_serve)
 
     pk = sub.add_parser("pack", help="inspect, verify and import feature packs").add_subparsers(dest="pcmd",

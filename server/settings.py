@@ -26,3 +26,5 @@ class ServerSettings(BaseSettings):
     max_configs: int = Field(64, ge=2, le=4096, description="distinct steering configs alive at once (+ unsteered)")
     max_tokens_default: int = Field(512, ge=1, le=1 << 20, description="max_tokens when a request gives none")
     max_x: float = Field(100.0, gt=0, le=1e4, description="bound on |value| in multiples of max_activation")
+    strict_packs: bool = Field(False, description="refuse to start if any pack fails verification (default: skip "
+                               "it with an error in the log)")

@@ -56,7 +56,7 @@ def build_engine(settings: ServerSettings):
     model_id = settings.model_id or path.name
     info = ModelInfo(name=model_id, architecture=(cfg.architectures or ["?"])[0], d_model=cfg.hidden_size,
                      num_layers=cfg.num_hidden_layers)
-    packs = load_packs(packs_root(settings, model_id), info)
+    packs = load_packs(packs_root(settings, model_id), info, strict=settings.strict_packs)
     log.info("loaded %d feature packs: %s", len(packs), ", ".join(p.id for p in packs) or "-")
     return HFEngine(path, packs, model_id=model_id, dtype=getattr(torch, settings.dtype),
                     max_num_seqs=settings.max_num_seqs, max_configs=settings.max_configs)

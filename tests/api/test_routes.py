@@ -124,3 +124,13 @@ def test_metrics_count_requests(client):
     assert 'steerserve_requests_total{route="/v1/chat/completions",status="404"} 1.0' in text
     assert 'steerserve_steered_requests_total{pack="topic"} 1.0' in text
     assert "nope" not in text
+
+
+def test_wrong_content_type_and_non_object_bodies(client):
+    r = client.post("/v1/chat/completions", content=b"hello", headers={"content-type": "text/plain"})
+    assert 400 <= r.status_code < 500 and isinstance(r.json()["error"]["code"], str)
+    for body in (b"[]", b"", b"null", b"42"):
+        r = client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400, body
+    r = chat(client, messages=[{"role": "wizard", "content": "hi"}])
+    assert r.status_code == 400 and r.json()["error"]["param"].startswith("messages")

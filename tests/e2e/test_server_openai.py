@@ -95,3 +95,13 @@ def test_completions_stream_and_logprobs(client):
     assert len(lp) == 5 and all(len(t.top_logprobs) == 3 and t.logprob <= 0 for t in lp)
     chunks = list(ask(client, logprobs=True, max_tokens=5, stream=True))
     assert sum(len(c.choices[0].logprobs.content) for c in chunks if c.choices and c.choices[0].logprobs) == 5
+
+
+def test_completions_with_body_steering(client):
+    plain = client.completions.create(model="smollm2-135m-instruct", prompt="My favourite place is",
+                                      max_tokens=12, temperature=0).choices[0].text
+    r = client.completions.create(model="smollm2-135m-instruct", prompt="My favourite place is", max_tokens=12,
+                                  temperature=0, extra_body={"steering": {"features": [
+                                      {"feature": "golden-gate/bridge", "op": "add", "value": "1.5x"}]}})
+    assert r.choices[0].text != plain
+    assert r.model_extra["steering"]["applied"][0]["feature"] == "golden-gate/bridge"
