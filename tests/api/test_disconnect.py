@@ -53,6 +53,7 @@ def test_disconnect_after_first_chunk_aborts_and_frees_the_row(live):
         assert r.status_code == 200 and first.startswith("data: "), (r.status_code, first[:300])
         assert engine.runtime.rows.in_use() == 1 and engine.batch_size == 1
     wait_for(lambda: engine.runtime.rows.in_use() == 0 and engine.batch_size == 0, "row freed after disconnect")
+    assert "steerserve_engine_batch_size 0.0" in httpx.get(base + "/metrics").text
 
 
 def test_disconnect_of_non_streaming_request_aborts(live):

@@ -134,3 +134,33 @@ def test_wrong_content_type_and_non_object_bodies(client):
         assert r.status_code == 400, body
     r = chat(client, messages=[{"role": "wizard", "content": "hi"}])
     assert r.status_code == 400 and r.json()["error"]["param"].startswith("messages")
+
+
+def test_cors_is_off_by_default(client):
+    r = client.options("/v1/chat/completions", headers={"Origin": "https://evil.example",
+                                                         "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_an_engine_error_mid_stream_goes_in_band_then_done(client, monkeypatch):
+    engine = client.app.state.steer.engine
+    original = engine.generate
+
+    async def failing(req):
+        n = 0
+        async for d in original(req):
+            yield d
+            n += 1
+            if n == 3:
+                raise RuntimeError("engine fell over")
+
+    monkeypatch.setattr(engine, "generate", failing)
+    with client.stream("POST", "/v1/chat/completions", json={"model": "fake-model", "stream": True, "max_tokens": 20,
+                                                             "messages": [{"role": "user", "content": "hi"}]}) as r:
+        frames = [f for f in "".join(r.iter_text()).split("\n\n") if f]
+    assert r.status_code == 200 and frames[-1] == "data: [DONE]"
+    finishes = [json.loads(f[6:])["choices"][0]["finish_reason"] for f in frames[:-1]
+                if json.loads(f[6:])["choices"]]
+    assert finishes[-1] == "error"
+    monkeypatch.undo()
+    assert chat(client).status_code == 200  # the server goes on
