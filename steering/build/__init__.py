@@ -1,0 +1,1 @@
+"""Offline pack building: text sources, activation collection, directions and probes (operator-run)."""

@@ -1,0 +1,146 @@
+"""``steer sae train``: collect layer activations from packaged text, train a TopK SAE, report, save (SAELens).
+
+Everything lands in ``--out``: ``activations.safetensors`` (fp16 cache, reused on resume), ``checkpoint/``
+(weights, optimizer state, stats; written every few hundred steps), the SAELens directory ``sae/``,
+``report.md`` and ``loss.png``. Re-running with the same ``--out`` resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from steering.build.activations import layer_activations
+from steering.build.data import boolq_passages
+from steering.build.sae import TopKSAE, TrainStats, fvu_of, save_saelens, scaling_factor, train_sae
+
+
+def default_texts(max_chars: int, seed: int = 0) -> list[str]:
+    """Prose (Wikipedia paragraphs) and code (standard-library modules), about 3:1, deterministic."""
+    import random
+    import sysconfig
+
+    prose = [f"{t}. {b}" for t, b in boolq_passages()]
+    root = Path(sysconfig.get_paths()["stdlib"])
+    code = []
+    for p in sorted(root.glob("*.py")):
+        lines = p.read_text(errors="replace").splitlines()
+        code += ["\n".join(lines[i : i + 40]) for i in range(0, len(lines), 40)]
+    rng = random.Random(seed)
+    rng.shuffle(prose)
+    rng.shuffle(code)
+    texts, total, pi, ci = [], 0, 0, 0
+    while total < max_chars and (pi < len(prose) or ci < len(code)):
+        take_code = (len(texts) % 4 == 3 and ci < len(code)) or pi >= len(prose)
+        t = code[ci] if take_code else prose[pi]
+        ci, pi = (ci + 1, pi) if take_code else (ci, pi + 1)
+        texts.append(t)
+        total += len(t)
+    return texts
+
+
+def corpus_texts(corpus: Path, max_chars: int) -> list[str]:
+    """Texts of a `steer corpus build` directory, in its (seeded) order, up to ``max_chars``."""
+    from steering.build.corpus import iter_corpus
+
+    texts, total = [], 0
+    for doc in iter_corpus(corpus):
+        if total >= max_chars:
+            break
+        texts.append(doc.text)
+        total += len(doc.text)
+    return texts
+
+
+def collect(model, tok, texts: list[str], layer: int, cache: Path) -> torch.Tensor:
+    if cache.exists():
+        return load_file(cache)["acts"].float()
+    acts = torch.cat(list(layer_activations(model, tok, texts, layer, desc="activations")))  # [N, d]
+    save_file({"acts": acts.half().contiguous()}, cache)
+    return acts
+
+
+def _load_optimizer(path: Path, param_groups: list) -> dict:
+    state: dict[int, dict] = {}
+    for key, v in load_file(path).items():
+        i, name = key.split(".", 1)
+        state.setdefault(int(i), {})[name] = v
+    return {"state": state, "param_groups": param_groups}
+
+
+def plot(stats: TrainStats, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax[0].plot(stats.steps, stats.fvu)
+    ax[0].set(xlabel="step", ylabel="FVU (train batch)", yscale="log", title="reconstruction")
+    ax[1].plot(stats.steps, stats.dead)
+    ax[1].set(xlabel="step", ylabel="dead latents", title="dead latents")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def sae_train(model, tok, *, model_name: str, layer: int, width: int, k: int, chars: int, steps: int, batch: int,
+              out: Path, lr: float = 2e-4, seed: int = 0, command: str = "", corpus: Path | None = None) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    raw = collect(model, tok, corpus_texts(corpus, chars) if corpus else default_texts(chars, seed), layer,
+                  out / "activations.safetensors")
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(raw), generator=g)
+    held = raw[perm[: min(20_000, len(raw) // 10)]]
+    train = raw[perm[len(held):]]
+    s = scaling_factor(train)
+    sae = TopKSAE(raw.shape[1], width, k, seed)
+    ck = out / "checkpoint"
+    stats, start, opt_state = TrainStats(), 0, None
+    if (ck / "state.json").exists():  # resume
+        st = json.loads((ck / "state.json").read_text())
+        w = load_file(ck / "weights.safetensors")
+        with torch.no_grad():
+            for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
+                getattr(sae, name).data = w[name]
+        stats, start = TrainStats(**st["stats"]), st["step"] + 1
+        opt_state = _load_optimizer(ck / "optimizer.safetensors", st["param_groups"])
+
+    def checkpoint(step: int, stats: TrainStats, opt: dict) -> None:
+        ck.mkdir(exist_ok=True)
+        save_file({n: getattr(sae, n).detach().contiguous() for n in ("W_enc", "W_dec", "b_enc", "b_dec")},
+                  ck / "weights.safetensors")
+        save_file({f"{i}.{k}": v.contiguous() for i, st in opt["state"].items() for k, v in st.items()},
+                  ck / "optimizer.safetensors")  # safetensors, never pickle
+        (ck / "state.json").write_text(json.dumps({"step": step, "stats": stats.__dict__,
+                                                   "param_groups": opt["param_groups"]}))
+
+    stats, _ = train_sae(sae, train * s, steps=steps, batch=batch, lr=lr, seed=seed, stats=stats, start_step=start,
+                         opt_state=opt_state, checkpoint=checkpoint)
+    fvu, l0, never = fvu_of(sae, held * s)
+    save_saelens(sae, out / "sae", s=s, layer=layer, model_name=model_name)
+    plot(stats, out / "loss.png")
+    result = {"layer": layer, "width": width, "k": k, "tokens_collected": len(raw), "train_tokens_seen": stats.tokens,
+              "steps": steps, "heldout_fvu": fvu, "heldout_l0": l0, "never_fire_on_heldout": never,
+              "dead_at_end": stats.dead[-1] if stats.dead else None, "scaling_factor": s,
+              "minutes": (time.time() - t0) / 60, "command": command}
+    (out / "report.json").write_text(json.dumps(result, indent=2))
+    (out / "report.md").write_text(f"""# TopK SAE, layer {layer}, width {width}, k {k}
+
+Command: `{command}`
+
+| held-out FVU | held-out L0 | latents never firing on held-out | dead at end (AuxK window) | tokens collected | token passes | minutes |
+|---|---|---|---|---|---|---|
+| {fvu:.3f} | {l0:.1f} | {never} | {result['dead_at_end']} | {len(raw)} | {stats.tokens} | {result['minutes']:.1f} |
+
+![loss](loss.png)
+
+Saved in SAELens format in `sae/` (scaling factor {s:.5f} in cfg.json); turn latents into a pack with
+`steer pack import saelens {out / 'sae'} DST --features ... --layer {layer} --id ID`.
+""")
+    return result
