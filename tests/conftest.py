@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import torch
@@ -11,6 +12,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from steering.pack import ModelInfo, save_pack  # noqa: E402
+
+
+def wait_for(cond, what: str, timeout: float = 1.0, interval: float = 0.01) -> None:
+    """Poll ``cond`` until it holds; fail with a description instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+
 
 TINY = ModelInfo(name="tiny-llama", architecture="LlamaForCausalLM", d_model=16, num_layers=4)
 

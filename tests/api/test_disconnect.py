@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import httpx
 import pytest
@@ -13,15 +12,7 @@ import uvicorn
 from server.app import build_app
 from server.engines.fake import FakeEngine
 from server.settings import ServerSettings
-
-
-def wait_for(cond, what: str, timeout: float = 1.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+from tests.conftest import wait_for
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 
 from server.alerts import verify_signature
 from server.policy import hash_key
+from tests.conftest import wait_for
 from tests.e2e.conftest import free_port, start_server
 
 pytestmark = pytest.mark.slow
@@ -82,13 +83,6 @@ alerts:
     receiver.stop()
 
 
-def wait_for(cond, what, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_alert_in_response_metrics_and_webhook_after_receiver_comes_back(stack):
@@ -104,9 +98,9 @@ def test_alert_in_response_metrics_and_webhook_after_receiver_comes_back(stack):
     metrics = httpx.get(base + "/metrics").text
     assert 'steerserve_alerts_total{action="flag",feature="bridge",pack="golden-gate"} 1.0' in metrics
     wait_for(lambda: 'steerserve_alert_sink_failures_total{sink="webhook"}' in httpx.get(base + "/metrics").text,
-             "a failed delivery while the receiver is down")
+             "a failed delivery while the receiver is down", timeout=20)
     receiver.start()  # the receiver comes back: the queued alert is retried and delivered
-    wait_for(lambda: receiver.alerts, "the alert at the webhook")
+    wait_for(lambda: receiver.alerts, "the alert at the webhook", timeout=20)
     assert receiver.alerts[0]["feature"] == "golden-gate/bridge" and receiver.bad == 0
 
 

@@ -9,8 +9,9 @@ import httpx
 import openai
 import pytest
 
+from tests.conftest import wait_for
 from tests.e2e.conftest import start_server
-from tests.e2e.test_alerts_webhook import SECRET, Receiver, wait_for
+from tests.e2e.test_alerts_webhook import SECRET, Receiver
 
 pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.yaml"
@@ -52,7 +53,7 @@ def test_insecure_code_alert_in_response_metrics_and_webhook_after_it_comes_back
         httpx.get(server + "/metrics").text
     # the receiver (examples/config.yaml points at 127.0.0.1:9009) is down: deliveries fail and are retried
     wait_for(lambda: 'alert_sink_failures_total{sink="webhook"}' in httpx.get(server + "/metrics").text,
-             "a failed webhook delivery")
+             "a failed webhook delivery", timeout=20)
     receiver = Receiver(9009)
     receiver.start()
     try:
