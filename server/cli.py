@@ -148,6 +148,51 @@ def cmd_sae_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _model_and_tokenizer(path_arg):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from steering.model import prepare_embedded_model
+
+    path = path_arg or prepare_embedded_model()
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def _texts(path: str) -> list[str]:
+    """Blank-line-separated paragraphs of a text file."""
+    return [t.strip() for t in Path(path).read_text().split("\n\n") if t.strip()]
+
+
+def cmd_features(a: argparse.Namespace) -> int:
+    from steering.build.activations import layer_activations
+    from steering.build.features import contrastive, markdown_report, top_contexts
+    from steering.build.sae_train import corpus_texts, default_texts
+    from steering.pack import load_pack
+    from steering.runtime import SteeringRuntime
+
+    pack = load_pack(a.pack)
+    model, tok = _model_and_tokenizer(a.model)
+    rt = SteeringRuntime([pack], model.config.hidden_size)
+    site = rt.sites[pack.layer]
+    names = {rt.columns[(pack.id, f.name)].col: f.name for f in pack.manifest.features}
+    if a.fcmd == "search":
+        pos = list(layer_activations(model, tok, _texts(a.positive), pack.layer, desc="positive"))
+        neg = list(layer_activations(model, tok, _texts(a.negative), pack.layer, desc="negative"))
+        for col, score, p, n in contrastive(pos, neg, site.activation, n=a.n):
+            print(f"{names[col]:>12}  score {score:+.2f}  mean max: positive {p:.3f}  negative {n:.3f}")
+        return 0
+    texts = corpus_texts(Path(a.corpus), a.chars) if a.corpus else default_texts(a.chars)
+    acts = list(layer_activations(model, tok, texts, pack.layer, desc="texts"))
+    tokens = [[tok.decode([t]) for t in tok(x, truncation=True, max_length=256)["input_ids"][1:]] for x in texts]
+    want = a.features.split(",") if a.features else list(names.values())[:20]
+    cols = [rt.column((pack.id, w)).col for w in want]
+    report = markdown_report(top_contexts(acts, tokens, site.activation, cols, n_top=a.n), names)
+    if a.out:
+        Path(a.out).write_text(report)
+    print(report)
+    return 0
+
+
 def cmd_model_prepare(a: argparse.Namespace) -> int:
     from steering.model import prepare_embedded_model
 
@@ -266,6 +311,29 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--lr", type=float, default=2e-4)
     st.add_argument("--out", required=True)
     st.set_defaults(fn=cmd_sae_train)
+
+    fe = sub.add_parser("features", help="discover features: top contexts, contrastive search").add_subparsers(
+        dest="fcmd", required=True)
+    ft = fe.add_parser("top", help="max-activating contexts per feature of a pack (Markdown report)",
+                       epilog="example:\n  steer features top --pack feature_packs/smollm2-135m-instruct/golden-gate "
+                       "--chars 200000 --out top.md", formatter_class=argparse.RawDescriptionHelpFormatter)
+    ft.add_argument("--pack", required=True)
+    ft.add_argument("--features", help="comma-separated feature names (default: the first 20)")
+    ft.add_argument("--corpus", help="a `steer corpus build` directory (default: built-in prose + code mix)")
+    ft.add_argument("--chars", type=int, default=300_000)
+    ft.add_argument("--n", type=int, default=10)
+    ft.add_argument("--out")
+    ft.add_argument("--model")
+    ft.set_defaults(fn=cmd_features)
+    fs = fe.add_parser("search", help="features that fire on positive texts and not on negative ones",
+                       epilog="example:\n  steer features search --pack my-sae-pack --positive bridge.txt "
+                       "--negative other.txt", formatter_class=argparse.RawDescriptionHelpFormatter)
+    fs.add_argument("--pack", required=True)
+    fs.add_argument("--positive", required=True, help="text file, paragraphs separated by blank lines")
+    fs.add_argument("--negative", required=True)
+    fs.add_argument("--n", type=int, default=20)
+    fs.add_argument("--model")
+    fs.set_defaults(fn=cmd_features)
 
     m = sub.add_parser("model", help="manage the embedded model").add_subparsers(dest="mcmd", required=True)
     mp = m.add_parser("prepare", help="convert the packaged GGUF into a safetensors checkpoint (idempotent)")

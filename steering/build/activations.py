@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import torch
@@ -31,10 +32,8 @@ def layer_activations(model, tokenizer, texts: list[str], layer: int, *, max_tok
         for text in tqdm(texts, desc=desc, unit="text"):
             ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)["input_ids"]
             box.clear()
-            try:
+            with contextlib.suppress(_Stop):
                 model(input_ids=ids, use_cache=False)
-            except _Stop:
-                pass
             yield box[0][0, 1:].float()  # [T-1, d]
     finally:
         handle.remove()

@@ -134,7 +134,7 @@ def sae_train(model, tok, *, model_name: str, layer: int, width: int, k: int, ch
 
 Command: `{command}`
 
-| held-out FVU | held-out L0 | latents never firing on held-out | dead at end (AuxK window) | tokens collected | token passes | minutes |
+| held-out FVU | held-out L0 | never firing (held-out) | dead at end | tokens collected | token passes | minutes |
 |---|---|---|---|---|---|---|
 | {fvu:.3f} | {l0:.1f} | {never} | {result['dead_at_end']} | {len(raw)} | {stats.tokens} | {result['minutes']:.1f} |
 

@@ -121,7 +121,7 @@ def build_unsafe_code_pack(model, tok, info: ModelInfo, *, out: Path, cache: Pat
     def tokens(label: int) -> torch.Tensor:
         rows = []
         for (a, line_of), f in zip(acts_train, train, strict=True):
-            keep = torch.tensor([0 < t and line_of[t] < len(f.labels) and f.labels[line_of[t]] == label
+            keep = torch.tensor([t > 0 and line_of[t] < len(f.labels) and f.labels[line_of[t]] == label
                                  for t in range(len(line_of))])
             rows.append(a[keep])
         return torch.cat(rows)

@@ -16,7 +16,8 @@ def steer(*args):
 
 
 @pytest.mark.parametrize("cmd", [[], ["serve"], ["pack", "verify"], ["pack", "import"], ["probe", "train"],
-                                 ["bench"]])
+                                 ["bench"], ["corpus", "build"], ["sae", "train"], ["features", "top"],
+                                 ["features", "search"], ["keys", "hash"]])
 def test_help(cmd):
     r = steer(*cmd, "--help")
     assert r.returncode == 0 and "usage: steer" in r.stdout
