@@ -68,6 +68,14 @@ class SiteTable:
         pre = h @ self.W_enc + self.b_enc  # [N, F]
         return torch.where(self.linear, pre, pre * (pre > self.thr))
 
+    def apply_static(self, h: torch.Tensor, row: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fused op with no Python branches (safe inside torch.compile / CUDA graphs): ``h [N, d]``,
+        ``row [N]`` → (``delta [N, d]`` to add to the stream, activations ``a [N, F]``). Row-0 tokens get a delta
+        of exactly zero."""
+        a = self.activation(h.to(self.W_enc.dtype))
+        coef = self.add[row] + self.clamp_on[row] * (self.clamp_to[row] - a)
+        return (coef @ self.W_dec).to(h.dtype), a
+
     def apply(self, h: torch.Tensor, row: torch.Tensor, rows_present: set[int] | None = None):
         """The fused op. ``h [N, d]``, ``row [N]`` → (steered ``h [N, d]``, ``seen [N, F]`` or None).
 
@@ -192,17 +200,26 @@ class SteeringRuntime:
         max_slots: int = 256,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
+        layers: Iterable[int] | None = None,
+        column_capacity: int | None = None,
     ) -> None:
+        """``layers`` and ``column_capacity`` fix the table shapes in advance (static-graph engines: a reload must
+        fit the shapes the graph was compiled with); by default there is one site per pack layer, sized exactly."""
         self.packs = {p.id: p for p in packs}
         self.d, self.S = d_model, max_slots
         self.columns: dict[FeatureRef, Column] = {}
-        by_layer: dict[int, list[tuple[FeaturePack, object]]] = {}
+        by_layer: dict[int, list[tuple[FeaturePack, object]]] = {layer: [] for layer in layers or ()}
         for p in self.packs.values():
+            if layers is not None and p.layer not in by_layer:
+                raise CapacityExceeded(f"pack '{p.id}' is at layer {p.layer}, not a hooked layer ({sorted(by_layer)})")
             for f in p.manifest.features:
                 by_layer.setdefault(p.layer, []).append((p, f))
         self.sites: dict[int, SiteTable] = {}
         for layer, feats in sorted(by_layer.items()):
-            t = SiteTable(layer, d_model, len(feats), max_configs, torch.device(device), dtype)
+            F = len(feats) if column_capacity is None else column_capacity
+            if len(feats) > F:
+                raise CapacityExceeded(f"layer {layer} needs {len(feats)} feature columns; the table holds {F}")
+            t = SiteTable(layer, d_model, F, max_configs, torch.device(device), dtype)
             for col, (p, f) in enumerate(feats):
                 self._fill_column(t, col, p, f)
                 thr = f.threshold if f.threshold is not None else float("inf")

@@ -1,0 +1,190 @@
+"""steerserve as a vLLM plugin (entry point ``vllm.general_plugins: steerserve = steering.vllm.plugin:register``).
+
+vLLM runs general plugins in every process it starts (API server, engine core, workers) before the model loads.
+:func:`register` patches, once per process:
+
+* the model runner's ``load_model``: after the weights load and *before* torch.compile / CUDA-graph capture, attach
+  :class:`~steering.vllm.worker.WorkerSteering` (hooks on the pack layers) when packs are configured;
+* the model runner's ``_model_forward``: map the step's tokens to config rows before the pass and fold monitor
+  readings after it;
+* the worker: ``steerserve_reload`` for ``collective_rpc`` (pack hot reload);
+* the input processor (API process): validate ``extra_args["steering"]`` against the packs (a bad spec is a 400,
+  never a silently unsteered request) and set the prefix-cache salt from the steering.
+
+Packs come from ``--additional-config '{"steerserve": {"packs": ["<dir>", ...]}}'`` or, failing that, the
+``STEERSERVE_PACKS`` environment variable (``os.pathsep``-separated). Each path is a pack directory or a root of
+pack directories. Without either the plugin does nothing at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+
+from steering.pack import FeaturePack, ModelInfo, discover_packs, load_pack
+
+log = logging.getLogger("steerserve.vllm")
+PACKS_ENV = "STEERSERVE_PACKS"
+_patched = False
+
+
+def plugin_options(vllm_config) -> dict:
+    extra = getattr(vllm_config, "additional_config", None) or {}
+    opts = dict(extra.get("steerserve", {})) if isinstance(extra, dict) else {}
+    if "packs" not in opts and os.environ.get(PACKS_ENV):
+        opts["packs"] = os.environ[PACKS_ENV].split(os.pathsep)
+    return opts
+
+
+def model_info(model_config) -> ModelInfo:
+    hf = model_config.hf_config
+    name = model_config.served_model_name
+    name = name[0] if isinstance(name, list | tuple) else name
+    if not name or "/" in str(name) or name == model_config.model:
+        name = Path(model_config.model).name
+    return ModelInfo(name=str(name), architecture=(hf.architectures or ["?"])[0], d_model=hf.hidden_size,
+                     num_layers=hf.num_hidden_layers)
+
+
+def load_packs(paths: list[str], model: ModelInfo) -> list[FeaturePack]:
+    """Every pack under ``paths``, verified for ``model`` (a bad pack stops start-up: a server that silently
+    lost a pack would serve those requests unsteered)."""
+    packs = []
+    for p in map(Path, paths):
+        dirs = [p] if (p / "pack.json").is_file() else discover_packs(p)
+        root = p.parent if (p / "pack.json").is_file() else p
+        packs += [load_pack(d, root=root, model=model) for d in dirs]
+    return packs
+
+
+def _attach(runner) -> None:
+    opts = plugin_options(runner.vllm_config)
+    if not opts.get("packs"):
+        return
+    from steering.vllm.readings import ReadingsPublisher
+    from steering.vllm.worker import WorkerSteering
+
+    info = model_info(runner.model_config)
+    packs = load_packs(opts["packs"], info)
+    if not packs:
+        log.warning("steerserve: no packs found under %s", opts["packs"])
+        return
+    sched = runner.scheduler_config
+    max_tokens = max(sched.max_num_batched_tokens, runner.model_config.max_model_len) + 1024
+    runner.steerserve = WorkerSteering(
+        runner.get_model(), packs, d_model=info.d_model, max_tokens=max_tokens, max_reqs=sched.max_num_seqs,
+        column_capacity=int(opts.get("column_capacity", 64)), device=runner.device,
+        publisher=ReadingsPublisher.from_env(),
+    )
+
+
+def _wrap_load_model(cls) -> None:
+    orig = cls.__dict__.get("load_model")
+    if orig is None or getattr(orig, "_steerserve", False):
+        return
+
+    @functools.wraps(orig)
+    def load_model(self, *args, **kwargs):
+        out = orig(self, *args, **kwargs)
+        _attach(self)
+        return out
+
+    load_model._steerserve = True
+    cls.load_model = load_model
+
+
+def _wrap_model_forward(cls) -> None:
+    orig = cls._model_forward
+
+    @functools.wraps(orig)
+    def _model_forward(self, *args, **kwargs):
+        st = getattr(self, "steerserve", None)
+        if st is None:
+            return orig(self, *args, **kwargs)
+        positions = kwargs.get("positions")
+        st.before_forward(self, int(positions.shape[-1]))
+        out = orig(self, *args, **kwargs)
+        st.after_forward()
+        return out
+
+    cls._model_forward = _model_forward
+
+
+def _steerserve_reload(worker, paths: list[str]) -> int:
+    runner = worker.model_runner
+    st = getattr(runner, "steerserve", None)
+    if st is None:
+        raise RuntimeError("steerserve is not attached in this worker (no packs were configured at start-up)")
+    packs = load_packs(paths, model_info(runner.model_config))
+    st.reload(packs)
+    return len(packs)
+
+
+def _wrap_input_processor() -> None:
+    from vllm.v1.engine.input_processor import InputProcessor
+
+    orig = InputProcessor.process_inputs
+
+    @functools.wraps(orig)
+    def process_inputs(self, *args, **kwargs):
+        req = orig(self, *args, **kwargs)
+        sp = getattr(req, "sampling_params", None)
+        if sp is not None and sp.extra_args and req.cache_salt is None:
+            salt = _salt_for(self.vllm_config, sp.extra_args)
+            if salt:
+                req.cache_salt = salt
+        return req
+
+    InputProcessor.process_inputs = process_inputs
+
+
+_api_runtimes: dict[int, object] = {}
+
+
+def _api_runtime(vllm_config):
+    """Packs loaded in the API process, only to validate ``vllm_xargs`` specs and compute cache salts."""
+    from steering.runtime import SteeringRuntime
+
+    rt = _api_runtimes.get(id(vllm_config))
+    if rt is None:
+        opts = plugin_options(vllm_config)
+        info = model_info(vllm_config.model_config)
+        rt = SteeringRuntime(load_packs(opts.get("packs") or [], info), info.d_model, max_configs=2)
+        _api_runtimes[id(vllm_config)] = rt
+    return rt
+
+
+def _salt_for(vllm_config, extra_args: dict) -> str | None:
+    from steering.errors import SteeringError
+    from steering.vllm.config import XARGS_RESOLVED, cache_salt, decode
+
+    if XARGS_RESOLVED in extra_args:
+        return None  # the steerserve API process sets the salt itself
+    try:
+        args = decode(extra_args, _api_runtime(vllm_config))
+    except SteeringError as e:  # vLLM turns ValueError raised here into a 400 for the client
+        raise ValueError(f"invalid steering in vllm_xargs: {e.message}") from None
+    return cache_salt(args.config) if args else None
+
+
+def register() -> None:
+    """The ``vllm.general_plugins`` entry point. Idempotent; cheap when no packs are configured."""
+    global _patched
+    if _patched:
+        return
+    _patched = True
+    from vllm.v1.worker.gpu_model_runner import GPUModelRunner
+    from vllm.v1.worker.worker_base import WorkerBase
+
+    _wrap_load_model(GPUModelRunner)
+    try:
+        from vllm.v1.worker.cpu_model_runner import CPUModelRunner
+    except ImportError:  # CUDA builds may not ship the CPU runner
+        pass
+    else:
+        _wrap_load_model(CPUModelRunner)
+    _wrap_model_forward(GPUModelRunner)
+    WorkerBase.steerserve_reload = _steerserve_reload
+    _wrap_input_processor()
