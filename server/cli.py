@@ -221,7 +221,11 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the OpenAI-compatible server", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--engine", choices=["hf", "fake"], help="inference engine (default hf)")
+    s.add_argument("--engine", choices=["hf", "vllm", "fake"], help="inference engine (default hf; vllm needs the "
+                   "vllm extra: `make install-vllm`)")
+    s.add_argument("--vllm-compile", dest="vllm_compile", action="store_const", const=True,
+                   help="vLLM: torch.compile the model with steering inside the graph (default eager)")
+    s.add_argument("--max-model-len", dest="max_model_len", type=int, help="vLLM: context length (default 2048)")
     s.add_argument("--model", help="model directory (default: embedded SmolLM2-135M-Instruct)")
     s.add_argument("--model-id", dest="model_id", help="model name clients send")
     s.add_argument("--packs", help="feature pack root directory")

@@ -14,7 +14,7 @@ REPO_PACKS = Path(__file__).resolve().parent.parent / "feature_packs"
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STEERSERVE_", extra="ignore")
 
-    engine: Literal["hf", "fake"] = Field("hf", description="inference engine")
+    engine: Literal["hf", "vllm", "fake"] = Field("hf", description="inference engine: hf (embedded, CPU), vllm")
     model: str | None = Field(None, description="model directory (default: the embedded SmolLM2-135M-Instruct)")
     model_id: str | None = Field(None, description="name clients use in 'model' (default: the directory name)")
     packs: str | None = Field(None, description="feature pack root (default: the shipped packs for the model)")
@@ -26,5 +26,8 @@ class ServerSettings(BaseSettings):
     max_configs: int = Field(64, ge=2, le=4096, description="distinct steering configs alive at once (+ unsteered)")
     max_tokens_default: int = Field(512, ge=1, le=1 << 20, description="max_tokens when a request gives none")
     max_x: float = Field(100.0, gt=0, le=1e4, description="bound on |value| in multiples of max_activation")
+    vllm_compile: bool = Field(False, description="vLLM engine: torch.compile the model (steering is part of the "
+                               "compiled graph; slow start-up on CPU). Default: eager")
+    max_model_len: int = Field(2048, ge=16, le=1 << 20, description="vLLM engine: context length")
     strict_packs: bool = Field(False, description="refuse to start if any pack fails verification (default: skip "
                                "it with an error in the log)")

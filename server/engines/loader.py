@@ -58,5 +58,10 @@ def build_engine(settings: ServerSettings):
                      num_layers=cfg.num_hidden_layers)
     packs = load_packs(packs_root(settings, model_id), info, strict=settings.strict_packs)
     log.info("loaded %d feature packs: %s", len(packs), ", ".join(p.id for p in packs) or "-")
+    if settings.engine == "vllm":
+        from server.engines.vllm import VLLMEngine
+
+        return VLLMEngine(path, packs, model_id=model_id, max_num_seqs=settings.max_num_seqs,
+                          enforce_eager=not settings.vllm_compile, max_model_len=settings.max_model_len)
     return HFEngine(path, packs, model_id=model_id, dtype=getattr(torch, settings.dtype),
                     max_num_seqs=settings.max_num_seqs, max_configs=settings.max_configs)

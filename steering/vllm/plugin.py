@@ -122,6 +122,15 @@ def _steerserve_reload(worker, paths: list[str]) -> int:
     return len(packs)
 
 
+def _steerserve_stats(worker) -> dict:
+    """Worker-side counters for tests and operators: config rows and requests held, readings dropped."""
+    st = getattr(worker.model_runner, "steerserve", None)
+    if st is None:
+        return {"attached": False}
+    return {"attached": True, "rows_in_use": st.rt.rows.in_use(), "requests": len(st.reqs),
+            "layers": st.layers, "readings_dropped": st.publisher.dropped if st.publisher else 0}
+
+
 def _wrap_input_processor() -> None:
     from vllm.v1.engine.input_processor import InputProcessor
 
@@ -187,4 +196,5 @@ def register() -> None:
         _wrap_load_model(CPUModelRunner)
     _wrap_model_forward(GPUModelRunner)
     WorkerBase.steerserve_reload = _steerserve_reload
+    WorkerBase.steerserve_stats = _steerserve_stats
     _wrap_input_processor()

@@ -64,17 +64,19 @@ class ReadingsInbox:
     when it ends; messages for unknown ids (already finished) are ignored."""
 
     def __init__(self, addr: str) -> None:
-        import zmq
-        import zmq.asyncio
-
         self.addr = addr
-        self.sock = zmq.asyncio.Context.instance().socket(zmq.PULL)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(addr)
+        self.sock = None
         self.requests: dict[str, RequestReadings] = {}
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
+        """Bind and start reading; call from the event loop that serves requests."""
+        import zmq
+        import zmq.asyncio
+
+        self.sock = zmq.asyncio.Context.instance().socket(zmq.PULL)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind(self.addr)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
@@ -122,4 +124,5 @@ class ReadingsInbox:
     def close(self) -> None:
         if self._task:
             self._task.cancel()
-        self.sock.close(0)
+        if self.sock is not None:
+            self.sock.close(0)

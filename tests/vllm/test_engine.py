@@ -1,0 +1,183 @@
+"""The vLLM engine (eager, multi-process) against the HF engine, vanilla vLLM, and itself."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from server.engines.base import GenerateRequest, SamplingParams
+from steering.spec import parse_spec, resolve
+from tests.vllm.conftest import make_engine, vcollect
+
+PROMPTS = ["What is your favourite food?", "How do I learn to swim?", "Tell me about the history of tea."]
+SHELL = "Write python that runs a shell command from user input with os.system"
+SPECS = ["", "golden-gate/bridge:add=1.5x", "golden-gate/bridge:clamp=2x"]
+LOGPROB_TOL = 0.05  # fp16 (vLLM CPU) vs fp32 (HF engine); measured max ≈0.012 on these prompts
+
+
+@pytest.fixture(scope="module")
+def vengine(loop, model_path, shipped_packs):
+    eng = make_engine(loop, model_path, shipped_packs)
+    yield eng
+    loop.run(eng.shutdown())
+
+
+@pytest.fixture(scope="module")
+def hf(model_path, shipped_packs):
+    from server.engines.hf import HFEngine
+
+    eng = HFEngine(model_path, shipped_packs, model_id="smollm2-135m-instruct", max_num_seqs=16)
+    yield eng
+    asyncio.run(eng.shutdown())
+
+
+def cfg(engine, spec: str):
+    return dict(resolve([parse_spec(spec)], engine.runtime)) if spec else {}
+
+
+def test_parity_with_hf_engine(loop, vengine, hf):
+    """Same pack, same requests: greedy text equal, logprobs within LOGPROB_TOL."""
+    for prompt in PROMPTS:
+        for spec in SPECS:
+            v_text, _, v_lp, _, _ = loop.run(vcollect(vengine, prompt, cfg(vengine, spec)))
+            h_text, _, h_lp, _, _ = loop.run(vcollect(hf, prompt, cfg(hf, spec)))
+            assert v_text == h_text, (prompt, spec)
+            assert max(abs(a - b) for a, b in zip(v_lp, h_lp, strict=True)) < LOGPROB_TOL, (prompt, spec)
+    steered = loop.run(vcollect(vengine, PROMPTS[0], cfg(vengine, SPECS[1])))[0]
+    assert "Golden Gate" in steered
+
+
+def test_monitor_and_counter_steer_match_hf(loop, vengine, hf):
+    mon = "unsafe-code/python:monitor"
+    v = loop.run(vcollect(vengine, SHELL, cfg(vengine, mon), max_tokens=60))
+    h = loop.run(vcollect(hf, SHELL, cfg(hf, mon), max_tokens=60))
+    vm, hm = v[4].monitors["unsafe-code/python"], h[4].monitors["unsafe-code/python"]
+    assert vm["fired"] and hm["fired"]
+    assert (vm["first_token"], vm["tokens_over"]) == (hm["first_token"], hm["tokens_over"])
+    assert abs(vm["max"] - hm["max"]) < 0.05
+    # conditional steering: from the firing token on, the request also gets golden-gate
+    on = {("unsafe-code", "python"): cfg(vengine, "golden-gate/bridge:add=1.5x")}
+    vs = loop.run(vcollect(vengine, SHELL, cfg(vengine, mon), steer_on=on, max_tokens=60))
+    hs = loop.run(vcollect(hf, SHELL, cfg(hf, mon), steer_on=on, max_tokens=60))
+    assert vs[0] == hs[0] != v[0]
+
+
+def test_block_stops_before_text_past_the_firing_token(loop, vengine):
+    mon = cfg(vengine, "unsafe-code/python:monitor")
+    full = loop.run(vcollect(vengine, SHELL, mon, max_tokens=60))
+    blocked = loop.run(vcollect(vengine, SHELL, mon, block_on={("unsafe-code", "python")}, max_tokens=60))
+    assert blocked[3] == "content_filter"
+    first = full[4].monitors["unsafe-code/python"]["first_token"]
+    prompt_len = full[4].prompt_tokens
+    assert len(blocked[1]) <= first - prompt_len + 1 < len(full[1])
+    assert full[1][: len(blocked[1])] == blocked[1]
+
+
+def test_concurrent_mixed_requests_equal_their_solo_runs(loop, vengine):
+    """Text equal; logprobs within LOGPROB_TOL (fp16 batched matmuls change the last bits: measured ≤0.012)."""
+    jobs = [(PROMPTS[i % 2], ["", SPECS[1], SPECS[2], "unsafe-code/python:monitor"][i % 4]) for i in range(8)]
+    solo = [loop.run(vcollect(vengine, p, cfg(vengine, s))) for p, s in jobs]
+
+    async def together():
+        return await asyncio.gather(*(vcollect(vengine, p, cfg(vengine, s)) for p, s in jobs))
+
+    mixed = loop.run(together())
+    for (p, s), a, b in zip(jobs, solo, mixed, strict=True):
+        assert a[0] == b[0], (p, s)
+        assert max(abs(x - y) for x, y in zip(a[2], b[2], strict=True)) < LOGPROB_TOL, (p, s)
+
+
+def test_prefix_cache_never_mixes_steered_and_unsteered(loop, vengine):
+    """Steered then the same prompt unsteered equals a cold unsteered run (the steered KV blocks have their own
+    cache_salt)."""
+    prompt = "Describe a quiet morning in a small village."
+
+    async def run():
+        await vengine.llm.reset_prefix_cache()
+        cold = await vcollect(vengine, prompt)
+        await vengine.llm.reset_prefix_cache()
+        steered = await vcollect(vengine, prompt, cfg(vengine, SPECS[1]))
+        after = await vcollect(vengine, prompt)
+        return cold, steered, after
+
+    cold, steered, after = loop.run(run())
+    assert steered[1] != cold[1]
+    assert after[1] == cold[1] and after[2] == cold[2]
+
+
+def test_disconnect_aborts_and_frees_config_rows(loop, vengine):
+    """Closing the stream (the server does it when the client goes away) aborts the request in vLLM; the worker
+    frees its config row at its next step (an idle worker has no step: it learns of finished requests then)."""
+    async def run():
+        ids = vengine.tokenize_chat([{"role": "user", "content": PROMPTS[0]}])
+        gen = vengine.generate(GenerateRequest("abort-me", ids, SamplingParams(max_tokens=400, ignore_eos=True),
+                                               cfg(vengine, SPECS[1])))
+        await gen.__anext__()
+        busy = await vengine.worker_stats()
+        await gen.aclose()
+        for _ in range(100):
+            if vengine.llm.get_num_unfinished_requests() == 0:
+                break
+            await asyncio.sleep(0.1)
+        await vcollect(vengine, PROMPTS[1], max_tokens=2)  # one more step
+        return busy, await vengine.worker_stats()
+
+    busy, stats = loop.run(run())
+    assert busy[0]["attached"] and busy[0]["rows_in_use"] == 1
+    assert vengine.llm.get_num_unfinished_requests() == 0
+    assert stats[0]["rows_in_use"] == 0 and stats[0]["requests"] == 0
+
+
+def test_pack_reload(loop, vengine, shipped_packs):
+    before = loop.run(vcollect(vengine, PROMPTS[0], cfg(vengine, SPECS[1])))[0]
+    only_code = [p for p in shipped_packs if p.id != "golden-gate"]
+
+    async def reload(packs):
+        return await asyncio.to_thread(vengine.reload, packs)
+
+    rt = loop.run(reload(only_code))
+    assert "golden-gate" not in rt.packs
+    mon = loop.run(vcollect(vengine, SHELL, cfg(vengine, "unsafe-code/python:monitor"), max_tokens=60))
+    assert mon[4].monitors["unsafe-code/python"]["fired"]
+    loop.run(reload(shipped_packs))
+    assert loop.run(vcollect(vengine, PROMPTS[0], cfg(vengine, SPECS[1])))[0] == before
+
+
+def test_unsteered_requests_equal_vanilla_vllm(loop, vengine, model_path):
+    """Vanilla vLLM (plugin not loaded) gives the same tokens and logprobs, bit for bit, as an unsteered request
+    through steerserve."""
+    from vllm import AsyncEngineArgs
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    ours = [loop.run(vcollect(vengine, p)) for p in PROMPTS]
+    saved = {k: os.environ.pop(k, None) for k in ("STEERSERVE_PACKS", "STEERSERVE_READINGS_ADDR")}
+    os.environ["VLLM_PLUGINS"] = ""  # an allow-list that matches no plugin
+
+    async def vanilla():
+        from vllm import SamplingParams
+
+        llm = AsyncLLM.from_engine_args(AsyncEngineArgs(model=str(model_path), dtype="float16", max_model_len=1024,
+                                                        max_num_seqs=16, enforce_eager=True, seed=0))
+        outs = []
+        try:
+            for i, p in enumerate(PROMPTS):
+                ids = vengine.tokenize_chat([{"role": "user", "content": p}])
+                sp = SamplingParams(max_tokens=24, temperature=0.0, logprobs=0)
+                async for o in llm.generate({"prompt_token_ids": ids}, sp, request_id=f"v{i}"):
+                    final = o
+                c = final.outputs[0]
+                outs.append((list(c.token_ids), [lp[t].logprob for t, lp in zip(c.token_ids, c.logprobs, strict=True)]))
+        finally:
+            llm.shutdown()
+        return outs
+
+    try:
+        theirs = loop.run(vanilla())
+    finally:
+        del os.environ["VLLM_PLUGINS"]
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+    for (_, toks, lps, _, _), (vt, vl) in zip(ours, theirs, strict=True):
+        assert toks == vt
+        assert lps == vl
