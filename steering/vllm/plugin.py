@@ -173,8 +173,12 @@ def _salt_for(vllm_config, extra_args: dict) -> str | None:
         return None  # the steerserve API process sets the salt itself
     try:
         args = decode(extra_args, _api_runtime(vllm_config))
-    except SteeringError as e:  # vLLM turns ValueError raised here into a 400 for the client
-        raise ValueError(f"invalid steering in vllm_xargs: {e.message}") from None
+    except SteeringError as e:  # vLLM answers a VLLMValidationError with a 400 naming the parameter
+        try:
+            from vllm.exceptions import VLLMValidationError
+        except ImportError:  # older vLLM: a plain ValueError is a 400 there
+            raise ValueError(f"invalid steering in vllm_xargs: {e.message}") from None
+        raise VLLMValidationError(f"invalid steering: {e.message}", parameter="vllm_xargs.steering") from None
     return cache_salt(args.config) if args else None
 
 
