@@ -27,16 +27,19 @@ def test_compiled_mode_steers_and_monitors(loop, model_path, shipped_packs):
             return dict(resolve([parse_spec(spec)], e.runtime))
 
         plain = loop.run(vcollect(eng, PROMPT))[0]
+        steered = {}
         for spec in ("golden-gate/bridge:add=1.5x", "golden-gate/bridge:clamp=2x"):
-            steered = loop.run(vcollect(eng, PROMPT, cfg(eng, spec)))[0]
-            assert steered != plain, f"{spec}: compiled mode served the steered request unsteered"
-            assert steered == loop.run(vcollect(hf, PROMPT, cfg(hf, spec)))[0]
+            steered[spec] = loop.run(vcollect(eng, PROMPT, cfg(eng, spec)))[0]
+            assert steered[spec] != plain, f"{spec}: compiled mode served the steered request unsteered"
+            assert steered[spec] == loop.run(vcollect(hf, PROMPT, cfg(hf, spec)))[0]
+        assert "Golden Gate" in steered["golden-gate/bridge:add=1.5x"]
 
         async def mixed():  # configs change between steps after compilation: the graph reads the live tables
-            return await asyncio.gather(vcollect(eng, PROMPT), vcollect(eng, PROMPT, cfg(eng, "golden-gate:add=1x")))
+            return await asyncio.gather(*(vcollect(eng, PROMPT, cfg(eng, s) if s else None)
+                                          for s in ("", *steered)))
 
-        a, b = loop.run(mixed())
-        assert a[0] == plain and "Golden Gate" in b[0]
+        outs = loop.run(mixed())
+        assert [o[0] for o in outs] == [plain, *steered.values()]
         mon = loop.run(vcollect(eng, SHELL, cfg(eng, "unsafe-code/python:monitor"), max_tokens=60))
         assert mon[4].monitors["unsafe-code/python"]["fired"]
     finally:
