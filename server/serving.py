@@ -109,7 +109,8 @@ class Service:
             want_lp, top = req.logprobs is not None, req.logprobs or 0
         seed = None if req.seed is None else req.seed + i
         return SamplingParams(max_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, seed=seed,
-                              stop=tuple(req.stop or ()), logprobs=want_lp, top_logprobs=top)
+                              stop=tuple(req.stop or ()), logprobs=want_lp, top_logprobs=top,
+                              ignore_eos=req.ignore_eos)
 
     def _requests(self, req, prompt_ids: list[int], steering: RequestSteering, rid: str) -> list[GenerateRequest]:
         if req.stream_options is not None and not req.stream:
