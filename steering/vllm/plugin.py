@@ -72,11 +72,19 @@ def _attach(runner) -> None:
         log.warning("steerserve: no packs found under %s", opts["packs"])
         return
     sched = runner.scheduler_config
+    # tensor parallel: every rank sees the full residual stream (after the all-reduce) and applies the same delta;
+    # only rank 0 reports monitor readings, so the API process gets each reading once
+    try:
+        from vllm.distributed import get_tensor_model_parallel_rank
+
+        rank = get_tensor_model_parallel_rank()
+    except Exception:  # not initialised (single process)
+        rank = 0
     max_tokens = max(sched.max_num_batched_tokens, runner.model_config.max_model_len) + 1024
     runner.steerserve = WorkerSteering(
         runner.get_model(), packs, d_model=info.d_model, max_tokens=max_tokens, max_reqs=sched.max_num_seqs,
         column_capacity=int(opts.get("column_capacity", 64)), device=runner.device,
-        publisher=ReadingsPublisher.from_env(),
+        publisher=ReadingsPublisher.from_env() if rank == 0 else None,
     )
 
 

@@ -1,0 +1,163 @@
+"""The vLLM integration without vLLM: what travels in extra_args, the prefix-cache salt, the branch-free op, and
+the worker's per-step bookkeeping on a stand-in runner shaped like vLLM's (flattened tokens, query_start_loc)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from steering.errors import SteeringError
+from steering.runtime import BatchState, SteeringRuntime
+from steering.vllm.config import cache_salt, decode, encode_resolved
+from steering.vllm.worker import WorkerSteering
+
+
+@pytest.fixture
+def pack(pack_factory):
+    return pack_factory("topic", layer=1, n_features=3)
+
+
+@pytest.fixture
+def rt(pack):
+    return SteeringRuntime([pack], 16)
+
+
+def test_resolved_form_round_trips(rt):
+    config = {("topic", "f0"): ("add", 3.0), ("topic", "f1"): ("monitor", 0.0)}
+    steer_on = {("topic", "f1"): {("topic", "f0"): ("clamp", 0.0)}}
+    args = decode(encode_resolved("req-1", config, steer_on, True), rt)
+    assert (args.key, args.config, args.steer_on, args.report) == ("req-1", config, steer_on, True)
+
+
+def test_spec_form_is_resolved_against_the_packs(rt):
+    args = decode({"steering": "topic/f0:add=2x"}, rt)
+    assert args.key is None
+    assert args.config[("topic", "f0")] == ("add", pytest.approx(2 * rt.column(("topic", "f0")).max_activation))
+    assert decode(None, rt) is None and decode({"other": 1}, rt) is None
+
+
+@pytest.mark.parametrize("spec", ["nope:monitor", "topic/nope:add=1", "topic/f0:explode", "topic/f0:add=1e9x"])
+def test_bad_specs_raise_steering_errors(rt, spec):
+    with pytest.raises(SteeringError):
+        decode({"steering": spec}, rt)
+
+
+def test_cache_salt_separates_edits_but_not_monitors():
+    a = cache_salt({("p", "f"): ("add", 1.0)})
+    assert a and a == cache_salt({("p", "f"): ("add", 1.0)})
+    assert a != cache_salt({("p", "f"): ("add", 1.5)})
+    assert a != cache_salt({("p", "f"): ("clamp", 1.0)})
+    assert a != cache_salt({("p", "f"): ("add", 1.0)}, tables="other packs")
+    assert cache_salt({}) is None
+    assert cache_salt({("p", "f"): ("monitor", 0.0)}) is None
+
+
+def test_apply_static_equals_the_eager_op_and_leaves_row_0_exact(rt):
+    t = rt.sites[1]
+    r1 = rt.rows.acquire({("topic", "f0"): ("add", 1.5), ("topic", "f1"): ("clamp", 0.3)})
+    h = torch.randn(6, 16)
+    row = torch.tensor([0, r1, 0, r1, r1, 0])
+    delta, a = t.apply_static(h, row)
+    eager, _ = t.apply(h, row, {0, r1})
+    torch.testing.assert_close(h + delta, eager)
+    assert torch.equal((h + delta)[row == 0], h[row == 0])
+    torch.testing.assert_close(a, t.activation(h))
+
+
+# -- the worker on a stand-in runner ------------------------------------------------------------------------------
+class _Layer(torch.nn.Module):
+    """Returns (h, residual) like a vLLM decoder layer; the stream after it is their sum."""
+
+    def forward(self, h, residual):
+        return h * 0.5, residual + h * 0.5
+
+
+class _Model(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.model = torch.nn.Module()
+        self.model.layers = torch.nn.ModuleList([_Layer() for _ in range(4)])
+
+    def forward(self, x):
+        h, r = x, torch.zeros_like(x)
+        for layer in self.model.layers:
+            h, r = layer(h, r)
+        return h + r
+
+
+def _runner(reqs: dict[str, tuple[dict | None, int]], order: list[str], counts: list[int], computed: list[int]):
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    return SimpleNamespace(
+        input_batch=SimpleNamespace(num_reqs=len(order), req_ids=order, num_computed_tokens_cpu=np.array(computed)),
+        query_start_loc=SimpleNamespace(np=offsets),
+        requests={rid: SimpleNamespace(sampling_params=SimpleNamespace(extra_args=x), prompt_token_ids=[0] * n)
+                  for rid, (x, n) in reqs.items()},
+    )
+
+
+class _Publisher:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, key, computed, events, summary):
+        self.sent.append((key, computed, [e.name for e in events], summary))
+
+
+def test_worker_maps_tokens_to_rows_spares_the_sink_and_reports_monitors(pack):
+    model, pub = _Model(), _Publisher()
+    w = WorkerSteering(model, [pack], d_model=16, max_tokens=64, max_reqs=4, publisher=pub)
+    ref = SteeringRuntime([pack], 16)
+    thr = ref.column(("topic", "f2")).threshold
+    add = encode_resolved("a", {("topic", "f0"): ("add", 2.0)}, {}, False)
+    mon = encode_resolved("m", {("topic", "f2"): ("monitor", 0.0)}, {}, True)
+    reqs = {"A": (add, 3), "B": (None, 2), "M": (mon, 4)}
+    # step 1: prefills in batch order B, A, M (not arrival order)
+    runner = _runner(reqs, ["B", "A", "M"], [2, 3, 4], [0, 0, 0])
+    w.before_forward(runner, 12)  # 9 real tokens + 3 padding
+    rows = w.row_buf[:12].tolist()
+    ra, rm = w.reqs["A"].row, w.reqs["M"].row
+    assert rows == [0, 0, 0, ra, ra, 0, rm, rm, rm, 0, 0, 0]  # each request's first token is its attention sink
+    x = torch.randn(12, 16)
+    model(x)
+    w.after_forward()
+    key, computed, _, summary = pub.sent[-1]
+    assert (key, computed) == ("m", 4)
+    acts = w.act_buf[1][6:9, w.rt.column(("topic", "f2")).col]  # M's tokens but its sink
+    assert summary["topic/f2"]["prompt_max"] == pytest.approx(float(acts.max()), rel=1e-5)
+    assert summary["topic/f2"]["tokens_over"] == int((acts > thr).sum())
+    # step 2: decodes; B finished and left; the worker frees rows of requests vLLM no longer holds
+    runner = _runner({"A": reqs["A"], "M": reqs["M"]}, ["M", "A"], [1, 1], [4, 3])
+    w.before_forward(runner, 2)
+    assert w.row_buf[:2].tolist() == [rm, ra]
+    model(torch.randn(2, 16))
+    w.after_forward()
+    assert pub.sent[-1][1] == 5
+    runner = _runner({}, [], [], [])
+    w.before_forward(runner, 1)
+    assert w.reqs == {} and w.rt.rows.in_use() == 0
+
+
+def test_worker_hook_equals_the_eager_runtime_on_the_stream(pack):
+    """The hook encodes h + residual and adds the delta once: the stream after the layer equals the HF-style op."""
+    model = _Model()
+    w = WorkerSteering(model, [pack], d_model=16, max_tokens=8, max_reqs=2)
+    cfg = {("topic", "f0"): ("clamp", 0.7)}
+    runner = _runner({"A": (encode_resolved("a", cfg, {}, False), 5)}, ["A"], [5], [3])
+    w.before_forward(runner, 5)
+    x = torch.randn(5, 16)
+    h, r = x, torch.zeros_like(x)
+    for i, layer in enumerate(model.model.layers):
+        h, r = layer(h, r)
+        if i == 1:
+            steered_stream = h + r
+    w.remove()
+    ref = SteeringRuntime([pack], 16)
+    row = ref.rows.acquire(cfg)
+    ref.batch = BatchState(row=torch.full((5,), row), rows_present={row})
+    h, r = x, torch.zeros_like(x)
+    for layer in model.model.layers[:2]:
+        h, r = layer(h, r)
+    torch.testing.assert_close(steered_stream, ref.apply_site(1, h + r))
