@@ -114,6 +114,7 @@ class WorkerSteering:
                 continue
             seen = torch.where(t.watch[rows] > 0, self.act_buf[layer][:n], float("-inf"))
             readouts.append(MonitorReadout(layer, *reduce_per_slot(seen, t.monitor_thr, slot, pos, len(ids))))
+        out = []
         for i, rid in watching:
             r = self.reqs[rid]
             phase = "prompt" if first_pos[i] < r.prompt_len else "completion"
@@ -124,7 +125,10 @@ class WorkerSteering:
                 if e.feature in r.args.steer_on:
                     self._switch(rid, r, {**r.args.config, **r.args.steer_on[e.feature]})
             if r.args.report and self.publisher is not None:
-                self.publisher.send(r.args.key, int(first_pos[i] + counts[i]), events, r.monitor.summary())
+                out.append(self.publisher.reading(r.args.key, int(first_pos[i] + counts[i]), events,
+                                                  r.monitor.summary()))
+        if out:
+            self.publisher.send(out)
 
     # -- request lifecycle --------------------------------------------------------------------------------------
     def _admit(self, rid: str, state) -> _Req | None:

@@ -99,11 +99,15 @@ def _runner(reqs: dict[str, tuple[dict | None, int]], order: list[str], counts: 
 
 
 class _Publisher:
+    """Records what the worker would send (ReadingsPublisher.reading + one send per step)."""
+
     def __init__(self):
         self.sent = []
 
-    def send(self, key, computed, events, summary):
-        self.sent.append((key, computed, [e.name for e in events], summary))
+    reading = staticmethod(lambda key, computed, events, summary: (key, computed, [e.name for e in events], summary))
+
+    def send(self, readings):
+        self.sent += readings
 
 
 def test_worker_maps_tokens_to_rows_spares_the_sink_and_reports_monitors(pack):
