@@ -11,6 +11,7 @@ steering get different ``cache_salt`` values: they never share prefix-cache bloc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -36,6 +37,21 @@ CPU_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": f"0-
                 "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
 
 
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    """Set environment variables for the duration (vLLM's child processes inherit them), then restore."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _tables_id(packs: list[FeaturePack]) -> str:
     return hashlib.sha256("|".join(sorted(f"{p.id}:{p.manifest.sha256}" for p in packs)).encode()).hexdigest()[:16]
 
@@ -55,8 +71,6 @@ class VLLMEngine:
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self._sock_dir = tempfile.mkdtemp(prefix="steerserve-")
         addr = f"ipc://{self._sock_dir}/readings"
-        os.environ[ADDR_ENV] = addr  # read by the worker process vLLM spawns next
-        os.environ[PACKS_ENV] = os.pathsep.join(str(p.path) for p in packs)
         self.inbox = ReadingsInbox(addr)
         if not enforce_eager:
             log.info("vLLM compiled mode: steering tables are part of the compiled graph (start-up is slower)")
@@ -64,7 +78,9 @@ class VLLMEngine:
                                dtype=dtype, max_model_len=max_model_len, max_num_seqs=max_num_seqs,
                                enforce_eager=enforce_eager, enable_prefix_caching=enable_prefix_caching,
                                seed=0)
-        self.llm = AsyncLLM.from_engine_args(args)
+        # the processes vLLM spawns now read the packs and the readings address from the environment
+        with _environ({ADDR_ENV: addr, PACKS_ENV: os.pathsep.join(str(p.path) for p in packs)}):
+            self.llm = AsyncLLM.from_engine_args(args)
         hf = self.llm.vllm_config.model_config.hf_config
         self.info = ModelInfo(id=model_id or self.model_path.name, max_model_len=max_model_len,
                               d_model=hf.hidden_size, num_layers=hf.num_hidden_layers,

@@ -12,7 +12,7 @@ vLLM runs general plugins in every process it starts (API server, engine core, w
   never a silently unsteered request) and set the prefix-cache salt from the steering.
 
 Packs come from ``--additional-config '{"steerserve": {"packs": ["<dir>", ...]}}'`` or, failing that, the
-``STEERSERVE_PACKS`` environment variable (``os.pathsep``-separated). Each path is a pack directory or a root of
+``STEERSERVE_VLLM_PACKS`` environment variable (``os.pathsep``-separated). Each path is a pack directory or a root of
 pack directories. Without either the plugin does nothing at all.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from steering.pack import FeaturePack, ModelInfo, discover_packs, load_pack
 
 log = logging.getLogger("steerserve.vllm")
-PACKS_ENV = "STEERSERVE_PACKS"
+PACKS_ENV = "STEERSERVE_VLLM_PACKS"
 _patched = False
 
 

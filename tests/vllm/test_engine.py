@@ -152,7 +152,7 @@ def test_unsteered_requests_equal_vanilla_vllm(loop, vengine, model_path):
     from vllm.v1.engine.async_llm import AsyncLLM
 
     ours = [loop.run(vcollect(vengine, p)) for p in PROMPTS]
-    saved = {k: os.environ.pop(k, None) for k in ("STEERSERVE_PACKS", "STEERSERVE_READINGS_ADDR")}
+    saved = {k: os.environ.pop(k, None) for k in ("STEERSERVE_VLLM_PACKS", "STEERSERVE_READINGS_ADDR")}
     os.environ["VLLM_PLUGINS"] = ""  # an allow-list that matches no plugin
 
     async def vanilla():

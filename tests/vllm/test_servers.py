@@ -21,7 +21,7 @@ def test_plain_vllm_serve_steers_with_vllm_xargs(tmp_path, model_path):
     proc, base = start_vllm_process(
         ["-m", "vllm.entrypoints.openai.api_server", "--model", str(model_path), "--dtype", "float16",
          "--enforce-eager", "--max-model-len", "1024", "--served-model-name", EMBEDDED_MODEL_ID],
-        {"STEERSERVE_PACKS": str(REPO_PACKS / EMBEDDED_MODEL_ID)}, tmp_path / "vllm.log", "/health")
+        {"STEERSERVE_VLLM_PACKS": str(REPO_PACKS / EMBEDDED_MODEL_ID)}, tmp_path / "vllm.log", "/health")
     try:
         client = openai.OpenAI(base_url=base + "/v1", api_key="none")
 
