@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import openai
 import pytest
@@ -20,8 +21,10 @@ def test_plain_vllm_serve_steers_with_vllm_xargs(tmp_path, model_path):
 
     proc, base = start_vllm_process(
         ["-m", "vllm.entrypoints.openai.api_server", "--model", str(model_path), "--dtype", "float16",
-         "--enforce-eager", "--max-model-len", "1024", "--served-model-name", EMBEDDED_MODEL_ID],
-        {"STEERSERVE_VLLM_PACKS": str(REPO_PACKS / EMBEDDED_MODEL_ID)}, tmp_path / "vllm.log", "/health")
+         "--enforce-eager", "--max-model-len", "1024", "--served-model-name", EMBEDDED_MODEL_ID,
+         # packs through vLLM's own config (steer serve's engine uses the STEERSERVE_VLLM_PACKS variable instead)
+         "--additional-config", json.dumps({"steerserve": {"packs": [str(REPO_PACKS / EMBEDDED_MODEL_ID)]}})],
+        {}, tmp_path / "vllm.log", "/health")
     try:
         client = openai.OpenAI(base_url=base + "/v1", api_key="none")
 
