@@ -61,15 +61,20 @@ def bandit_examples(cache: Path) -> Path:
     return target
 
 
-def bandit_findings(directory: Path) -> dict[str, set[int]]:
-    """Lines bandit flags at MEDIUM/HIGH severity, per file name (bandit is also the baseline detector)."""
+def bandit_findings(directory: Path, severities: tuple[str, ...] = ("MEDIUM", "HIGH"),
+                    ignored: tuple[str, ...] = IGNORED_TESTS) -> dict[str, set[int]]:
+    """Lines bandit flags at ``severities``, per file name (bandit is also the baseline detector)."""
     r = subprocess.run([sys.executable, "-m", "bandit", "-q", "-f", "json", "-r", str(directory)],
                        capture_output=True, text=True)
     found: dict[str, set[int]] = {}
     for res in json.loads(r.stdout)["results"]:
-        if res["issue_severity"] in ("MEDIUM", "HIGH") and not res["test_id"].startswith(IGNORED_TESTS):
+        if res["issue_severity"] in severities and not res["test_id"].startswith(ignored):
             found.setdefault(Path(res["filename"]).name, set()).update(res["line_range"])
     return found
+
+
+def codeshield_dir() -> Path:
+    return package_dir("codeshield") / "insecure_code_detector" / "rules" / "semgrep" / "python"
 
 
 def _labelled(source: str, name: str, code: str, bad: set[int], good: set[int] | None) -> CodeFile:
@@ -99,7 +104,7 @@ def load_bandit_examples(cache: Path) -> list[CodeFile]:
 
 
 def load_codeshield() -> list[CodeFile]:
-    root = package_dir("codeshield") / "insecure_code_detector" / "rules" / "semgrep" / "python"
+    root = codeshield_dir()
     files = []
     for f in sorted(root.glob("*.py")):
         raw = f.read_text().splitlines()

@@ -58,18 +58,34 @@ def token_activations(model, tok, files: list[CodeFile], layer: int) -> list[tup
     return out
 
 
-def line_scores(acts, files, score) -> tuple[list[float], list[int]]:
-    """Max token score per labelled line (sink excluded), and its label."""
-    s_out, y_out = [], []
+def line_table(acts, files, score) -> list[tuple[str, int, float, int]]:
+    """Per labelled line: (file name, 1-based line, max token score on it (sink excluded), label)."""
+    rows = []
     for (a, line_of), f in zip(acts, files, strict=True):
         s = score(a)
         for li, lab in enumerate(f.labels):
             m = line_of == li
             m[0] = False
             if lab is not None and m.any():
-                s_out.append(float(s[m].max()))
-                y_out.append(lab)
-    return s_out, y_out
+                rows.append((f.name, li + 1, float(s[m].max()), lab))
+    return rows
+
+
+def line_scores(acts, files, score) -> tuple[list[float], list[int]]:
+    """Max token score per labelled line (sink excluded), and its label."""
+    rows = line_table(acts, files, score)
+    return [r[2] for r in rows], [r[3] for r in rows]
+
+
+def split_files(files: list[CodeFile], seed: int = 0, holdout_sources: tuple[str, ...] = ()):
+    """(train, test, external): files of ``holdout_sources`` are never trained on (``external``: a test set with
+    labels independent of bandit); the other files are split 70/30 by file, seeded."""
+    external = [f for f in files if f.source in holdout_sources]
+    rest = [f for f in files if f.source not in holdout_sources]
+    idx = list(range(len(rest)))
+    random.Random(seed).shuffle(idx)
+    cut = int(0.7 * len(idx))
+    return [rest[i] for i in idx[:cut]], [rest[i] for i in idx[cut:]], external
 
 
 def fit_logistic(Xp: torch.Tensor, Xn: torch.Tensor, l2: float = 1e-3) -> tuple[torch.Tensor, float]:
@@ -109,12 +125,12 @@ def pr_at(scores, labels, thr) -> tuple[float, float]:
 
 
 def build_unsafe_code_pack(model, tok, info: ModelInfo, *, out: Path, cache: Path, layer: int = 15,
-                           target_fpr: float = 0.05, seed: int = 0, command: str = "") -> dict:
+                           target_fpr: float = 0.05, seed: int = 0, command: str = "",
+                           holdout_sources: tuple[str, ...] = ()) -> dict:
+    """``holdout_sources=("codeshield",)`` keeps codeshield's fixtures out of training so that probe and bandit can
+    be compared on labels neither produced (the shipped pack trains on both sources: it detects more)."""
     files = load_bandit_examples(cache) + load_codeshield()
-    idx = list(range(len(files)))
-    random.Random(seed).shuffle(idx)
-    cut = int(0.7 * len(idx))
-    train, test = [files[i] for i in idx[:cut]], [files[i] for i in idx[cut:]]
+    train, test, external = split_files(files, seed, holdout_sources)
     ordinary = stdlib_files(40, seed)
     acts_train = token_activations(model, tok, train, layer)
 
@@ -159,27 +175,41 @@ def build_unsafe_code_pack(model, tok, info: ModelInfo, *, out: Path, cache: Pat
                       "description": "probe logit; > threshold on some token = an insecure construct is present",
                       "default_op": "monitor", "max_activation": round(float(pos_tr.quantile(0.99)), 6),
                       "threshold": round(thr, 6), "tags": ["safety", "code"], "action": "flag"}],
-        "provenance": {"source": "bandit 1.9.4 examples (labelled by bandit), codeshield 1.0.1 semgrep fixtures",
-                       "corpus": f"{len(files)} files, file-level 70/30 split, seed {seed}; ordinary code: "
-                                 f"{len(ordinary)} stdlib modules", "command": command,
+        "provenance": {"source": "bandit 1.9.4 examples (labelled by bandit), codeshield 1.0.1 semgrep fixtures"
+                                 + (f" (held out: {', '.join(holdout_sources)})" if holdout_sources else ""),
+                       "corpus": f"{len(train) + len(test)} files, file-level 70/30 split, seed "
+                                 f"{seed}; ordinary code: {len(ordinary)} stdlib modules", "command": command,
                        "date": dt.date.today().isoformat(), "license": LICENSE},
     }
-    save_pack(out, manifest, {"W_dec": w_dec[None], "W_enc": w[:, None], "b_enc": torch.tensor([b])},
-              card=card(manifest, result))
+    pack = save_pack(out, manifest, {"W_dec": w_dec[None], "W_enc": w[:, None], "b_enc": torch.tensor([b])},
+                     card=card(manifest, result))
+    if external:
+        from steering.eval.detection import detection_report  # the numbers `steer eval detection` reproduces
+
+        sets = detection_report(model, tok, pack, files, seed, holdout_sources)["sets"]
+        result["external"] = sets["codeshield fixtures (independent labels)"]
+        (out / "README.md").write_text(card(manifest, result))
     return result
 
 
 def card(manifest: dict, r: dict) -> str:
     f = manifest["features"][0]
+    ext = r.get("external")
+    ext_rows = "" if ext is None else "\n".join([
+        f"| codeshield fixtures (independent `# ruleid:`/`# ok:` labels) | probe | {ext['lines_insecure']} / "
+        f"{ext['lines_safe']} | {ext['probe_auroc']:.3f} | {ext['probe_precision']:.3f} | {ext['probe_recall']:.3f} |",
+        *(f"| same lines | {k} | | – | {ext[k]['precision']:.3f} | {ext[k]['recall']:.3f} |"
+          for k in ("bandit ≥ MEDIUM", "bandit ≥ LOW") if k in ext)])
     return f"""# Unsafe Python code (`unsafe-code/python`) — monitor
 
 {manifest['description']}
 
 ## How it was built
 - Command: `{manifest['provenance']['command'] or 'steer probe train --task unsafe-code'}`
-- Data: {manifest['provenance']['source']}; {r['files']} files, comments stripped (so `# bad` / `# ruleid` notes
-  cannot leak labels). Lines bandit flags at MEDIUM/HIGH (imports and `assert` ignored) or codeshield marks
-  `ruleid` are insecure; other code lines of the same files are ordinary.
+- Data: {manifest['provenance']['source']}; {r['train_files'] + r['test_files']} files split 70/30, comments
+  stripped (so `# bad` / `# ruleid` notes cannot leak labels). Lines bandit flags at MEDIUM/HIGH (imports and
+  `assert` ignored) or codeshield marks `ruleid` are insecure; other code lines are ordinary.{
+  " codeshield's fixtures are **not** trained on: they are the independent test set below." if ext else ""}
 - Probe: class-balanced L2 logistic regression on every token of insecure vs ordinary lines, layer {r['layer']}
   `resid_post`, trained on {r['train_files']} files. The activation is the logit `h·w + b`; the monitor takes its
   max over a request's tokens (the sink position excluded).
@@ -187,24 +217,24 @@ def card(manifest: dict, r: dict) -> str:
   ordinary code from the Python standard library (a source the probe never saw), i.e. ≈{r['ordinary_fpr_target']:.0%}
   of ordinary lines fire. `max_activation` = p99 of insecure-line maxima in training = {f['max_activation']}.
 
-## Measured on held-out files ({r['test_files']} files never used to train or calibrate)
-| metric | value |
-|---|---|
-| line-level AUROC (max token logit per line) | **{r['auroc']:.3f}** |
-| precision at the shipped threshold | {r['precision']:.3f} |
-| recall at the shipped threshold | {r['recall']:.3f} |
-| insecure / ordinary test lines | {r['test_lines_insecure']} / {r['test_lines_ordinary']} |
-| (training-file AUROC, for reference) | {r['train_auroc']:.3f} |
+## Measured on held-out code (never used to train or calibrate)
+Reproduce with `steer eval detection` (writes docs/eval/detection.md and detection.png).
 
-Other operating points (threshold = percentile of ordinary stdlib lines; precision / recall on the test files):
+| set | detector | insecure / safe lines | AUROC | precision | recall |
+|---|---|---|---|---|---|
+| {r['test_files']} held-out files (labels by bandit / codeshield) | probe | {r['test_lines_insecure']} / \
+{r['test_lines_ordinary']} | **{r['auroc']:.3f}** | {r['precision']:.3f} | {r['recall']:.3f} |
+{ext_rows}
+
+(Training-file AUROC, for reference: {r['train_auroc']:.3f}.) Other operating points on the bandit test files
+(threshold = percentile of ordinary stdlib lines):
 {chr(10).join(f"- {fpr:.0%} of ordinary lines over: threshold {t:.3f}, precision {p:.3f}, recall {rc:.3f}"
               for fpr, (t, p, rc) in r['operating_points'].items())}
 
-Limits, honestly: labels on bandit's examples come from bandit itself, so bandit is not compared on them here
-(it would score 1.0 by construction); the comparison with bandit on independent labels, more data and the issue's
-goals (AUROC ≥ 0.95, precision ≥ 0.9, recall ≥ 0.8) belong to `steer eval` (issue 4). Held-out files share
-vulnerability classes with training files (e.g. several pickle examples), so this measures new code of known
-kinds, not new kinds of vulnerability.
+Limits, honestly: bandit is not scored on its own examples (it labelled them). The independent codeshield set is
+small (5 files of matched insecure/safe lines), so its numbers carry wide uncertainty. Held-out bandit files share
+vulnerability classes with training files, so they measure new code of known kinds. The issue's goals (AUROC ≥ 0.95,
+precision ≥ 0.9, recall ≥ 0.8, better recall than bandit) are compared against these numbers in docs/eval/.
 
 Test files: {', '.join(r['test_files_names'])}.
 """
