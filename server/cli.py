@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   steer pack verify feature_packs/smollm2-135m-instruct/*
   steer pack import saelens ./my_sae ./packs/my-pack --features 12,40 --labels bridge,city --layer 15
   steer model prepare                           # convert the embedded model once (make install does it)
+  steer eval bias --out docs/eval               # gender pack: pronoun skew, agreement, perplexity (held-out)
   steer bench op                                # fused-op throughput, steered ÷ unsteered, side by side
   steer bench vllm --out docs/benchmarks.md     # steered vLLM ÷ vanilla vLLM (engines and servers)
 """
@@ -103,6 +104,8 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
     c = model.config
     info = ModelInfo(name=a.model_name or EMBEDDED_MODEL_ID, architecture=c.architectures[0], d_model=c.hidden_size,
                      num_layers=c.num_hidden_layers)
+    if a.task == "gender":
+        return _train_gender(a, model, tok, info)
     if a.task == "unsafe-code":
         from steering.build.unsafe_code_pack import build_unsafe_code_pack
         from steering.model import cache_dir
@@ -120,6 +123,38 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
                          layer=a.layer, default_x=a.default_x)
     for p in r["points"]:
         print(f"{p['op']:>5} {p['value']:8.3f}  mention {p['mention_rate']:.0%}  ppl ratio {p['ppl_ratio']:.2f}")
+    return 0
+
+
+def _train_gender(a: argparse.Namespace, model, tok, info) -> int:
+    """LEACE gender eraser: fit and calibrate on the fit split, then measure on the held-out split and write the
+    card (the same numbers `steer eval bias` reproduces)."""
+    from steering.build.gender_pack import build_gender_pack, write_card
+    from steering.eval.bias import evaluate_bias
+
+    if a.method != "leace":
+        print("error: --task gender supports --method leace", file=sys.stderr)
+        return 2
+    command = "steer " + " ".join(sys.argv[1:])
+    r = build_gender_pack(model, tok, info, out=Path(a.out), layer=a.layer, shrinkage=a.shrinkage, label=a.concept,
+                          positions=a.positions, keep_stated=not a.no_keep_stated, balance=not a.no_balance,
+                          pack_id=a.id or "gender", command=command)
+    report = evaluate_bias(model, tok, r["pack"])
+    write_card(Path(a.out), r, report)
+    print(json.dumps({k: v for k, v in report.to_json().items() if not k.startswith("per_")}, indent=2))
+    return 0
+
+
+def cmd_eval_bias(a: argparse.Namespace) -> int:
+    from steering.eval.bias import evaluate_bias, summary_table, write_report
+    from steering.pack import load_pack
+
+    pack = load_pack(a.pack)
+    model, tok = _model_and_tokenizer(a.model)
+    report = evaluate_bias(model, tok, pack, split=a.split)
+    md, png = write_report(report, Path(a.out), "steer " + " ".join(sys.argv[1:]))
+    print(summary_table(report))
+    print(f"wrote {md} and {png}")
     return 0
 
 
@@ -277,11 +312,14 @@ def parser() -> argparse.ArgumentParser:
                       "--exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco' --layer 15 "
                       "--out feature_packs/smollm2-135m-instruct/golden-gate\n"
                       "  steer probe train --task unsafe-code --method logistic --layer 15 "
-                      "--out feature_packs/smollm2-135m-instruct/unsafe-code",
+                      "--out feature_packs/smollm2-135m-instruct/unsafe-code\n"
+                      "  steer probe train --task gender --method leace --layer 12 "
+                      "--out feature_packs/smollm2-135m-instruct/gender",
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--task", choices=["topic", "unsafe-code"], default="topic",
-                   help="topic: diff-of-means from Wikipedia titles; unsafe-code: logistic probe on labelled code")
-    t.add_argument("--method", choices=["diff-means", "logistic"], default="diff-means")
+    t.add_argument("--task", choices=["topic", "unsafe-code", "gender"], default="topic",
+                   help="topic: diff-of-means from Wikipedia titles; unsafe-code: logistic probe on labelled code; "
+                   "gender: LEACE eraser of occupational pronoun skew")
+    t.add_argument("--method", choices=["diff-means", "logistic", "leace"], default="diff-means")
     t.add_argument("--model", help="model directory (default: embedded)")
     t.add_argument("--model-name", help="model name recorded in the pack (default: the embedded model's)")
     for name in ("id", "feature", "label", "titles", "exclude", "pattern"):
@@ -291,6 +329,15 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--default-x", dest="default_x", type=float, default=1.5)
     t.add_argument("--target-fpr", dest="target_fpr", type=float, default=0.05,
                    help="unsafe-code: share of ordinary (stdlib) lines allowed over the threshold")
+    t.add_argument("--shrinkage", type=float, default=0.1, help="gender: covariance shrinkage towards identity")
+    t.add_argument("--concept", choices=["model", "stereotype"], default="model",
+                   help="gender: what to erase: the model's own he/she preference, or the occupation's stereotype score")
+    t.add_argument("--positions", choices=["noun", "last"], default="noun",
+                   help="gender: fit on the person noun and later tokens, or the last token only")
+    t.add_argument("--no-keep-stated", dest="no_keep_stated", action="store_true",
+                   help="gender: plain LEACE (do not protect explicitly stated gender)")
+    t.add_argument("--no-balance", dest="no_balance", action="store_true",
+                   help="gender: clamp to the mean instead of the calibrated balanced point")
     t.set_defaults(fn=cmd_probe_train)
 
     c = sub.add_parser("corpus", help="build the deterministic training corpus").add_subparsers(dest="ccmd",
@@ -343,6 +390,17 @@ def parser() -> argparse.ArgumentParser:
     fs.add_argument("--n", type=int, default=20)
     fs.add_argument("--model")
     fs.set_defaults(fn=cmd_features)
+
+    ev = sub.add_parser("eval", help="offline evaluations of shipped packs").add_subparsers(dest="ecmd", required=True)
+    eb = ev.add_parser("bias", help="gender pronoun skew, agreement and perplexity cost of a pack's suppress, "
+                       "held-out", epilog="example:\n  steer eval bias --pack feature_packs/smollm2-135m-instruct/gender "
+                       "--out docs/eval", formatter_class=argparse.RawDescriptionHelpFormatter)
+    eb.add_argument("--pack", default="feature_packs/smollm2-135m-instruct/gender")
+    eb.add_argument("--out", default="docs/eval", help="directory for bias.md and bias.png")
+    eb.add_argument("--split", choices=["test", "dev", "fit"], default="test",
+                    help="prompt split (published numbers: test, the held-out one)")
+    eb.add_argument("--model", help="model directory (default: embedded)")
+    eb.set_defaults(fn=cmd_eval_bias)
 
     m = sub.add_parser("model", help="manage the embedded model").add_subparsers(dest="mcmd", required=True)
     mp = m.add_parser("prepare", help="convert the packaged GGUF into a safetensors checkpoint (idempotent)")
