@@ -329,7 +329,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--default-x", dest="default_x", type=float, default=1.5)
     t.add_argument("--target-fpr", dest="target_fpr", type=float, default=0.05,
                    help="unsafe-code: share of ordinary (stdlib) lines allowed over the threshold")
-    t.add_argument("--shrinkage", type=float, default=0.1, help="gender: covariance shrinkage towards identity")
+    t.add_argument("--shrinkage", type=float, default=0.5, help="gender: covariance shrinkage towards identity")
     t.add_argument("--concept", choices=["model", "stereotype"], default="model",
                    help="gender: what to erase: the model's own he/she preference, or the occupation's stereotype score")
     t.add_argument("--positions", choices=["noun", "last"], default="noun",
