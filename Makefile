@@ -58,6 +58,10 @@ packs: install
 	$(BIN)/steer probe train --task gender --method leace --layer 12 \
 	  --out feature_packs/smollm2-135m-instruct/gender
 	$(BIN)/steer eval bias --pack feature_packs/smollm2-135m-instruct/gender --out docs/eval
+	$(BIN)/python -m pip install -q --no-deps chatterbot-corpus==1.3.3
+	$(BIN)/steer probe train --task scope --method logistic --layers 10,15,18,20 --pooling tokens,max \
+	  --target-fpr 0.02 --answer-tokens 32 --out feature_packs/smollm2-135m-instruct/topics
+	$(BIN)/steer eval scope --out docs/eval
 	$(BIN)/steer pack verify feature_packs/smollm2-135m-instruct/*
 
 lint: install

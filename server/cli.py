@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   steer pack import saelens ./my_sae ./packs/my-pack --features 12,40 --labels bridge,city --layer 15
   steer model prepare                           # convert the embedded model once (make install does it)
   steer eval bias --out docs/eval               # gender pack: pronoun skew, agreement, perplexity (held-out)
+  steer eval scope --out docs/eval              # topics pack: off-scope deflection, in-scope preservation
   steer bench op                                # fused-op throughput, steered ÷ unsteered, side by side
   steer bench vllm --out docs/benchmarks.md     # steered vLLM ÷ vanilla vLLM (engines and servers)
 """
@@ -106,12 +107,15 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
                      num_layers=c.num_hidden_layers)
     if a.task == "gender":
         return _train_gender(a, model, tok, info)
+    if a.task == "scope":
+        return _train_scope(a, model, tok, info, path)
     if a.task == "unsafe-code":
         from steering.build.unsafe_code_pack import build_unsafe_code_pack
         from steering.model import cache_dir
 
         r = build_unsafe_code_pack(model, tok, info, out=Path(a.out), cache=cache_dir() / "data", layer=a.layer,
-                                   target_fpr=a.target_fpr, command="steer " + " ".join(sys.argv[1:]))
+                                   target_fpr=a.target_fpr, command="steer " + " ".join(sys.argv[1:]),
+                                   holdout_sources=tuple(x for x in a.holdout.split(",") if x))
         print({k: v for k, v in r.items() if k != "test_files_names"})
         return 0
     missing = [n for n in ("id", "feature", "label", "titles", "exclude", "pattern") if getattr(a, n) is None]
@@ -142,6 +146,95 @@ def _train_gender(a: argparse.Namespace, model, tok, info) -> int:
     report = evaluate_bias(model, tok, r["pack"])
     write_card(Path(a.out), r, report)
     print(json.dumps({k: v for k, v in report.to_json().items() if not k.startswith("per_")}, indent=2))
+    return 0
+
+
+def _train_scope(a: argparse.Namespace, model, tok, info, model_path) -> int:
+    """Off-scope probe for a health assistant: fit on train, choose layer/pooling and calibrate on the calibration
+    split, then measure on the held-out split (through the runtime, a sample through the HF engine) and write the
+    card (what `steer eval scope` reproduces)."""
+    from server.scope_eval import answers_cache, run_scope_eval
+    from steering.build.scope_data import scope_splits
+    from steering.build.scope_pack import build_scope_pack, write_card
+
+    splits, dropped = scope_splits()
+    r = build_scope_pack(model, tok, info, out=Path(a.out), splits=splits,
+                         layers=[int(x) for x in a.layers.split(",")], methods=tuple(a.pooling.split(",")),
+                         target_fpr=a.target_fpr, max_new_tokens=a.answer_tokens, dropped=dropped,
+                         cache_file=answers_cache(info.name, a.answer_tokens), command="steer " + " ".join(sys.argv[1:]))
+    print(json.dumps({"chosen": r["chosen"], "sweep": r["sweep"]}, indent=2))
+    report = run_scope_eval(model_path, r["pack"], policy_path=a.config, profile=a.profile,
+                            max_tokens=a.answer_tokens, model=model, tokenizer=tok, model_id=info.name)
+    write_card(Path(a.out), r, report)
+    print({k: v for k, v in report.to_json().items() if k != "outcomes"})
+    return 0
+
+
+def cmd_eval_scope(a: argparse.Namespace) -> int:
+    from server.scope_eval import run_scope_eval
+    from steering.eval.scope import summary_table, write_report
+    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
+    from steering.pack import load_pack
+
+    pack = load_pack(a.pack)
+    report = run_scope_eval(a.model or prepare_embedded_model(), pack, policy_path=a.config, profile=a.profile,
+                            max_tokens=a.max_tokens, batch=a.batch, n_check=a.check, model_id=EMBEDDED_MODEL_ID)
+    md, png = write_report(report, Path(a.out), "steer " + " ".join(sys.argv[1:]))
+    print(summary_table(report))
+    print(f"wrote {md} and {png}")
+    return 0
+
+
+def cmd_eval_concept(a: argparse.Namespace) -> int:
+    from steering.build.topic_pack import held_out_questions
+    from steering.eval.concept import ConceptRun, concept_sweep, write_report
+    from steering.pack import load_pack
+    from steering.runtime import SteeringRuntime
+
+    model, tok = _model_and_tokenizer(a.model)
+    def terms(x: str) -> tuple[str, ...]:
+        return tuple(e.strip().lower() for e in x.split(",") if e.strip())
+
+    prompts = held_out_questions(a.prompts, terms(a.exclude), terms(a.build_exclude))
+    runs = []
+    for path in a.pack:
+        pack = load_pack(path)
+        feature = a.feature or pack.manifest.features[0].name
+        rt = SteeringRuntime([pack], model.config.hidden_size)
+        max_act = rt.column((pack.id, feature)).max_activation
+        settings = [("none", 0.0)] + [(a.op, float(x) * max_act) for x in a.strengths.split(",")]
+        for generated_only in {"all": [False], "generated": [True], "both": [False, True]}[a.positions]:
+            points = concept_sweep(model, tok, rt, (pack.id, feature), prompts, a.pattern, settings,
+                                   max_new_tokens=a.max_tokens, generated_only=generated_only)
+            runs.append(ConceptRun(f"{pack.id}/{feature} (layer {pack.layer})", pack.layer, generated_only, points))
+            for p in points:
+                print(f"{runs[-1].name}{' gen-only' if generated_only else ''} {p.op:>5} {p.x:5.2f}x  "
+                      f"mention {p.mention_rate:4.0%}  ppl ratio {p.ppl_ratio:5.2f}  repetition {p.repetition:.2f}")
+    md, png = write_report(runs, Path(a.out), command="steer " + " ".join(sys.argv[1:]), n_prompts=len(prompts),
+                           pattern=a.pattern, stem=a.stem)
+    print(f"wrote {md} and {png}")
+    return 0
+
+
+def cmd_eval_detection(a: argparse.Namespace) -> int:
+    from steering.build.code_data import load_bandit_examples, load_codeshield
+    from steering.eval.detection import detection_report, write_report
+    from steering.model import cache_dir
+    from steering.pack import load_pack
+
+    model, tok = _model_and_tokenizer(a.model)
+    pack = load_pack(a.pack)
+    files = load_bandit_examples(cache_dir() / "data") + load_codeshield()
+    r = detection_report(model, tok, pack, files, seed=a.seed,
+                         holdout_sources=tuple(x for x in a.holdout.split(",") if x))
+    md = write_report(r, Path(a.out), "steer " + " ".join(sys.argv[1:]))
+    for name, e in r["sets"].items():
+        line = f"{name}: probe AUROC {e['probe_auroc']:.3f} P {e['probe_precision']:.3f} R {e['probe_recall']:.3f}"
+        for key in ("bandit ≥ MEDIUM", "bandit ≥ LOW"):
+            if key in e:
+                line += f"; {key} P {e[key]['precision']:.3f} R {e[key]['recall']:.3f}"
+        print(line)
+    print(f"wrote {md}")
     return 0
 
 
@@ -176,11 +269,28 @@ def cmd_sae_train(a: argparse.Namespace) -> int:
 
     path = a.model or prepare_embedded_model()
     tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, a.dtype)).eval()
     r = sae_train(model, tok, model_name=EMBEDDED_MODEL_ID, layer=a.layer, width=a.width, k=a.k, chars=a.chars,
                   steps=a.steps, batch=a.batch, out=Path(a.out), lr=a.lr, corpus=Path(a.corpus) if a.corpus else None,
                   command="steer " + " ".join(sys.argv[1:]))
     print(json.dumps(r, indent=2))
+    return 0
+
+
+def cmd_sae_label(a: argparse.Namespace) -> int:
+    from steering.build.sae_pack import label_and_ship
+    from steering.model import EMBEDDED_MODEL_ID
+    from steering.pack import ModelInfo
+
+    model, tok = _model_and_tokenizer(a.model)
+    c = model.config
+    info = ModelInfo(name=EMBEDDED_MODEL_ID, architecture=c.architectures[0], d_model=c.hidden_size,
+                     num_layers=c.num_hidden_layers)
+    r = label_and_ship(model, tok, info, sae_dir=Path(a.sae).expanduser(), corpus=Path(a.corpus).expanduser(),
+                       skip_chars=a.skip_chars, chars=a.chars, out_pack=Path(a.out_pack), report=Path(a.report),
+                       n_random=a.random, n_concept=a.per_concept, seed=a.seed,
+                       command="steer " + " ".join(sys.argv[1:]))
+    print(json.dumps(r, indent=1))
     return 0
 
 
@@ -314,11 +424,14 @@ def parser() -> argparse.ArgumentParser:
                       "  steer probe train --task unsafe-code --method logistic --layer 15 "
                       "--out feature_packs/smollm2-135m-instruct/unsafe-code\n"
                       "  steer probe train --task gender --method leace --layer 12 "
-                      "--out feature_packs/smollm2-135m-instruct/gender",
+                      "--out feature_packs/smollm2-135m-instruct/gender\n"
+                      "  steer probe train --task scope --method logistic --layers 10,15,18,20 --target-fpr 0.02 "
+                      "--out feature_packs/smollm2-135m-instruct/topics",
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--task", choices=["topic", "unsafe-code", "gender"], default="topic",
+    t.add_argument("--task", choices=["topic", "unsafe-code", "gender", "scope"], default="topic",
                    help="topic: diff-of-means from Wikipedia titles; unsafe-code: logistic probe on labelled code; "
-                   "gender: LEACE eraser of occupational pronoun skew")
+                   "gender: LEACE eraser of occupational pronoun skew; scope: off-scope monitor for a health "
+                   "assistant (topics pack)")
     t.add_argument("--method", choices=["diff-means", "logistic", "leace"], default="diff-means")
     t.add_argument("--model", help="model directory (default: embedded)")
     t.add_argument("--model-name", help="model name recorded in the pack (default: the embedded model's)")
@@ -328,7 +441,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--layer", type=int, default=15)
     t.add_argument("--default-x", dest="default_x", type=float, default=1.5)
     t.add_argument("--target-fpr", dest="target_fpr", type=float, default=0.05,
-                   help="unsafe-code: share of ordinary (stdlib) lines allowed over the threshold")
+                   help="unsafe-code: share of ordinary (stdlib) lines allowed over the threshold; scope: share of "
+                   "in-scope calibration requests allowed over it")
     t.add_argument("--shrinkage", type=float, default=0.5, help="gender: covariance shrinkage towards identity")
     t.add_argument("--concept", choices=["model", "stereotype"], default="model",
                    help="gender: what to erase: the model's own he/she preference, or the occupation's stereotype score")
@@ -338,6 +452,15 @@ def parser() -> argparse.ArgumentParser:
                    help="gender: plain LEACE (do not protect explicitly stated gender)")
     t.add_argument("--no-balance", dest="no_balance", action="store_true",
                    help="gender: clamp to the mean instead of the calibrated balanced point")
+    t.add_argument("--holdout", default="", help="unsafe-code: comma-separated sources never trained on (codeshield: "
+                   "so `steer eval detection --holdout codeshield` compares with bandit on labels neither produced)")
+    t.add_argument("--layers", default="10,15,18,20", help="scope: candidate layers (chosen on the calibration split)")
+    t.add_argument("--pooling", default="tokens,max", help="scope: candidate probes: tokens (per-token logistic), "
+                   "max (logistic on the per-request max)")
+    t.add_argument("--answer-tokens", dest="answer_tokens", type=int, default=32,
+                   help="scope: greedy answer length the threshold is calibrated (and preservation measured) on")
+    t.add_argument("--config", default="examples/scope-health.yaml", help="scope: policy file with the profile")
+    t.add_argument("--profile", default="health-assistant", help="scope: profile to evaluate")
     t.set_defaults(fn=cmd_probe_train)
 
     c = sub.add_parser("corpus", help="build the deterministic training corpus").add_subparsers(dest="ccmd",
@@ -365,8 +488,30 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--steps", type=int, default=1000)
     st.add_argument("--batch", type=int, default=4096)
     st.add_argument("--lr", type=float, default=2e-4)
+    st.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16",
+                    help="model dtype for collecting activations (bfloat16: ~3x faster on CPU, cosine 0.9999 to fp32)")
     st.add_argument("--out", required=True)
     st.set_defaults(fn=cmd_sae_train)
+
+    sl = sa.add_parser("label", help="label a trained SAE's latents on held-out corpus text; ship a labelled subset "
+                       "as a pack with a browsable report",
+                       epilog="example:\n  steer sae label --sae ~/.cache/steerserve/sae/l15-8k --corpus "
+                       "~/.cache/steerserve/corpus --skip-chars 15000000 --out-pack "
+                       "feature_packs/smollm2-135m-instruct/sae-l15 --report docs/sae/README.md",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    sl.add_argument("--sae", required=True, help="a `steer sae train --out` directory")
+    sl.add_argument("--corpus", required=True, help="the corpus the SAE was trained on")
+    sl.add_argument("--skip-chars", dest="skip_chars", type=int, required=True,
+                    help="the training run's --chars: labelling reads only text after it")
+    sl.add_argument("--chars", type=int, default=1_500_000, help="held-out text to label from")
+    sl.add_argument("--random", type=int, default=32, help="latents shipped as a seeded random sample")
+    sl.add_argument("--per-concept", dest="per_concept", type=int, default=4,
+                    help="latents shipped per concept search")
+    sl.add_argument("--seed", type=int, default=0)
+    sl.add_argument("--out-pack", dest="out_pack", required=True)
+    sl.add_argument("--report", required=True, help="Markdown report path (training report and plot copied beside)")
+    sl.add_argument("--model")
+    sl.set_defaults(fn=cmd_sae_label)
 
     fe = sub.add_parser("features", help="discover features: top contexts, contrastive search").add_subparsers(
         dest="fcmd", required=True)
@@ -401,6 +546,51 @@ def parser() -> argparse.ArgumentParser:
                     help="prompt split (published numbers: test, the held-out one)")
     eb.add_argument("--model", help="model directory (default: embedded)")
     eb.set_defaults(fn=cmd_eval_bias)
+    ec = ev.add_parser("concept", help="concept steering: mention rate vs strength and fluency cost (perplexity "
+                       "ratio, repetition) on held-out neutral questions",
+                       epilog="example:\n  steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate "
+                       "--out docs/eval", formatter_class=argparse.RawDescriptionHelpFormatter)
+    ec.add_argument("--pack", action="append", required=True, help="pack directory (repeat to compare candidates)")
+    ec.add_argument("--feature", help="feature name (default: each pack's first)")
+    ec.add_argument("--op", choices=["add", "clamp"], default="add")
+    ec.add_argument("--strengths", default="0.25,0.5,0.75,1,1.5,2", help="multiples of max_activation")
+    ec.add_argument("--positions", choices=["all", "generated", "both"], default="all",
+                    help="steer every position but the sink, only generated tokens, or measure both")
+    ec.add_argument("--prompts", type=int, default=60, help="held-out neutral questions")
+    ec.add_argument("--max-tokens", dest="max_tokens", type=int, default=48)
+    ec.add_argument("--pattern", default="golden gate|san francisco|bridge", help="regex: the concept is mentioned")
+    ec.add_argument("--exclude", default="golden gate,san francisco,bridge",
+                    help="questions mentioning these are not neutral")
+    ec.add_argument("--build-exclude", dest="build_exclude", default="golden gate,san francisco",
+                    help="the packs' build --exclude: the build's 20 strength-choosing questions are left out")
+    ec.add_argument("--out", default="docs/eval")
+    ec.add_argument("--stem", default="concept", help="file names: STEM.md, STEM.png, STEM.json")
+    ec.add_argument("--model", help="model directory (default: embedded)")
+    ec.set_defaults(fn=cmd_eval_concept)
+    ed = ev.add_parser("detection", help="unsafe-code monitor vs bandit on held-out code, line by line (AUROC, "
+                       "precision / recall at the shipped threshold)",
+                       epilog="example:\n  steer eval detection --pack feature_packs/smollm2-135m-instruct/unsafe-code "
+                       "--out docs/eval", formatter_class=argparse.RawDescriptionHelpFormatter)
+    ed.add_argument("--pack", default="feature_packs/smollm2-135m-instruct/unsafe-code")
+    ed.add_argument("--holdout", default="", help="sources the pack was built without (as its build's --holdout)")
+    ed.add_argument("--seed", type=int, default=0, help="the build's file-split seed")
+    ed.add_argument("--out", default="docs/eval", help="directory for detection.md and detection.png")
+    ed.add_argument("--model", help="model directory (default: embedded)")
+    ed.set_defaults(fn=cmd_eval_detection)
+    es = ev.add_parser("scope", help="scope profile: deflection of off-scope questions, preservation of in-scope "
+                       "answers, held-out, through the runtime (and a sample through the HF engine)",
+                       epilog="example:\n  steer eval scope --pack feature_packs/smollm2-135m-instruct/topics "
+                       "--config examples/scope-health.yaml --out docs/eval",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    es.add_argument("--pack", default="feature_packs/smollm2-135m-instruct/topics")
+    es.add_argument("--config", default="examples/scope-health.yaml", help="policy file with the profile")
+    es.add_argument("--profile", default="health-assistant")
+    es.add_argument("--max-tokens", dest="max_tokens", type=int, default=32, help="in-scope answer length")
+    es.add_argument("--batch", type=int, default=16, help="requests per forward pass")
+    es.add_argument("--check", type=int, default=24, help="requests re-run through the HF engine (0: none)")
+    es.add_argument("--out", default="docs/eval", help="directory for scope.md and scope.png")
+    es.add_argument("--model", help="model directory (default: embedded)")
+    es.set_defaults(fn=cmd_eval_scope)
 
     m = sub.add_parser("model", help="manage the embedded model").add_subparsers(dest="mcmd", required=True)
     mp = m.add_parser("prepare", help="convert the packaged GGUF into a safetensors checkpoint (idempotent)")
