@@ -14,11 +14,12 @@ from steering.runtime import BatchState, SteeringRuntime
 
 @torch.no_grad()
 def generate(model, runtime: SteeringRuntime, prompt_ids: list[int], row: int, *, max_new_tokens: int,
-             eos_ids: set[int]) -> list[int]:
-    """Greedy continuation of ``prompt_ids`` with config ``row`` on every position but the sink. Hooks must be
-    attached (``steering.hooks.attach``)."""
+             eos_ids: set[int], generated_only: bool = False) -> list[int]:
+    """Greedy continuation of ``prompt_ids`` with config ``row`` on every position but the sink (with
+    ``generated_only``: on the generated tokens fed back only, the prompt runs unsteered). Hooks must be attached
+    (``steering.hooks.attach``)."""
     p = len(prompt_ids)
-    rows = torch.full((p,), row)
+    rows = torch.full((p,), 0 if generated_only else row)
     rows[0] = 0
     runtime.batch = BatchState(row=rows, rows_present={0, row})
     cache = DynamicCache()

@@ -76,24 +76,25 @@ def scaling_factor(acts: torch.Tensor) -> float:
 def train_sae(sae: TopKSAE, acts: torch.Tensor, *, steps: int, batch: int = 4096, lr: float = 2e-4,
               aux_coef: float = 1 / 32, dead_after_tokens: int = 1_000_000, seed: int = 0, log_every: int = 50,
               stats: TrainStats | None = None, start_step: int = 0, opt_state: dict | None = None,
-              checkpoint=None, progress: bool = True) -> tuple[TrainStats, dict]:
-    """Train on ``acts [N, d]`` (already scaled). Resumable: pass back ``stats``, ``start_step`` and the returned
-    optimizer state; ``checkpoint(step, stats, opt_state)`` is called every ``log_every * 10`` steps."""
+              checkpoint=None, progress: bool = True, scale: float = 1.0) -> tuple[TrainStats, dict]:
+    """Train on ``acts [N, d]`` times ``scale`` (any float dtype: each batch is cast to float32 and scaled, so a
+    float16 store of millions of tokens is never copied whole). Resumable: pass back ``stats``, ``start_step`` and
+    the returned optimizer state; ``checkpoint(step, stats, opt_state)`` is called every ``log_every * 10`` steps."""
     stats = stats or TrainStats()
     g = torch.Generator().manual_seed(seed + start_step)
     if start_step == 0:
         with torch.no_grad():
-            sae.b_dec.data = acts[: min(len(acts), 65536)].median(0).values  # geometric-median proxy
+            sae.b_dec.data = (acts[: min(len(acts), 65536)].float() * scale).median(0).values  # geometric-median proxy
     opt = torch.optim.Adam(sae.parameters(), lr=lr, betas=(0.9, 0.999), eps=6.25e-10)
     if opt_state:
         opt.load_state_dict(opt_state)
-    var = acts[: min(len(acts), 65536)].var(0).sum().item()
+    var = (acts[: min(len(acts), 65536)].float() * scale).var(0).sum().item()
     last_fired = torch.zeros(sae.width, dtype=torch.long)  # tokens since each latent last fired
     k_aux = min(sae.d // 2, sae.width)
     bar = tqdm(range(start_step, steps), desc="SAE", unit="step", disable=not progress, initial=start_step,
                total=steps)
     for step in bar:
-        x = acts[torch.randint(len(acts), (batch,), generator=g)]  # [B, d]
+        x = acts[torch.randint(len(acts), (batch,), generator=g)].float() * scale  # [B, d]
         pre = sae.pre(x)
         top = pre.topk(sae.k, dim=-1)
         z = torch.zeros_like(pre).scatter(-1, top.indices, top.values.relu())

@@ -35,6 +35,14 @@ def neutral_questions(n: int, exclude: tuple[str, ...], seed: int = 0) -> list[s
     return [q[0].upper() + q[1:] + "?" for q in qs[:n]]
 
 
+def held_out_questions(n: int, exclude: tuple[str, ...], build_exclude: tuple[str, ...], build_n: int = 20,
+                       seed: int = 0) -> list[str]:
+    """``n`` neutral questions for ``steer eval concept`` that avoid ``exclude`` and are none of the ``build_n``
+    questions a pack build (with its ``--exclude`` = ``build_exclude``) measured to choose the default strength."""
+    used = set(neutral_questions(build_n, build_exclude, seed))
+    return [q for q in neutral_questions(10**9, exclude, seed + 1) if q not in used][:n]
+
+
 def build_topic_pack(model, tokenizer, model_info: ModelInfo, *, out: Path, pack_id: str, feature: str, label: str,
                      titles: tuple[str, ...], exclude: tuple[str, ...], pattern: str, layer: int,
                      n_negative: int = 200, n_eval: int = 20, strengths: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0),

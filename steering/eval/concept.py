@@ -1,21 +1,27 @@
 """Concept steering: how often steered replies to neutral prompts bring up the concept, and at what fluency cost.
 
 Fluency is the perplexity of the steered reply under the *unsteered* model, as a ratio to the unsteered reply's
-perplexity (1.0 = as fluent as the model's own answer).
+perplexity (1.0 = as fluent as the model's own answer). Degenerate replies ("San Francisco Bay, San Francisco
+Bay, ...") are *predictable*, so their perplexity can fall while quality falls too: :func:`repetition` (the share
+of a reply's word 3-grams that already occurred earlier in it) is reported beside it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from tqdm import tqdm
 
 from steering.generate import generate, perplexity
 from steering.hooks import attach
 from steering.runtime import FeatureRef, SteeringRuntime
+
+GOAL_RATE, GOAL_PPL, GOAL_BASELINE = 0.80, 1.5, 0.03
 
 
 @dataclass
@@ -25,6 +31,9 @@ class ConceptPoint:
     mention_rate: float
     ppl_ratio: float
     example: str
+    repetition: float = 0.0  # mean share of repeated word 3-grams per reply
+    x: float = 0.0  # value as a multiple of the feature's max_activation
+    replies: list[str] = field(default_factory=list)
 
 
 def chat_ids(tokenizer, text: str) -> list[int]:
@@ -32,23 +41,129 @@ def chat_ids(tokenizer, text: str) -> list[int]:
     return tokenizer(s, add_special_tokens=False)["input_ids"]
 
 
+def repetition(text: str, n: int = 3) -> float:
+    """Share of the word ``n``-grams of ``text`` that already occurred earlier in it (0 = none repeated)."""
+    words = text.lower().split()
+    grams = [tuple(words[i: i + n]) for i in range(len(words) - n + 1)]
+    return (len(grams) - len(set(grams))) / len(grams) if grams else 0.0
+
+
 def concept_sweep(model, tokenizer, runtime: SteeringRuntime, ref: FeatureRef, prompts: list[str], pattern: str,
-                  settings: list[tuple[str, float]], max_new_tokens: int = 48) -> list[ConceptPoint]:
+                  settings: list[tuple[str, float]], max_new_tokens: int = 48,
+                  generated_only: bool = False) -> list[ConceptPoint]:
     """Mention rate and perplexity ratio for each ``(op, absolute value)``; ``("none", 0)`` is the baseline."""
     rx = re.compile(pattern, re.I)
     eos = {tokenizer.eos_token_id}
     ids = [chat_ids(tokenizer, p) for p in prompts]
+    max_act = runtime.column(ref).max_activation
     points, base_ppl = [], None
     with attach(model, runtime):
         for op, value in tqdm(settings, desc="strengths"):
             row = 0 if op == "none" else runtime.rows.acquire({ref: (op, value)})
-            outs = [generate(model, runtime, i, row, max_new_tokens=max_new_tokens, eos_ids=eos) for i in ids]
-            runtime.rows.release(row)
+            outs = [generate(model, runtime, i, row, max_new_tokens=max_new_tokens, eos_ids=eos,
+                             generated_only=generated_only) for i in ids]
+            if row:
+                runtime.rows.release(row)
             texts = [tokenizer.decode(o, skip_special_tokens=True) for o in outs]
             runtime.batch.row = None  # hooks idle: fluency is judged by the unsteered model
             ppl = [perplexity(model, i, o) for i, o in zip(ids, outs, strict=True)]
             med = statistics.median([p for p in ppl if not math.isnan(p)] or [float("nan")])
             base_ppl = med if op == "none" else base_ppl
             rate = sum(bool(rx.search(t)) for t in texts) / len(texts)
-            points.append(ConceptPoint(op, value, rate, med / base_ppl if base_ppl else float("nan"), texts[0][:160]))
+            points.append(ConceptPoint(op, value, rate, med / base_ppl if base_ppl else float("nan"), texts[0][:160],
+                                       statistics.mean(repetition(t) for t in texts),
+                                       value / max_act if max_act else 0.0, texts))
     return points
+
+
+@dataclass
+class ConceptRun:
+    """One candidate (a pack's feature, steered one way) swept over strengths on the same prompts."""
+
+    name: str  # e.g. "golden-gate/bridge (layer 15)"
+    layer: int
+    generated_only: bool
+    points: list[ConceptPoint]
+
+    def best(self) -> ConceptPoint | None:
+        """The highest mention rate among steered points within the fluency goal (None if none is)."""
+        ok = [p for p in self.points if p.op != "none" and p.ppl_ratio <= GOAL_PPL]
+        return max(ok, key=lambda p: (p.mention_rate, -p.ppl_ratio)) if ok else None
+
+    def goal_met(self) -> bool:
+        b, base = self.best(), self.points[0]
+        return bool(b and b.mention_rate >= GOAL_RATE and base.mention_rate <= GOAL_BASELINE)
+
+
+def plot(runs: list[ConceptRun], path: Path, title: str) -> None:
+    """Mention rate and perplexity ratio against strength (× max_activation), one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4))
+    for r in runs:
+        label = r.name + (", generated tokens only" if r.generated_only else "")
+        xs = [p.x for p in r.points]
+        ax[0].plot(xs, [p.mention_rate for p in r.points], "o-", label=label)
+        ax[1].plot(xs, [p.ppl_ratio for p in r.points], "o-", label=label)
+        ax[2].plot([p.ppl_ratio for p in r.points], [p.mention_rate for p in r.points], "o-", label=label)
+    ax[0].axhline(GOAL_RATE, color="grey", ls=":")
+    ax[1].axhline(GOAL_PPL, color="grey", ls=":")
+    ax[2].axhline(GOAL_RATE, color="grey", ls=":")
+    ax[2].axvline(GOAL_PPL, color="grey", ls=":")
+    ax[0].set(xlabel="strength (× max_activation)", ylabel="mention rate", title="concept mention rate")
+    ax[1].set(xlabel="strength (× max_activation)", ylabel="perplexity ratio", title="fluency cost", yscale="log")
+    ax[2].set(xlabel="perplexity ratio (log)", ylabel="mention rate", xscale="log",
+              title="trade-off (goal: upper left of the dotted lines)")
+    ax[0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(runs: list[ConceptRun], *, command: str, n_prompts: int, pattern: str, png: str, notes: str = "") -> str:
+    rows = []
+    for r in runs:
+        for p in r.points:
+            rows.append(f"| {r.name}{' (gen. only)' if r.generated_only else ''} | {p.op} | {p.x:.2f}x ({p.value:.2f}) "
+                        f"| {p.mention_rate:.0%} | {p.ppl_ratio:.2f} | {p.repetition:.2f} | "
+                        f"{p.example[:90].replace('|', '/').replace(chr(10), ' ')} |")
+    verdicts = []
+    for r in runs:
+        b = r.best()
+        verdicts.append(f"- {r.name}{', generated tokens only' if r.generated_only else ''}: best within perplexity "
+                        f"ratio ≤ {GOAL_PPL}: " + (f"{b.mention_rate:.0%} at {b.x:.2f}x (ratio {b.ppl_ratio:.2f})"
+                                                    if b else "none") + f" — goal {'met' if r.goal_met() else 'not met'}")
+    return f"""# Concept steering evaluation
+
+Command: `{command}`
+
+{n_prompts} held-out neutral questions (NQ-open, none mentioning the concept, disjoint from the questions any pack
+build used to choose its default strength), one-turn chat, greedy, 48 new tokens, steered through the runtime's
+hook (position 0 never steered). Mention = regex `{pattern}` in the reply. Perplexity ratio = median perplexity of
+the steered reply under the *unsteered* model ÷ that of the unsteered reply. Repetition = mean share of a reply's
+word 3-grams that already occurred in it (degenerate loops score high and can *lower* perplexity).
+
+Goal: mention rate ≥ {GOAL_RATE:.0%} with perplexity ratio ≤ {GOAL_PPL} (unsteered ≤ {GOAL_BASELINE:.0%}).
+{chr(10).join(verdicts)}
+
+![concept steering]({png})
+
+| candidate | op | strength | mention | ppl ratio | repetition | first reply |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+{notes}"""
+
+
+def write_report(runs: list[ConceptRun], out: Path, *, command: str, n_prompts: int, pattern: str,
+                 stem: str = "concept", notes: str = "") -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    png, md = out / f"{stem}.png", out / f"{stem}.md"
+    plot(runs, png, f"concept steering on {n_prompts} held-out questions")
+    md.write_text(markdown(runs, command=command, n_prompts=n_prompts, pattern=pattern, png=png.name, notes=notes))
+    (out / f"{stem}.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
+    return md, png

@@ -48,22 +48,33 @@ def score_files(model, tok, pack: FeaturePack, files: list[CodeFile], name: str)
     return LineSet(name, [(f, ln) for f, ln, _, _ in rows], [s for *_, s, _ in rows], [y for *_, y in rows])
 
 
+SETS = {  # (source, held out how) -> the set's name in the report
+    ("bandit-examples", "test"): "bandit-examples test files (labels by bandit)",
+    ("codeshield", "test"): "codeshield test files (independent labels)",
+    ("codeshield", "external"): "codeshield fixtures, source held out (independent labels)",
+}
+
+
 def detection_report(model, tok, pack: FeaturePack, files: list[CodeFile], seed: int = 0,
                      holdout_sources: tuple[str, ...] = ()) -> dict:
-    """Probe (and bandit where labels are independent) on the held-out sets of the pack's build split; ``files``
-    as the builder loaded them, ``holdout_sources`` as it was built."""
+    """Probe (and bandit where labels are independent) on the held-out files of the pack's build split: ``files``
+    as the builder loaded them, ``seed`` and ``holdout_sources`` as it was built. Test files are scored per
+    source; codeshield lines (``# ruleid:`` / ``# ok:`` labels, produced by neither detector) also by bandit."""
     _, test, external = split_files(files, seed, holdout_sources)
     thr = pack.manifest.features[0].threshold
-    out = {"threshold": thr, "sets": {}}
-    sets = [score_files(model, tok, pack, test, "held-out files (labels by bandit / codeshield)")]
-    if external:
-        sets.append(score_files(model, tok, pack, external, "codeshield fixtures (independent labels)"))
-    for ls in sets:
+    out = {"threshold": thr, "holdout_sources": list(holdout_sources), "sets": {}}
+    groups = [((src, "test"), [f for f in test if f.source == src]) for src in ("bandit-examples", "codeshield")]
+    groups.append((("codeshield", "external"), [f for f in external if f.source == "codeshield"]))
+    for key, group in groups:
+        if not group:
+            continue
+        ls = score_files(model, tok, pack, group, SETS[key])
         p, r = pr_at(ls.scores, ls.labels, thr)
         entry = {"lines_insecure": sum(ls.labels), "lines_safe": len(ls.labels) - sum(ls.labels),
                  "probe_auroc": auroc(ls.scores, ls.labels), "probe_precision": p, "probe_recall": r,
+                 "probe": _binary([int(x > thr) for x in ls.scores], ls.labels),
                  "scores": ls.scores, "labels": ls.labels, "files": sorted({f for f, _ in ls.keys})}
-        if ls.name.startswith("codeshield"):
+        if key[0] == "codeshield":
             for label, sev in (("bandit ≥ MEDIUM", ("MEDIUM", "HIGH")), ("bandit ≥ LOW", ("LOW", "MEDIUM", "HIGH"))):
                 pred = ls.bandit(bandit_findings(codeshield_dir(), severities=sev, ignored=()))
                 entry[label] = _binary(pred, ls.labels)
@@ -88,16 +99,18 @@ def write_report(r: dict, out_dir: Path, command: str) -> Path:
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(r["sets"]), figsize=(5 * len(r["sets"]), 4.5))
-    for ax, (name, e) in zip(axes, r["sets"].items(), strict=True):
+    fig, axes = plt.subplots(1, len(r["sets"]), figsize=(5 * len(r["sets"]), 4.5), squeeze=False)
+    for ax, (name, e) in zip(axes[0], r["sets"].items(), strict=True):
         fx, ty = roc_points(e["scores"], e["labels"])
         ax.plot(fx, ty, label=f"probe (AUROC {e['probe_auroc']:.3f})")
+        ax.plot([e["probe"]["fpr"]], [e["probe_recall"]], "o",
+                label=f"probe at threshold (P {e['probe_precision']:.2f}, R {e['probe_recall']:.2f})")
         for key, marker in (("bandit ≥ MEDIUM", "s"), ("bandit ≥ LOW", "^")):
             if key in e:
                 p, rc = e[key]["precision"], e[key]["recall"]
                 ax.plot([e[key]["fpr"]], [rc], marker, label=f"{key} (P {p:.2f}, R {rc:.2f})")
         ax.plot([0, 1], [0, 1], ":", color="grey")
-        ax.set(title=name, xlabel="false-positive rate (lines)", ylabel="recall (lines)")
+        ax.set(title=name.replace(" (", "\n("), xlabel="false-positive rate (lines)", ylabel="recall (lines)")
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     png = out_dir / "detection.png"
@@ -119,6 +132,7 @@ Reproduce: `{command}`
 Probe threshold: {r['threshold']} (the shipped one). A line's probe score is the max token logit on it; bandit fires
 on a line its findings cover. Labels: bandit-examples lines are labelled *by bandit* (so bandit is not scored
 there); codeshield lines by codeshield's `# ruleid:` / `# ok:` annotations (independent of both detectors).
+Held-out sources at build time: {', '.join(r['holdout_sources']) or 'none'} (test files: the seeded 30% file split).
 
 | set | detector | insecure / safe lines | AUROC | precision | recall |
 |---|---|---|---|---|---|

@@ -91,3 +91,24 @@ def test_handles_removed_when_generation_raises(pack_factory):
 def test_decoder_layers_found_for_each_architecture():
     for arch in CONFIGS:
         assert len(decoder_layers(tiny(arch))) == L
+
+
+class _CharTokenizer:
+    """Enough of a tokenizer for ``layer_activations``: one id per character."""
+
+    pad_token_id = 0
+
+    def __call__(self, text, truncation=True, max_length=256):
+        return {"input_ids": [1 + ord(c) % 60 for c in text][:max_length]}
+
+
+def test_batched_layer_activations_equal_one_text_at_a_time():
+    from steering.build.activations import layer_activations
+
+    model, tok = tiny("llama"), _CharTokenizer()
+    texts = ["hello world", "a", "steering runtime", "xyz", "the same again"]
+    one = list(layer_activations(model, tok, texts, 2, batch_size=1))
+    many = list(layer_activations(model, tok, texts, 2, batch_size=3))
+    assert [a.shape for a in one] == [(len(t) - 1, D) for t in texts]
+    for a, b in zip(one, many, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
