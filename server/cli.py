@@ -124,7 +124,8 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
         return 2
     r = build_topic_pack(model, tok, info, out=Path(a.out), pack_id=a.id, feature=a.feature, label=a.label,
                          titles=tuple(a.titles.split(",")), exclude=tuple(a.exclude.split(",")), pattern=a.pattern,
-                         layer=a.layer, default_x=a.default_x)
+                         layer=a.layer, default_x=a.default_x,
+                         strengths=tuple(float(x) for x in a.strengths.split(",")))
     for p in r["points"]:
         print(f"{p['op']:>5} {p['value']:8.3f}  mention {p['mention_rate']:.0%}  ppl ratio {p['ppl_ratio']:.2f}")
     return 0
@@ -271,7 +272,8 @@ def cmd_sae_train(a: argparse.Namespace) -> int:
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, a.dtype)).eval()
     r = sae_train(model, tok, model_name=EMBEDDED_MODEL_ID, layer=a.layer, width=a.width, k=a.k, chars=a.chars,
-                  steps=a.steps, batch=a.batch, out=Path(a.out), lr=a.lr, corpus=Path(a.corpus) if a.corpus else None,
+                  steps=a.steps, batch=a.batch, out=Path(a.out).expanduser(), lr=a.lr, context=a.context,
+                  corpus=Path(a.corpus).expanduser() if a.corpus else None,
                   command="steer " + " ".join(sys.argv[1:]))
     print(json.dumps(r, indent=2))
     return 0
@@ -440,6 +442,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True)
     t.add_argument("--layer", type=int, default=15)
     t.add_argument("--default-x", dest="default_x", type=float, default=1.5)
+    t.add_argument("--strengths", default="0.5,1,1.5,2",
+                   help="topic: strengths (× max_activation) measured on the build's 20 questions")
     t.add_argument("--target-fpr", dest="target_fpr", type=float, default=0.05,
                    help="unsafe-code: share of ordinary (stdlib) lines allowed over the threshold; scope: share of "
                    "in-scope calibration requests allowed over it")
@@ -488,6 +492,8 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--steps", type=int, default=1000)
     st.add_argument("--batch", type=int, default=4096)
     st.add_argument("--lr", type=float, default=2e-4)
+    st.add_argument("--context", type=int, default=1024, help="tokens per text window (shorter: faster on CPU; "
+                    "texts are split, not truncated, below 1024)")
     st.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16",
                     help="model dtype for collecting activations (bfloat16: ~3x faster on CPU, cosine 0.9999 to fp32)")
     st.add_argument("--out", required=True)

@@ -161,3 +161,15 @@ def fvu_of(sae: TopKSAE, acts: torch.Tensor) -> tuple[float, float, int]:
         x_hat = torch.cat([sae.decode(b) for b in z.split(8192)])
         fvu = (acts - x_hat).pow(2).sum().item() / (acts - acts.mean(0)).pow(2).sum().item()
         return fvu, float((z > 0).sum(1).float().mean()), int(((z > 0).sum(0) == 0).sum())
+
+
+def fvu_typical(sae: TopKSAE, acts: torch.Tensor, factor: float = 10.0) -> tuple[float, int]:
+    """FVU over tokens whose norm is at most ``factor`` × the median norm, and how many were left out. A few
+    "massive activation" tokens (norm ≈150× the median at layer 15 of SmolLM2: 2 in 20,000 held-out tokens) carry
+    most of the variance, so plain FVU mostly measures them; this is the number for ordinary tokens."""
+    with torch.no_grad():
+        norm = acts.norm(dim=1)
+        keep = norm <= factor * norm.median()
+        x = acts[keep]
+        x_hat = torch.cat([sae.decode(sae.encode(b)) for b in x.split(8192)])
+        return (x - x_hat).pow(2).sum().item() / (x - x.mean(0)).pow(2).sum().item(), int((~keep).sum())

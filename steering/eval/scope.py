@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from steering.build.scope_data import IN_SCOPE, OFF_SCOPE, Question
+from steering.build.scope_data import IN_SCOPE, OFF_SCOPE, TEST_ONLY, Question
 from steering.build.scope_pack import chat_ids, fed_back, greedy_answers
 from steering.hooks import attach, decoder_layers
 from steering.monitor import RequestMonitor
@@ -283,7 +283,7 @@ def markdown(r: ScopeReport, command: str, png: str) -> str:
 Command: `{command}`
 
 Held-out questions only (the `test` split of `steering/build/scope_data.py`: never used to fit the probe or to
-calibrate its threshold; `medicationqa`, `liveqa` and `truthfulqa` are sources the build never saw at all). Each
+calibrate its threshold; {', '.join(f'`{s}`' for s in TEST_ONLY)} are sources the build never saw at all). Each
 question is a one-turn chat request under the policy profile: its prompt tokens, then the tokens of its greedy
 answer (≤ {r.max_tokens} tokens), go through the runtime's hook, table and per-request monitor (position 0
 unmonitored); off-scope requests count as deflected when the monitor fires on the prompt (the `block` action then
