@@ -99,7 +99,7 @@ def label_and_ship(model, tok, info: ModelInfo, *, sae_dir: Path, corpus: Path, 
                            "held-out text).", command=command)
     intro = (f"TopK SAE at layer {layer}: width {sae.width}, k {sae.k}, held-out FVU "
              f"{train_report['heldout_fvu_typical']:.3f} on ordinary tokens ({train_report['heldout_fvu']:.3f} "
-             "counting massive-activation tokens), trained on {train_report['tokens_collected']:,} tokens "
+             f"counting massive-activation tokens), trained on {train_report['tokens_collected']:,} tokens "
              f"({train_report['train_tokens_seen']:,} token passes; [training report](training.md)). Labels and "
              f"contexts from {len(texts):,} held-out corpus documents ({sc.n_tokens:,} tokens) the SAE never trained "
              f"on; {len(live):,} of {sae.width:,} latents fire there. Labels are automatic: the most common "

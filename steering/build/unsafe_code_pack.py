@@ -184,10 +184,10 @@ def build_unsafe_code_pack(model, tok, info: ModelInfo, *, out: Path, cache: Pat
     pack = save_pack(out, manifest, {"W_dec": w_dec[None], "W_enc": w[:, None], "b_enc": torch.tensor([b])},
                      card=card(manifest, result))
     if external:
-        from steering.eval.detection import detection_report  # the numbers `steer eval detection` reproduces
+        from steering.eval.detection import SETS, detection_report  # what `steer eval detection` reproduces
 
         sets = detection_report(model, tok, pack, files, seed, holdout_sources)["sets"]
-        result["external"] = sets["codeshield fixtures (independent labels)"]
+        result["external"] = sets[SETS[("codeshield", "external")]]
         (out / "README.md").write_text(card(manifest, result))
     return result
 

@@ -124,20 +124,29 @@ def write_report(r: dict, out_dir: Path, command: str) -> Path:
             if key in e:
                 rows.append(f"| {name} | {key} | {e['lines_insecure']} / {e['lines_safe']} | – | "
                             f"{e[key]['precision']:.3f} | {e[key]['recall']:.3f} |")
+    independent = any("bandit ≥ MEDIUM" in e for e in r["sets"].values())
+    note = "" if independent else (
+        "\nNo codeshield file fell in this pack's test split (codeshield has 5 Python fixtures), so there are no labels "
+        "here that neither detector produced. The side-by-side with bandit uses a build with codeshield held out: "
+        "`steer probe train --task unsafe-code --method logistic --layer 15 --target-fpr 0.05 --holdout codeshield "
+        "--out DIR`, then `steer eval detection --pack DIR --holdout codeshield` "
+        "([detection-holdout/detection.md](detection-holdout/detection.md)).\n")
     md = out_dir / "detection.md"
     md.write_text(f"""# Detection: `unsafe-code/python` vs bandit (held-out code)
 
 Reproduce: `{command}`
 
-Probe threshold: {r['threshold']} (the shipped one). A line's probe score is the max token logit on it; bandit fires
-on a line its findings cover. Labels: bandit-examples lines are labelled *by bandit* (so bandit is not scored
-there); codeshield lines by codeshield's `# ruleid:` / `# ok:` annotations (independent of both detectors).
+Probe threshold: {r['threshold']} (the pack's own, calibrated at build time). A line's probe score is the max
+token logit on it; bandit fires on a line its findings cover. Labels: bandit-examples lines are labelled *by
+bandit* (so bandit is not scored there); codeshield lines by codeshield's `# ruleid:` / `# ok:` annotations
+(independent of both detectors).
 Held-out sources at build time: {', '.join(r['holdout_sources']) or 'none'} (test files: the seeded 30% file split).
 
 | set | detector | insecure / safe lines | AUROC | precision | recall |
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
 
+{note}
 ![ROC](detection.png)
 
 Files: {'; '.join(f"{n}: {', '.join(e['files'])}" for n, e in r['sets'].items())}.
