@@ -1,0 +1,259 @@
+"""``steer`` offline commands: building packs (probe train, corpus, SAE train/label), feature discovery and the
+held-out evaluations. Registered by :func:`server.cli.parser`; heavy imports happen inside each function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_probe_train(a: argparse.Namespace) -> int:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from steering.build.topic_pack import build_topic_pack
+    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
+    from steering.pack import ModelInfo
+
+    path = a.model or prepare_embedded_model()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    c = model.config
+    info = ModelInfo(name=a.model_name or EMBEDDED_MODEL_ID, architecture=c.architectures[0], d_model=c.hidden_size,
+                     num_layers=c.num_hidden_layers)
+    if a.task == "gender":
+        return _train_gender(a, model, tok, info)
+    if a.task == "scope":
+        return _train_scope(a, model, tok, info, path)
+    if a.task == "unsafe-code":
+        from steering.build.unsafe_code_pack import build_unsafe_code_pack
+        from steering.model import cache_dir
+
+        r = build_unsafe_code_pack(model, tok, info, out=Path(a.out), cache=cache_dir() / "data", layer=a.layer,
+                                   target_fpr=a.target_fpr, command="steer " + " ".join(sys.argv[1:]),
+                                   holdout_sources=tuple(x for x in a.holdout.split(",") if x))
+        print({k: v for k, v in r.items() if k != "test_files_names"})
+        return 0
+    missing = [n for n in ("id", "feature", "label", "titles", "exclude", "pattern") if getattr(a, n) is None]
+    if missing:
+        print(f"error: --task topic needs --{', --'.join(missing)}", file=sys.stderr)
+        return 2
+    r = build_topic_pack(model, tok, info, out=Path(a.out), pack_id=a.id, feature=a.feature, label=a.label,
+                         titles=tuple(a.titles.split(",")), exclude=tuple(a.exclude.split(",")), pattern=a.pattern,
+                         layer=a.layer, default_x=a.default_x,
+                         strengths=tuple(float(x) for x in a.strengths.split(",")))
+    for p in r["points"]:
+        print(f"{p['op']:>5} {p['value']:8.3f}  mention {p['mention_rate']:.0%}  ppl ratio {p['ppl_ratio']:.2f}")
+    return 0
+
+
+def _train_gender(a: argparse.Namespace, model, tok, info) -> int:
+    """LEACE gender eraser: fit and calibrate on the fit split, then measure on the held-out split and write the
+    card (the same numbers `steer eval bias` reproduces)."""
+    from steering.build.gender_pack import build_gender_pack, write_card
+    from steering.eval.bias import evaluate_bias
+
+    if a.method != "leace":
+        print("error: --task gender supports --method leace", file=sys.stderr)
+        return 2
+    command = "steer " + " ".join(sys.argv[1:])
+    r = build_gender_pack(model, tok, info, out=Path(a.out), layer=a.layer, shrinkage=a.shrinkage, label=a.concept,
+                          positions=a.positions, keep_stated=not a.no_keep_stated, balance=not a.no_balance,
+                          pack_id=a.id or "gender", command=command)
+    report = evaluate_bias(model, tok, r["pack"])
+    write_card(Path(a.out), r, report)
+    print(json.dumps({k: v for k, v in report.to_json().items() if not k.startswith("per_")}, indent=2))
+    return 0
+
+
+def _train_scope(a: argparse.Namespace, model, tok, info, model_path) -> int:
+    """Off-scope probe for a health assistant: fit on train, choose layer/pooling and calibrate on the calibration
+    split, then measure on the held-out split (through the runtime, a sample through the HF engine) and write the
+    card (what `steer eval scope` reproduces)."""
+    from server.scope_eval import answers_cache, run_scope_eval
+    from steering.build.scope_data import scope_splits
+    from steering.build.scope_pack import build_scope_pack, write_card
+
+    splits, dropped = scope_splits()
+    r = build_scope_pack(model, tok, info, out=Path(a.out), splits=splits,
+                         layers=[int(x) for x in a.layers.split(",")], methods=tuple(a.pooling.split(",")),
+                         target_fpr=a.target_fpr, max_new_tokens=a.answer_tokens, dropped=dropped,
+                         cache_file=answers_cache(info.name, a.answer_tokens), command="steer " + " ".join(sys.argv[1:]))
+    print(json.dumps({"chosen": r["chosen"], "sweep": r["sweep"]}, indent=2))
+    report = run_scope_eval(model_path, r["pack"], policy_path=a.config, profile=a.profile,
+                            max_tokens=a.answer_tokens, model=model, tokenizer=tok, model_id=info.name)
+    write_card(Path(a.out), r, report)
+    print({k: v for k, v in report.to_json().items() if k != "outcomes"})
+    return 0
+
+
+def cmd_eval_scope(a: argparse.Namespace) -> int:
+    from server.scope_eval import run_scope_eval
+    from steering.eval.scope import summary_table, write_report
+    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
+    from steering.pack import load_pack
+
+    pack = load_pack(a.pack)
+    report = run_scope_eval(a.model or prepare_embedded_model(), pack, policy_path=a.config, profile=a.profile,
+                            max_tokens=a.max_tokens, batch=a.batch, n_check=a.check, model_id=EMBEDDED_MODEL_ID)
+    md, png = write_report(report, Path(a.out), "steer " + " ".join(sys.argv[1:]))
+    print(summary_table(report))
+    print(f"wrote {md} and {png}")
+    return 0
+
+
+def cmd_eval_concept(a: argparse.Namespace) -> int:
+    from steering.build.topic_pack import held_out_questions
+    from steering.eval.concept import ConceptRun, concept_sweep, write_report
+    from steering.pack import load_pack
+    from steering.runtime import SteeringRuntime
+
+    model, tok = _model_and_tokenizer(a.model)
+    def terms(x: str) -> tuple[str, ...]:
+        return tuple(e.strip().lower() for e in x.split(",") if e.strip())
+
+    prompts = held_out_questions(a.prompts, terms(a.exclude), terms(a.build_exclude))
+    runs = []
+    for path in a.pack:
+        pack = load_pack(path)
+        feature = a.feature or pack.manifest.features[0].name
+        rt = SteeringRuntime([pack], model.config.hidden_size)
+        max_act = rt.column((pack.id, feature)).max_activation
+        settings = [("none", 0.0)] + [(a.op, float(x) * max_act) for x in a.strengths.split(",")]
+        for generated_only in {"all": [False], "generated": [True], "both": [False, True]}[a.positions]:
+            points = concept_sweep(model, tok, rt, (pack.id, feature), prompts, a.pattern, settings,
+                                   max_new_tokens=a.max_tokens, generated_only=generated_only)
+            runs.append(ConceptRun(f"{pack.id}/{feature} (layer {pack.layer})", pack.layer, generated_only, points))
+            for p in points:
+                print(f"{runs[-1].name}{' gen-only' if generated_only else ''} {p.op:>5} {p.x:5.2f}x  "
+                      f"mention {p.mention_rate:4.0%}  ppl ratio {p.ppl_ratio:5.2f}  repetition {p.repetition:.2f}")
+    md, png = write_report(runs, Path(a.out), command="steer " + " ".join(sys.argv[1:]), n_prompts=len(prompts),
+                           pattern=a.pattern, stem=a.stem)
+    print(f"wrote {md} and {png}")
+    return 0
+
+
+def cmd_eval_detection(a: argparse.Namespace) -> int:
+    from steering.build.code_data import load_bandit_examples, load_codeshield
+    from steering.eval.detection import detection_report, write_report
+    from steering.model import cache_dir
+    from steering.pack import load_pack
+
+    model, tok = _model_and_tokenizer(a.model)
+    pack = load_pack(a.pack)
+    files = load_bandit_examples(cache_dir() / "data") + load_codeshield()
+    r = detection_report(model, tok, pack, files, seed=a.seed,
+                         holdout_sources=tuple(x for x in a.holdout.split(",") if x))
+    md = write_report(r, Path(a.out), "steer " + " ".join(sys.argv[1:]))
+    for name, e in r["sets"].items():
+        line = f"{name}: probe AUROC {e['probe_auroc']:.3f} P {e['probe_precision']:.3f} R {e['probe_recall']:.3f}"
+        for key in ("bandit ≥ MEDIUM", "bandit ≥ LOW"):
+            if key in e:
+                line += f"; {key} P {e[key]['precision']:.3f} R {e[key]['recall']:.3f}"
+        print(line)
+    print(f"wrote {md}")
+    return 0
+
+
+def cmd_eval_bias(a: argparse.Namespace) -> int:
+    from steering.eval.bias import evaluate_bias, summary_table, write_report
+    from steering.pack import load_pack
+
+    pack = load_pack(a.pack)
+    model, tok = _model_and_tokenizer(a.model)
+    report = evaluate_bias(model, tok, pack, split=a.split)
+    md, png = write_report(report, Path(a.out), "steer " + " ".join(sys.argv[1:]))
+    print(summary_table(report))
+    print(f"wrote {md} and {png}")
+    return 0
+
+
+def cmd_corpus_build(a: argparse.Namespace) -> int:
+    from steering.build.corpus import build_corpus, default_corpus_dir
+
+    out = Path(a.out) if a.out else default_corpus_dir()
+    m = build_corpus(out, sources=a.sources.split(",") if a.sources else None, max_tokens_total=a.tokens, seed=a.seed)
+    print(json.dumps(m.to_json(), indent=2)[:4000])
+    return 0
+
+
+def cmd_sae_train(a: argparse.Namespace) -> int:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from steering.build.sae_train import sae_train
+    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
+
+    path = a.model or prepare_embedded_model()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, a.dtype)).eval()
+    r = sae_train(model, tok, model_name=EMBEDDED_MODEL_ID, layer=a.layer, width=a.width, k=a.k, chars=a.chars,
+                  steps=a.steps, batch=a.batch, out=Path(a.out).expanduser(), lr=a.lr, context=a.context,
+                  corpus=Path(a.corpus).expanduser() if a.corpus else None,
+                  command="steer " + " ".join(sys.argv[1:]))
+    print(json.dumps(r, indent=2))
+    return 0
+
+
+def cmd_sae_label(a: argparse.Namespace) -> int:
+    from steering.build.sae_pack import label_and_ship
+    from steering.model import EMBEDDED_MODEL_ID
+    from steering.pack import ModelInfo
+
+    model, tok = _model_and_tokenizer(a.model)
+    c = model.config
+    info = ModelInfo(name=EMBEDDED_MODEL_ID, architecture=c.architectures[0], d_model=c.hidden_size,
+                     num_layers=c.num_hidden_layers)
+    r = label_and_ship(model, tok, info, sae_dir=Path(a.sae).expanduser(), corpus=Path(a.corpus).expanduser(),
+                       skip_chars=a.skip_chars, chars=a.chars, out_pack=Path(a.out_pack), report=Path(a.report),
+                       n_random=a.random, n_concept=a.per_concept, seed=a.seed,
+                       command="steer " + " ".join(sys.argv[1:]))
+    print(json.dumps(r, indent=1))
+    return 0
+
+
+def _model_and_tokenizer(path_arg):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from steering.model import prepare_embedded_model
+
+    path = path_arg or prepare_embedded_model()
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def _texts(path: str) -> list[str]:
+    """Blank-line-separated paragraphs of a text file."""
+    return [t.strip() for t in Path(path).read_text().split("\n\n") if t.strip()]
+
+
+def cmd_features(a: argparse.Namespace) -> int:
+    from steering.build.activations import layer_activations
+    from steering.build.features import contrastive, markdown_report, top_contexts
+    from steering.build.sae_train import corpus_texts, default_texts
+    from steering.pack import load_pack
+    from steering.runtime import SteeringRuntime
+
+    pack = load_pack(a.pack)
+    model, tok = _model_and_tokenizer(a.model)
+    rt = SteeringRuntime([pack], model.config.hidden_size)
+    site = rt.sites[pack.layer]
+    names = {rt.columns[(pack.id, f.name)].col: f.name for f in pack.manifest.features}
+    if a.fcmd == "search":
+        pos = list(layer_activations(model, tok, _texts(a.positive), pack.layer, desc="positive"))
+        neg = list(layer_activations(model, tok, _texts(a.negative), pack.layer, desc="negative"))
+        for col, score, p, n in contrastive(pos, neg, site.activation, n=a.n):
+            print(f"{names[col]:>12}  score {score:+.2f}  mean max: positive {p:.3f}  negative {n:.3f}")
+        return 0
+    texts = corpus_texts(Path(a.corpus), a.chars) if a.corpus else default_texts(a.chars)
+    acts = list(layer_activations(model, tok, texts, pack.layer, desc="texts"))
+    tokens = [[tok.decode([t]) for t in tok(x, truncation=True, max_length=256)["input_ids"][1:]] for x in texts]
+    want = a.features.split(",") if a.features else list(names.values())[:20]
+    cols = [rt.column((pack.id, w)).col for w in want]
+    report = markdown_report(top_contexts(acts, tokens, site.activation, cols, n_top=a.n), names)
+    if a.out:
+        Path(a.out).write_text(report)
+    print(report)
+    return 0
