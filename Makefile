@@ -67,7 +67,7 @@ packs: install
 	$(BIN)/steer eval scope --out docs/eval
 	$(BIN)/steer eval detection --out docs/eval
 	$(BIN)/steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate --prompts 20 \
-	  --strengths 0.5,1,1.5,2 --out docs/eval
+	  --strengths 0.5,1,1.5,2 --positions all,prompt --out docs/eval
 	$(BIN)/steer corpus build --tokens 6000000 --seed 0
 	$(BIN)/steer sae train --layer 15 --width 8192 --k 32 --corpus $(CACHE)/corpus --chars 15000000 \
 	  --steps 1001 --batch 4096 --out $(CACHE)/sae/l15-8k

@@ -321,8 +321,10 @@ def parser() -> argparse.ArgumentParser:
     ec.add_argument("--feature", help="feature name (default: each pack's first)")
     ec.add_argument("--op", choices=["add", "clamp"], default="add")
     ec.add_argument("--strengths", default="0.25,0.5,0.75,1,1.5,2", help="multiples of max_activation")
-    ec.add_argument("--positions", choices=["all", "generated", "both"], default="all",
-                    help="steer every position but the sink, only generated tokens, or measure both")
+    ec.add_argument("--positions", default="all", help="comma-separated runs: all (every position but the sink), "
+                    "generated (generated tokens only), prompt (the prompt only, then unsteered)")
+    ec.add_argument("--topic", default="the Golden Gate Bridge", help="the concept in words, for the reference "
+                    "replies (the model's own answer to 'Tell me about TOPIC.'); empty: no reference")
     ec.add_argument("--prompts", type=int, default=60, help="held-out neutral questions")
     ec.add_argument("--max-tokens", dest="max_tokens", type=int, default=48)
     ec.add_argument("--pattern", default="golden gate|san francisco|bridge", help="regex: the concept is mentioned")

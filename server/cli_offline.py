@@ -106,7 +106,8 @@ def cmd_eval_scope(a: argparse.Namespace) -> int:
 
 def cmd_eval_concept(a: argparse.Namespace) -> int:
     from steering.build.topic_pack import held_out_questions
-    from steering.eval.concept import ConceptRun, concept_sweep, write_report
+    from steering.eval.concept import TOPIC_PROMPTS, ConceptRun, concept_sweep, reference, write_report
+    from steering.generate import POSITIONS
     from steering.pack import load_pack
     from steering.runtime import SteeringRuntime
 
@@ -114,7 +115,14 @@ def cmd_eval_concept(a: argparse.Namespace) -> int:
     def terms(x: str) -> tuple[str, ...]:
         return tuple(e.strip().lower() for e in x.split(",") if e.strip())
 
+    for x in a.positions.split(","):
+        if x not in POSITIONS:
+            raise SystemExit(f"--positions: {x!r} is not one of {', '.join(POSITIONS)}")
     prompts = held_out_questions(a.prompts, terms(a.exclude), terms(a.build_exclude))
+    ref = None
+    if a.topic:
+        ref = reference(model, tok, prompts, [t.format(topic=a.topic) for t in TOPIC_PROMPTS], a.max_tokens)
+        print(f"reference perplexity ratios: on-topic answer {ref.on_topic:.2f}, sampled reply {ref.sampled:.2f}")
     runs = []
     for path in a.pack:
         pack = load_pack(path)
@@ -122,15 +130,15 @@ def cmd_eval_concept(a: argparse.Namespace) -> int:
         rt = SteeringRuntime([pack], model.config.hidden_size)
         max_act = rt.column((pack.id, feature)).max_activation
         settings = [("none", 0.0)] + [(a.op, float(x) * max_act) for x in a.strengths.split(",")]
-        for generated_only in {"all": [False], "generated": [True], "both": [False, True]}[a.positions]:
+        for positions in a.positions.split(","):
             points = concept_sweep(model, tok, rt, (pack.id, feature), prompts, a.pattern, settings,
-                                   max_new_tokens=a.max_tokens, generated_only=generated_only)
-            runs.append(ConceptRun(f"{pack.id}/{feature} (layer {pack.layer})", pack.layer, generated_only, points))
+                                   max_new_tokens=a.max_tokens, positions=positions)
+            runs.append(ConceptRun(f"{pack.id}/{feature} (layer {pack.layer})", pack.layer, positions, points))
             for p in points:
-                print(f"{runs[-1].name}{' gen-only' if generated_only else ''} {p.op:>5} {p.x:5.2f}x  "
+                print(f"{runs[-1].title} {p.op:>5} {p.x:5.2f}x  "
                       f"mention {p.mention_rate:4.0%}  ppl ratio {p.ppl_ratio:5.2f}  repetition {p.repetition:.2f}")
     md, png = write_report(runs, Path(a.out), command="steer " + " ".join(sys.argv[1:]), n_prompts=len(prompts),
-                           pattern=a.pattern, stem=a.stem)
+                           pattern=a.pattern, stem=a.stem, ref=ref)
     print(f"wrote {md} and {png}")
     return 0
 

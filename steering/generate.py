@@ -11,16 +11,22 @@ from transformers import DynamicCache
 
 from steering.runtime import BatchState, SteeringRuntime
 
+POSITIONS = ("all", "generated", "prompt")
+
 
 @torch.no_grad()
 def generate(model, runtime: SteeringRuntime, prompt_ids: list[int], row: int, *, max_new_tokens: int,
-             eos_ids: set[int], generated_only: bool = False) -> list[int]:
-    """Greedy continuation of ``prompt_ids`` with config ``row`` on every position but the sink (with
-    ``generated_only``: on the generated tokens fed back only, the prompt runs unsteered). Hooks must be attached
-    (``steering.hooks.attach``)."""
+             eos_ids: set[int], positions: str = "all") -> list[int]:
+    """Greedy continuation of ``prompt_ids`` with config ``row`` on the ``positions`` it names: ``all`` (every
+    position but the sink), ``generated`` (the generated tokens fed back; the prompt runs unsteered) or ``prompt``
+    (the prompt only, sink excepted: the model reads a steered prompt, then writes unsteered). Hooks must be
+    attached (``steering.hooks.attach``)."""
+    if positions not in POSITIONS:
+        raise ValueError(f"positions must be one of {POSITIONS}, not {positions!r}")
     p = len(prompt_ids)
-    rows = torch.full((p,), 0 if generated_only else row)
+    rows = torch.full((p,), 0 if positions == "generated" else row)
     rows[0] = 0
+    decode_row = 0 if positions == "prompt" else row
     runtime.batch = BatchState(row=rows, rows_present={0, row})
     cache = DynamicCache()
     logits = model(input_ids=torch.tensor([prompt_ids]), past_key_values=cache, use_cache=True,
@@ -31,7 +37,7 @@ def generate(model, runtime: SteeringRuntime, prompt_ids: list[int], row: int, *
         if tok in eos_ids:
             break
         out.append(tok)
-        runtime.batch = BatchState(row=torch.tensor([row]), rows_present={0, row})
+        runtime.batch = BatchState(row=torch.tensor([decode_row]), rows_present={0, decode_row})
         logits = model(input_ids=torch.tensor([[tok]]), past_key_values=cache, use_cache=True).logits[0, -1]
     runtime.batch = BatchState()
     return out

@@ -15,6 +15,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from steering.generate import generate, perplexity
@@ -22,6 +23,9 @@ from steering.hooks import attach
 from steering.runtime import FeatureRef, SteeringRuntime
 
 GOAL_RATE, GOAL_PPL, GOAL_BASELINE = 0.80, 1.5, 0.03
+# Direct questions whose greedy answers are the fluent on-topic replies of :func:`reference`.
+TOPIC_PROMPTS = ("Tell me about {topic}.", "What is {topic}?", "Why is {topic} famous?",
+                 "Write a short paragraph about {topic}.", "Describe {topic}.")
 
 
 @dataclass
@@ -50,7 +54,7 @@ def repetition(text: str, n: int = 3) -> float:
 
 def concept_sweep(model, tokenizer, runtime: SteeringRuntime, ref: FeatureRef, prompts: list[str], pattern: str,
                   settings: list[tuple[str, float]], max_new_tokens: int = 48,
-                  generated_only: bool = False) -> list[ConceptPoint]:
+                  positions: str = "all") -> list[ConceptPoint]:
     """Mention rate and perplexity ratio for each ``(op, absolute value)``; ``("none", 0)`` is the baseline."""
     rx = re.compile(pattern, re.I)
     eos = {tokenizer.eos_token_id}
@@ -61,7 +65,7 @@ def concept_sweep(model, tokenizer, runtime: SteeringRuntime, ref: FeatureRef, p
         for op, value in tqdm(settings, desc="strengths"):
             row = 0 if op == "none" else runtime.rows.acquire({ref: (op, value)})
             outs = [generate(model, runtime, i, row, max_new_tokens=max_new_tokens, eos_ids=eos,
-                             generated_only=generated_only) for i in ids]
+                             positions=positions) for i in ids]
             if row:
                 runtime.rows.release(row)
             texts = [tokenizer.decode(o, skip_special_tokens=True) for o in outs]
@@ -77,17 +81,59 @@ def concept_sweep(model, tokenizer, runtime: SteeringRuntime, ref: FeatureRef, p
 
 
 @dataclass
+class Reference:
+    """What the perplexity ratio of a reply that is *not* steering damage looks like, on the same questions.
+
+    ``on_topic``: the model's own greedy answer to a direct question about the concept ("Tell me about the Golden
+    Gate Bridge."), given as the reply to each neutral question — a fluent reply that brings the concept up, the
+    best a steering method could produce. ``sampled``: the model's own reply to the same question sampled at
+    temperature 1 (fluent by construction, just not the greedy path). Both are scored like the steered replies."""
+
+    on_topic: float
+    sampled: float
+    on_topic_example: str = ""
+
+
+@torch.no_grad()
+def reference(model, tokenizer, prompts: list[str], topic_prompts: list[str], max_new_tokens: int = 48,
+              seed: int = 0) -> Reference:
+    """Perplexity ratios of :class:`Reference` replies (hooks must be idle or detached)."""
+    eos = tokenizer.eos_token_id
+
+    def reply(ids: list[int], **kw) -> list[int]:
+        out = model.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, eos_token_id=eos,
+                             pad_token_id=eos, **kw)[0, len(ids):].tolist()
+        return out[: out.index(eos)] if eos in out else out
+
+    torch.manual_seed(seed)
+    topic = [reply(chat_ids(tokenizer, t), do_sample=False) for t in topic_prompts]
+    base, on, sampled = [], [], []
+    for j, q in enumerate(prompts):
+        ids = chat_ids(tokenizer, q)
+        base.append(perplexity(model, ids, reply(ids, do_sample=False)))
+        on.append(perplexity(model, ids, topic[j % len(topic)]))
+        sampled.append(perplexity(model, ids, reply(ids, do_sample=True, temperature=1.0, top_p=1.0, top_k=0)))
+    b = statistics.median(base)
+    return Reference(statistics.median(on) / b, statistics.median(sampled) / b,
+                     tokenizer.decode(topic[0], skip_special_tokens=True)[:160])
+
+
+@dataclass
 class ConceptRun:
     """One candidate (a pack's feature, steered one way) swept over strengths on the same prompts."""
 
     name: str  # e.g. "golden-gate/bridge (layer 15)"
     layer: int
-    generated_only: bool
+    positions: str  # "all" | "generated" | "prompt" (steering.generate.POSITIONS)
     points: list[ConceptPoint]
 
-    def best(self) -> ConceptPoint | None:
-        """The highest mention rate among steered points within the fluency goal (None if none is)."""
-        ok = [p for p in self.points if p.op != "none" and p.ppl_ratio <= GOAL_PPL]
+    @property
+    def title(self) -> str:
+        return self.name + {"all": "", "generated": ", generated tokens only", "prompt": ", prompt only"}[self.positions]
+
+    def best(self, max_ratio: float = GOAL_PPL) -> ConceptPoint | None:
+        """The highest mention rate among steered points within ``max_ratio`` (None if none is)."""
+        ok = [p for p in self.points if p.op != "none" and p.ppl_ratio <= max_ratio]
         return max(ok, key=lambda p: (p.mention_rate, -p.ppl_ratio)) if ok else None
 
     def goal_met(self) -> bool:
@@ -95,7 +141,7 @@ class ConceptRun:
         return bool(b and b.mention_rate >= GOAL_RATE and base.mention_rate <= GOAL_BASELINE)
 
 
-def plot(runs: list[ConceptRun], path: Path, title: str) -> None:
+def plot(runs: list[ConceptRun], path: Path, title: str, ref: Reference | None = None) -> None:
     """Mention rate and perplexity ratio against strength (× max_activation), one line per run."""
     import matplotlib
 
@@ -104,7 +150,7 @@ def plot(runs: list[ConceptRun], path: Path, title: str) -> None:
 
     fig, ax = plt.subplots(1, 3, figsize=(14, 4))
     for r in runs:
-        label = r.name + (", generated tokens only" if r.generated_only else "")
+        label = r.title
         xs = [p.x for p in r.points]
         ax[0].plot(xs, [p.mention_rate for p in r.points], "o-", label=label)
         ax[1].plot(xs, [p.ppl_ratio for p in r.points], "o-", label=label)
@@ -113,6 +159,10 @@ def plot(runs: list[ConceptRun], path: Path, title: str) -> None:
     ax[1].axhline(GOAL_PPL, color="grey", ls=":")
     ax[2].axhline(GOAL_RATE, color="grey", ls=":")
     ax[2].axvline(GOAL_PPL, color="grey", ls=":")
+    if ref:
+        ax[1].axhline(ref.on_topic, color="tab:green", ls="--", label="model's own on-topic answer")
+        ax[2].axvline(ref.on_topic, color="tab:green", ls="--", label="model's own on-topic answer")
+        ax[2].legend(fontsize=7)
     ax[0].set(xlabel="strength (× max_activation)", ylabel="mention rate", title="concept mention rate")
     ax[1].set(xlabel="strength (× max_activation)", ylabel="perplexity ratio", title="fluency cost", yscale="log")
     ax[2].set(xlabel="perplexity ratio (log)", ylabel="mention rate", xscale="log",
@@ -125,19 +175,26 @@ def plot(runs: list[ConceptRun], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def markdown(runs: list[ConceptRun], *, command: str, n_prompts: int, pattern: str, png: str, notes: str = "") -> str:
+def markdown(runs: list[ConceptRun], *, command: str, n_prompts: int, pattern: str, png: str, notes: str = "",
+             ref: Reference | None = None) -> str:
     rows = []
     for r in runs:
         for p in r.points:
-            rows.append(f"| {r.name}{' (gen. only)' if r.generated_only else ''} | {p.op} | {p.x:.2f}x ({p.value:.2f}) "
+            rows.append(f"| {r.title} | {p.op} | {p.x:.2f}x ({p.value:.2f}) "
                         f"| {p.mention_rate:.0%} | {p.ppl_ratio:.2f} | {p.repetition:.2f} | "
                         f"{p.example[:90].replace('|', '/').replace(chr(10), ' ')} |")
+
+    def at(b: ConceptPoint | None) -> str:
+        if b is None:
+            return "none"
+        return f"{b.mention_rate:.0%} at {b.x:.2f}x (ratio {b.ppl_ratio:.2f}, repetition {b.repetition:.2f})"
+
     verdicts = []
     for r in runs:
-        b = r.best()
-        verdicts.append(f"- {r.name}{', generated tokens only' if r.generated_only else ''}: best within perplexity "
-                        f"ratio ≤ {GOAL_PPL}: " + (f"{b.mention_rate:.0%} at {b.x:.2f}x (ratio {b.ppl_ratio:.2f})"
-                                                    if b else "none") + f" — goal {'met' if r.goal_met() else 'not met'}")
+        verdicts.append(f"- {r.title}: best within perplexity ratio ≤ {GOAL_PPL}: {at(r.best())} — goal "
+                        f"{'met' if r.goal_met() else 'not met'}" + (
+                            f"; within the on-topic reference ratio ≤ {ref.on_topic:.2f} (below): "
+                            f"{at(r.best(ref.on_topic))}" if ref else ""))
     return f"""# Concept steering evaluation
 
 Command: `{command}`
@@ -150,7 +207,7 @@ word 3-grams that already occurred in it (degenerate loops score high and can *l
 
 Goal: mention rate ≥ {GOAL_RATE:.0%} with perplexity ratio ≤ {GOAL_PPL} (unsteered ≤ {GOAL_BASELINE:.0%}).
 {chr(10).join(verdicts)}
-
+{_reference_text(ref) if ref else ""}
 ![concept steering]({png})
 
 | candidate | op | strength | mention | ppl ratio | repetition | first reply |
@@ -159,11 +216,23 @@ Goal: mention rate ≥ {GOAL_RATE:.0%} with perplexity ratio ≤ {GOAL_PPL} (uns
 {notes}"""
 
 
+def _reference_text(ref: Reference) -> str:
+    return f"""
+**What the ratio means here** (same questions, same scoring, no steering): the model's own fluent answer about the
+concept, given as the reply to each neutral question, scores **{ref.on_topic:.2f}** ("{ref.on_topic_example[:80]}…");
+the model's own reply sampled at temperature 1 scores **{ref.sampled:.2f}**. A reply that changes the subject is
+surprising to the unsteered model however well written, so a ratio near {ref.on_topic:.2f} is the floor for replies
+that bring the concept up, not damage; the goal's {GOAL_PPL} lies {"below" if ref.on_topic > GOAL_PPL else "above"} it.
+"""
+
+
 def write_report(runs: list[ConceptRun], out: Path, *, command: str, n_prompts: int, pattern: str,
-                 stem: str = "concept", notes: str = "") -> tuple[Path, Path]:
+                 stem: str = "concept", notes: str = "", ref: Reference | None = None) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     png, md = out / f"{stem}.png", out / f"{stem}.md"
-    plot(runs, png, f"concept steering on {n_prompts} held-out questions")
-    md.write_text(markdown(runs, command=command, n_prompts=n_prompts, pattern=pattern, png=png.name, notes=notes))
-    (out / f"{stem}.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
+    plot(runs, png, f"concept steering on {n_prompts} held-out questions", ref)
+    md.write_text(markdown(runs, command=command, n_prompts=n_prompts, pattern=pattern, png=png.name, notes=notes,
+                           ref=ref))
+    (out / f"{stem}.json").write_text(json.dumps({"runs": [asdict(r) for r in runs],
+                                                  "reference": asdict(ref) if ref else None}, indent=1))
     return md, png
