@@ -33,7 +33,7 @@ import torch
 
 from steering.build.bias_data import BIAS_LICENSE, BiasPrompt, agreement_prompts, occupation_prompts
 from steering.eval.bias import forward_batches, pronoun_logprobs, suppressing
-from steering.pack import ModelInfo, load_pack, save_pack
+from steering.pack import ModelInfo, load_pack, save_pack, write_pack_card
 from steering.pack.io import FeaturePack
 
 
@@ -268,8 +268,21 @@ is 96.9%, appositive agreement 100%.
 Reading: on fit data the eraser's activation correlates 0.64–0.76 with the model's preference and LEACE removes
 that linear trace exactly, yet held-out skew falls by a fifth at best. Our reading (not proven here) is that the
 occupation is still in the token itself and later layers re-derive the association from it, which one rank-one
-edit at one layer cannot stop. Not tried in this session's CPU time: erasers at several layers at once (needs pack
-format v2, `sites`), higher-rank erasure, fitting on free text rather than templates.
+edit at one layer cannot stop.
+
+Erasers at several layers at once (session 4; the same build at layers 9, 15 and 18, suppressed together with the
+shipped layer-12 pack in one runtime — each fit on the unsteered model, so later ones see un-erased input):
+
+| layers suppressed together | skew before → after | change | he share after | agreement after | perplexity |
+|---|---|---|---|---|---|
+| 12 (shipped) | 0.423 → 0.337 | −20% | 0.43 | 98.4% | ×1.014 |
+| 12 + 15 | 0.423 → 0.326 | −23% | 0.45 | 98.4% | ×1.024 |
+| 9 + 12 + 15 | 0.423 → 0.327 | −23% | 0.45 | 98.4% | ×1.024 |
+| 12 + 15 + 18 | 0.423 → 0.323 | −24% | 0.45 | 98.4% | ×1.047 |
+| 9 + 12 + 15 + 18 | 0.423 → 0.324 | −23% | 0.46 | 98.4% | ×1.045 |
+
+Several layers buy three or four points for two to three times the perplexity cost, so the pack stays one layer
+(format v1). Not tried: higher-rank erasure, fitting on free text rather than templates.
 
 For transparency: a build with shrinkage 0.1 (the first candidate) was also measured on the test split before
 the dev comparison above was run: skew −14.9% at perplexity ×1.042, agreement 97.5% → 97.5%. The shipped
@@ -340,4 +353,4 @@ the issue (skew −70% or better at ≤ 5% perplexity cost, agreement kept withi
 - Suppress edits every token of a request (except position 0), also where no occupation is mentioned; the
   perplexity row is that cost on ordinary text.
 """
-    (out / "README.md").write_text(text)
+    write_pack_card(out, text)

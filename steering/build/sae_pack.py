@@ -24,7 +24,7 @@ from steering.build.data import topic_split
 from steering.build.sae import load_saelens_topk
 from steering.build.sae_features import concept_latents, label_latent, markdown, scan
 from steering.build.scope_data import scope_splits
-from steering.pack import ModelInfo
+from steering.pack import ModelInfo, write_pack_card
 from steering.pack.importers import import_sae
 
 
@@ -109,7 +109,7 @@ def label_and_ship(model, tok, info: ModelInfo, *, sae_dir: Path, corpus: Path, 
              "of each latent's per-text max, positive vs negative texts:\n\n" +
              "\n".join(f"- `{name}` ({CONCEPTS[name]}): " + ", ".join(f"{r['latent']} ({r['auroc']:.3f})"
                                                                      for r in rows) for name, rows in search.items()))
-    (out_pack / "README.md").write_text(card(out_pack.name, train_report, labels, groups, names, search, report,
+    write_pack_card(out_pack, card(out_pack.name, train_report, labels, groups, names, search, report,
                                              command, n_docs=len(texts), n_tokens=sc.n_tokens, live=len(live)))
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(markdown(list(labels.values()), title=f"SAE features, layer {layer}", intro=intro,

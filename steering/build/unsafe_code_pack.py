@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from steering.build.code_data import CodeFile, load_bandit_examples, load_codeshield, strip_comments
 from steering.hooks import decoder_layers
-from steering.pack import ModelInfo, save_pack
+from steering.pack import ModelInfo, save_pack, write_pack_card
 
 LICENSE = "bandit examples: Apache-2.0; codeshield fixtures: MIT; Python standard library: PSF-2.0"
 
@@ -188,7 +188,7 @@ def build_unsafe_code_pack(model, tok, info: ModelInfo, *, out: Path, cache: Pat
 
         sets = detection_report(model, tok, pack, files, seed, holdout_sources)["sets"]
         result["external"] = sets[SETS[("codeshield", "external")]]
-        (out / "README.md").write_text(card(manifest, result))
+        write_pack_card(out, card(manifest, result))
     return result
 
 

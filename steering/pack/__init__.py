@@ -1,6 +1,6 @@
 """Feature packs: manifest schema, load/verify/save, importers from foreign SAE formats."""
 
-from steering.pack.io import FeaturePack, discover_packs, load_pack, save_pack
+from steering.pack.io import FeaturePack, discover_packs, load_pack, save_pack, write_pack_card
 from steering.pack.manifest import Feature, Manifest, ModelInfo
 
-__all__ = ["Feature", "FeaturePack", "Manifest", "ModelInfo", "discover_packs", "load_pack", "save_pack"]
+__all__ = ["Feature", "FeaturePack", "Manifest", "ModelInfo", "discover_packs", "load_pack", "save_pack", "write_pack_card"]

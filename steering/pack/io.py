@@ -30,6 +30,9 @@ from steering.pack.manifest import Manifest, ModelInfo
 MANIFEST_FILE = "pack.json"
 TENSOR_FILE = "pack.safetensors"
 CARD_FILE = "README.md"
+# A card is written by the command that builds the pack; text after this line is written by hand (what else was
+# tried, what limits the pack) and is kept when the pack is rebuilt.
+NOTES_MARKER = "<!-- notes below: written by hand, kept when the pack is rebuilt -->"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib", ".npy")
 TENSOR_NAMES = ("W_dec", "W_enc", "b_enc", "threshold")
 FLOAT_DTYPES = ("F16", "BF16", "F32")
@@ -207,6 +210,20 @@ def _verify_tensors(manifest: Manifest, tensors: dict[str, torch.Tensor], path: 
     return FeaturePack(manifest=manifest, path=path, **out)
 
 
+def with_notes(card: str, old_card: Path) -> str:
+    """``card`` followed by the hand-written notes of ``old_card`` (the text after :data:`NOTES_MARKER`), if any."""
+    old = old_card.read_text() if old_card.is_file() else ""
+    if NOTES_MARKER not in old or NOTES_MARKER in card:
+        return card
+    return card.rstrip("\n") + "\n\n" + NOTES_MARKER + old.split(NOTES_MARKER, 1)[1]
+
+
+def write_pack_card(pack_dir: str | Path, card: str) -> None:
+    """Write a pack's card (README.md), keeping the hand-written notes of the card it replaces."""
+    path = Path(pack_dir) / CARD_FILE
+    path.write_text(with_notes(card, path))
+
+
 def save_pack(
     path: str | Path,
     manifest: dict,
@@ -229,7 +246,7 @@ def save_pack(
         Manifest.model_validate(data)  # refuse to write a pack we would refuse to load
         (tmp / MANIFEST_FILE).write_text(json.dumps(data, indent=2) + "\n")
         if card is not None:
-            (tmp / CARD_FILE).write_text(card)
+            (tmp / CARD_FILE).write_text(with_notes(card, path / CARD_FILE))
         elif (path / CARD_FILE).exists():
             shutil.copy(path / CARD_FILE, tmp / CARD_FILE)
         if path.exists():

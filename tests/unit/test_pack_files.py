@@ -208,3 +208,23 @@ def test_corrupt_pack_at_start_up_is_skipped_or_fatal_by_config(pack_factory, tm
     assert "skipping pack 'broken'" in caplog.text and "sha256" in caplog.text
     with pytest.raises(PackError, match="sha256"):
         load_packs(tmp_path, TINY, strict=True)
+
+
+def test_rebuilding_a_pack_keeps_the_hand_written_notes_of_its_card(pack_factory):
+    """A build rewrites the card's measured part; what a person wrote after the notes marker survives."""
+    from steering.pack import load_pack, save_pack, write_pack_card
+    from steering.pack.io import CARD_FILE, NOTES_MARKER
+
+    pack = pack_factory("p", kind="direction", n_features=1)
+    card = pack.path / CARD_FILE
+    card.write_text(f"# built v1\nAUROC 0.5\n\n{NOTES_MARKER}\n## What else was tried\nlayer 9: worse\n")
+    write_pack_card(pack.path, "# built v2\nAUROC 0.6\n")
+    assert card.read_text() == f"# built v2\nAUROC 0.6\n\n{NOTES_MARKER}\n## What else was tried\nlayer 9: worse\n"
+    manifest = pack.manifest.model_dump(exclude={"format", "format_version", "sha256"}, exclude_none=True)
+    save_pack(pack.path, manifest, {"W_dec": pack.W_dec}, card="# built v3\n")
+    assert card.read_text().startswith("# built v3\n\n" + NOTES_MARKER) and card.read_text().endswith("worse\n")
+    assert load_pack(pack.path).manifest.id == "p"
+    write_pack_card(pack.path, "# no notes yet\n")  # a card without notes stays as built
+    card.write_text("# plain\n")
+    write_pack_card(pack.path, "# new\n")
+    assert card.read_text() == "# new\n"
