@@ -311,7 +311,8 @@ def write_card(out: Path, r: dict, report) -> None:
 
 {m.description}
 
-Use: `X-Steering: {m.id}/{f.name}:suppress` (the default op, so `X-Steering: {m.id}` is the same).
+Use: `X-Steering: {m.id}/{f.name}:suppress` (or `X-Steering: {m.id}:suppress`: a bare pack id names each of its
+features).
 
 ## How it was built
 - Command: `{m.provenance.command or 'steer probe train --task gender --method leace --layer ' + str(s['layer'])}`
