@@ -110,7 +110,7 @@ def label_and_ship(model, tok, info: ModelInfo, *, sae_dir: Path, corpus: Path, 
              "\n".join(f"- `{name}` ({CONCEPTS[name]}): " + ", ".join(f"{r['latent']} ({r['auroc']:.3f})"
                                                                      for r in rows) for name, rows in search.items()))
     write_pack_card(out_pack, card(out_pack.name, train_report, labels, groups, names, search, report,
-                                             command, n_docs=len(texts), n_tokens=sc.n_tokens, live=len(live)))
+                                   command, n_docs=len(texts), n_tokens=sc.n_tokens, live=len(live)))
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(markdown(list(labels.values()), title=f"SAE features, layer {layer}", intro=intro,
                                groups=groups))

@@ -41,9 +41,9 @@ def test_positions(positions, prompt_rows, decode_row, pack_factory):
     assert log.seen[1:] == [[decode_row]] * 3  # each generated token is fed back once
 
 
-def test_prompt_only_changes_the_reply_but_not_how_it_is_written(pack_factory):
-    """Steering the prompt changes what the model writes; with the prompt unsteered and only the tokens it writes
-    steered, the first token is the unsteered one."""
+def test_generated_only_keeps_the_first_token_and_prompt_only_changes_the_reply(pack_factory):
+    """The first token is predicted from the prompt alone: with the prompt unsteered (``generated``) it is the
+    unsteered one; steering only the prompt (``prompt``) changes the reply although no written token is steered."""
     model = tiny("llama")
     info = ModelInfo(name="tiny", architecture="llama", d_model=D, num_layers=L)
     rt = SteeringRuntime([pack_factory("p", kind="direction", n_features=1, layer=1, model=info)], D)

@@ -224,7 +224,6 @@ def test_rebuilding_a_pack_keeps_the_hand_written_notes_of_its_card(pack_factory
     save_pack(pack.path, manifest, {"W_dec": pack.W_dec}, card="# built v3\n")
     assert card.read_text().startswith("# built v3\n\n" + NOTES_MARKER) and card.read_text().endswith("worse\n")
     assert load_pack(pack.path).manifest.id == "p"
-    write_pack_card(pack.path, "# no notes yet\n")  # a card without notes stays as built
-    card.write_text("# plain\n")
+    card.write_text("# plain\n")  # a card without notes is simply replaced
     write_pack_card(pack.path, "# new\n")
     assert card.read_text() == "# new\n"
