@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict
 from server.alerts import Alert
 from server.engines.loader import load_packs, packs_root
 from server.errors import APIError
-from server.steering_service import Policy
 from steering.errors import UnknownFeature
 
 log = logging.getLogger("steerserve.audit")
@@ -44,7 +43,7 @@ async def reload_packs(request: Request) -> dict:
     root = Path(st.settings.packs) if st.settings.packs else packs_root(st.settings, svc.engine.model_info().id)
     packs = load_packs(root, svc.engine.pack_model, strict=True)
     runtime = await asyncio.to_thread(svc.engine.reload, packs)
-    st.policy = Policy.from_config(st.config, runtime).keep_switches(st.policy)
+    st.policy = st.compile_policy(runtime).keep_switches(st.policy)
     _audit(request, f"reloaded {len(packs)} packs")
     return {"object": "list", "data": [p.id for p in packs]}
 

@@ -34,20 +34,33 @@ log = logging.getLogger("steerserve")
 
 
 def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_factory=None,
-              policy: PolicyConfig | None = None) -> FastAPI:
-    """``engine``: a ready engine; or ``engine_factory``: a blocking callable run at start-up (``/health`` is 503
-    until it returns)."""
+              policy: PolicyConfig | None = None, on_load_error=None) -> FastAPI:
+    """``engine``: a ready engine; or ``engine_factory``: a blocking callable run in the background once the server
+    listens (``/health`` answers 503 ``loading`` until it returns; if it raises, ``on_load_error`` is called)."""
     cfg = policy or PolicyConfig()
     state = State(settings, cfg, engine)
+
+    async def load() -> None:
+        try:
+            state.ready(await asyncio.to_thread(engine_factory))
+            log.info("engine ready")
+        except Exception as e:  # noqa: BLE001 — reported, then the server stops (cli exits non-zero)
+            log.exception("the engine failed to load")
+            state.load_error = e
+            if on_load_error is not None:
+                on_load_error(e)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.draining = False
         await state.alerts.start()
+        loading = None
         if state.engine is None and engine_factory is not None:
-            state.ready(await asyncio.to_thread(engine_factory))
+            loading = asyncio.create_task(load())  # the server listens (and /health says 503) meanwhile
         yield
         state.draining = True
+        if loading is not None and not loading.done():
+            await asyncio.wait({loading})  # a half-built engine cannot be shut down: let it finish first
         if state.engine is not None:
             await state.engine.shutdown()
         await state.alerts.stop()
@@ -60,13 +73,16 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
     @app.get("/health")
     async def health() -> JSONResponse:
         ok = state.engine is not None and state.engine.health() and not state.draining
-        status = "ok" if ok else "draining" if state.draining else "loading" if state.engine is None else "dead"
+        status = ("ok" if ok else "draining" if state.draining else "failed" if state.load_error is not None
+                  else "loading" if state.engine is None else "dead")
         return JSONResponse({"status": status}, status_code=200 if ok else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:
         if state.engine is not None:
             state.metrics.batch_size.set(getattr(state.engine, "batch_size", 0))
+        if state.service is not None:
+            state.metrics.in_flight.set(state.service.admission.in_flight)
         return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models")

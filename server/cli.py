@@ -20,6 +20,8 @@ from server.cli_offline import (
     cmd_sae_train,
 )
 
+log = logging.getLogger("steerserve")
+
 EXAMPLES = """examples:
   steer serve                                   # embedded SmolLM2 + shipped packs on 127.0.0.1:8000
   steer serve --port 9000 --packs ./my_packs
@@ -31,12 +33,20 @@ EXAMPLES = """examples:
   steer eval scope --out docs/eval              # topics pack: off-scope deflection, in-scope preservation
   steer bench op                                # fused-op throughput, steered ÷ unsteered, side by side
   steer bench vllm --out docs/benchmarks.md     # steered vLLM ÷ vanilla vLLM (engines and servers)
+  steer bench load --out docs/benchmarks.md     # TTFT/ITL/e2e under load: steer serve, vllm serve, plain generate
 """
 
 
-def cmd_serve(a: argparse.Namespace) -> int:
-    import uvicorn
+def _is_loopback(host: str) -> bool:
+    import ipaddress
 
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
     from server.app import build_app
     from server.engines.loader import build_engine
     from server.policy import load_policy
@@ -49,14 +59,38 @@ def cmd_serve(a: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not (policy.keys.admin or policy.keys.inference) and not _is_loopback(settings.host):
+        log.warning("serving on %s with no API keys: anyone who reaches this port can run requests "
+                    "(admin routes stay closed); set keys in the policy file (--config)", settings.host)
     if settings.engine == "fake":
         from server.engines.fake import FakeEngine
 
         app = build_app(settings, FakeEngine(), policy=policy)
     else:
-        app = build_app(settings, engine_factory=lambda: build_engine(settings), policy=policy)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=30)
+        app = build_app(settings, engine_factory=lambda: build_engine(settings), policy=policy,
+                        on_load_error=lambda e: setattr(server, "should_exit", True))
+    server = uvicorn_server(app, settings)
+    server.run()
+    if app.state.steer.load_error is not None:
+        print(f"error: the engine failed to load: {app.state.steer.load_error}", file=sys.stderr)
+        return 1
     return 0
+
+
+def uvicorn_server(app, settings):
+    """uvicorn for ``app``; on SIGTERM/SIGINT ``/health`` turns 503 ``draining`` at once (not after the drain) and
+    new requests get 503 while those in flight finish (graceful timeout 30 s)."""
+    import uvicorn
+
+    state = app.state.steer
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            state.draining = True
+            super().handle_exit(sig, frame)
+
+    return Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                                 timeout_graceful_shutdown=30))
 
 
 def cmd_pack_inspect(a: argparse.Namespace) -> int:
@@ -121,7 +155,13 @@ def cmd_bench(a: argparse.Namespace) -> int:
     if a.what == "vllm":
         from server.bench_vllm import run_bench_vllm
 
+        a.max_tokens = a.max_tokens or 64
         return run_bench_vllm(a)
+    if a.what == "load":
+        from server.bench_load import run_bench_load
+
+        a.max_tokens = a.max_tokens or 32
+        return run_bench_load(a)
     from server.bench import run_bench
 
     return run_bench(a)
@@ -371,12 +411,20 @@ def parser() -> argparse.ArgumentParser:
     kh.set_defaults(fn=cmd_keys_hash)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios measured side by side")
-    b.add_argument("what", choices=["op", "vllm"], help="op: the fused op in the HF engine; vllm: steered vLLM vs "
-                   "vanilla vLLM (engines, then servers)")
+    b.add_argument("what", choices=["op", "vllm", "load"], help="op: the fused op in the HF engine; vllm: steered "
+                   "vLLM vs vanilla vLLM (engines, then servers); load: steer serve vs vllm serve vs plain batched "
+                   "generate under streaming load (TTFT, ITL, e2e percentiles, tokens/s)")
     b.add_argument("--steps", type=int, default=32, help="op: new tokens per request")
     b.add_argument("--batch", type=int, default=16, help="op: batch size")
     b.add_argument("--reps", type=int, default=7, help="interleaved repetitions per variant")
-    b.add_argument("--max-tokens", dest="max_tokens", type=int, default=64, help="vllm: new tokens per request")
+    b.add_argument("--max-tokens", dest="max_tokens", type=int, help="vllm, load: new tokens per request "
+                   "(default 64, 32)")
+    b.add_argument("--load-concurrency", dest="load_concurrency", default="16,64",
+                   help="load: concurrent streams, closed loop (comma list)")
+    b.add_argument("--requests", type=int, default=2, help="load: requests per client in the closed loop")
+    b.add_argument("--rate", type=float, default=4.0, help="load: Poisson arrivals per second (0 = skip)")
+    b.add_argument("--duration", type=float, default=30.0, help="load: seconds of Poisson arrivals")
+    b.add_argument("--skip-vllm", dest="skip_vllm", action="store_true", help="load: steer serve only")
     b.add_argument("--concurrency", default="16,64", help="vllm: concurrent requests (comma list)")
     b.add_argument("--configs", default="1,16,64", help="vllm: distinct steering configs (comma list)")
     b.add_argument("--server-concurrency", dest="server_concurrency", type=int, default=16,

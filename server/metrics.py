@@ -26,6 +26,14 @@ class Metrics:
                                       registry=r)
         self.batch_size = Gauge(p + "engine_batch_size", "Requests in the engine's current decode batch", registry=r)
         self.tokens = Counter(p + "tokens_generated_total", "Completion tokens generated", registry=r)
+        self.edited_positions = Counter(p + "steered_positions_total", "Token positions the op edited (receipts)",
+                                        ["pack"], registry=r)
+        self.not_applied = Counter(p + "steering_not_applied_total", "Steered features that edited 0 positions of a "
+                                   "request that ran (steering silently not applied)", ["pack"], registry=r)
+        self.rejected = Counter(p + "requests_rejected_total", "Requests refused before reaching the engine",
+                                ["reason"], registry=r)
+        self.in_flight = Gauge(p + "requests_in_flight", "Generations admitted and not finished (running + waiting)",
+                               registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

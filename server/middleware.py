@@ -1,7 +1,8 @@
 """ASGI middleware: API keys, request-size limits. Pure ASGI (not BaseHTTPMiddleware) so streaming is untouched.
 
 Auth is deny-by-default: when any key is configured, every path needs one except an explicit public list, so a
-route added later is protected without anyone remembering to protect it.
+route added later is protected without anyone remembering to protect it. Admin routes are closed outright while no
+admin key is configured: a server started without keys can be used, but not reconfigured, by whoever reaches it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from server.policy import KeyConfig, match_key
 from server.protocol import error_body
 
+ADMIN_CLOSED = ("admin routes are closed: no admin key is configured (add one under keys.admin in the policy "
+                "file given with --config; docs/architecture.md)")
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16 * 1024
 
@@ -32,6 +35,10 @@ class AuthMiddleware:
         self.on_denied = on_denied
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/admin/") and not self.admin:
+            if self.on_denied:
+                self.on_denied(scope["path"], 403)
+            return await _send_error(send, 403, ADMIN_CLOSED, "admin_disabled", "permission_error")
         if scope["type"] != "http" or not (self.admin or self.inference) or scope["path"] in self.public:
             return await self.app(scope, receive, send)
         token = None

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from steering.pack import FeaturePack
+
+# an absolute path inside free text (a build command, a source): clients see only its last component
+_ABS_PATH = re.compile(r"(?<![\w.~:/-])/(?:[\w.+~-]+/)*([\w.+~-]+)")
+
+
+def redact_paths(text: str) -> str:
+    """``'steer sae label --sae /root/.cache/x/l15'`` → ``'steer sae label --sae <path>/l15'``."""
+    return _ABS_PATH.sub(lambda m: f"<path>/{m.group(1)}", text)
 
 
 def pack_view(pack: FeaturePack, full: bool = False) -> dict:
@@ -23,5 +33,5 @@ def pack_view(pack: FeaturePack, full: bool = False) -> dict:
     if full:
         out["description"] = m.description
         out["model"] = m.model.model_dump()
-        out["provenance"] = m.provenance.model_dump()
+        out["provenance"] = {k: redact_paths(v) for k, v in m.provenance.model_dump().items()}
     return out

@@ -74,6 +74,7 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
     max_n: int = Field(8, ge=1, le=128)
     max_tokens: int = Field(4096, ge=1)
+    max_waiting: int | None = Field(None, ge=0, description="overrides the max_waiting setting (admission bound)")
 
 
 class PolicyConfig(_Strict):

@@ -21,7 +21,8 @@ class _Open(BaseModel):
 class SteeringFeature(BaseModel):
     model_config = ConfigDict(extra="forbid")
     feature: str = Field(max_length=129, description="'pack-id/feature' or a bare pack id")
-    op: Literal["add", "clamp", "suppress", "monitor", "off"]
+    op: Literal["add", "clamp", "suppress", "monitor", "off"] | None = Field(
+        default=None, description="omitted: each feature's default op and default value")
     value: float | str | None = None
 
 

@@ -6,7 +6,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from server.alerts import Alert, AlertDispatcher, make_excerpt
@@ -27,6 +28,7 @@ class Choice:
     logprobs: list = field(default_factory=list)
     alerts: list[dict] = field(default_factory=list)
     monitors: dict | None = None
+    positions: dict | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -55,10 +57,38 @@ async def until_disconnected(request, coro):
             task.cancel()
 
 
+class Admission:
+    """A bound on generations in the server, running and waiting together: past ``limit`` a request is answered
+    at once with 429 ``server_overloaded`` and ``Retry-After`` instead of joining an unbounded queue (where it
+    would wait minutes and likely time out at the client anyway)."""
+
+    RETRY_AFTER_S = 2
+
+    def __init__(self, limit: int, metrics: Metrics) -> None:
+        self.limit, self.metrics, self.in_flight = limit, metrics, 0
+
+    def reserve(self, n: int) -> Callable[[], None]:
+        """Take ``n`` places (one per choice) or raise the 429; returns an idempotent release."""
+        if self.in_flight + n > self.limit:
+            self.metrics.rejected.labels("server_overloaded").inc()
+            raise APIError(f"the server is overloaded ({self.in_flight} generations in progress, limit {self.limit});"
+                           f" retry after {self.RETRY_AFTER_S} s", status=429, code="server_overloaded",
+                           type_="rate_limit_error", headers={"Retry-After": str(self.RETRY_AFTER_S)})
+        self.in_flight += n
+        held = [n]
+
+        def release() -> None:
+            self.in_flight -= held.pop() if held else 0
+
+        return release
+
+
 class Service:
-    def __init__(self, engine: Engine, metrics: Metrics, alerts: AlertDispatcher, max_tokens_default: int = 512):
+    def __init__(self, engine: Engine, metrics: Metrics, alerts: AlertDispatcher, max_tokens_default: int = 512,
+                 max_in_flight: int = 1 << 30):
         self.engine, self.metrics, self.alerts = engine, metrics, alerts
         self.max_tokens_default = max_tokens_default
+        self.admission = Admission(max_in_flight, metrics)
 
     def prompt_ids(self, prompt) -> list[int]:
         p = prompt
@@ -120,6 +150,16 @@ class Service:
 
     def _account(self, steering: RequestSteering, choice: Choice) -> None:
         self.metrics.tokens.inc(choice.completion_tokens)
+        # the receipt: a feature that should edit but edited nothing where the model ran is a fault to see
+        ran = choice.prompt_tokens - 1 + max(choice.completion_tokens - 1, 0)  # positions past the sink
+        for (pack, feat), (op, _) in steering.config.items():
+            if op == "monitor" or choice.positions is None:
+                continue
+            n = choice.positions.get(f"{pack}/{feat}", 0)
+            self.metrics.edited_positions.labels(pack).inc(n)
+            if n == 0 and ran > 0 and choice.finish_reason not in ("abort", "error"):
+                self.metrics.not_applied.labels(pack).inc()
+                log.warning("steering NOT applied: %s/%s:%s edited 0 of %d positions", pack, feat, op, ran)
         for name, m in (choice.monitors or {}).items():
             pack, feat = name.split("/", 1)
             if m.get("max") is not None:
@@ -134,6 +174,7 @@ class Service:
         """Non-streaming: run the ``n`` choices concurrently and collect them."""
         rid = new_id("req")
         gens = self._requests(req, prompt_ids, steering, rid)
+        release = self.admission.reserve(len(gens))
         self.count_steered(steering)
 
         async def one(i: int, g: GenerateRequest) -> Choice:
@@ -144,7 +185,10 @@ class Service:
             self._account(steering, c)
             return c
 
-        return rid, list(await asyncio.gather(*(one(i, g) for i, g in enumerate(gens))))
+        try:
+            return rid, list(await asyncio.gather(*(one(i, g) for i, g in enumerate(gens))))
+        finally:
+            release()
 
     @staticmethod
     def _fold(c: Choice, d: Delta, steering: RequestSteering) -> list[dict]:
@@ -154,7 +198,7 @@ class Service:
         c.alerts += alerts
         c.prompt_tokens, c.completion_tokens = d.prompt_tokens, d.completion_tokens
         if d.finish_reason is not None:
-            c.finish_reason, c.monitors = d.finish_reason, d.monitors
+            c.finish_reason, c.monitors, c.positions = d.finish_reason, d.monitors, d.positions
         return alerts
 
     async def stream(self, req, prompt_ids: list[int], steering: RequestSteering, chunk,
@@ -164,17 +208,21 @@ class Service:
         ``chunk(choice_index, delta, finish, choice_state)`` builds one chunk dict."""
         rid = new_id("req")
         gens = self._requests(req, prompt_ids, steering, rid)
+        release = self.admission.reserve(len(gens))
         streams = [self.engine.generate(g) for g in gens]
         try:
             firsts = list(await asyncio.gather(*(s.__anext__() for s in streams)))
         except BaseException:
+            release()
             for s in streams:
                 await s.aclose()
             raise
         self.count_steered(steering)
-        return self._sse(req, gens, streams, firsts, steering, chunk, key_name)
+        sse = self._sse(req, gens, streams, firsts, steering, chunk, key_name, release)
+        weakref.finalize(sse, release)  # a response whose body never started still gives its places back
+        return sse
 
-    async def _sse(self, req, gens, streams, firsts, steering, chunk, key_name) -> AsyncIterator[str]:
+    async def _sse(self, req, gens, streams, firsts, steering, chunk, key_name, release) -> AsyncIterator[str]:
         q: asyncio.Queue = asyncio.Queue()
         choices = [Choice(i) for i in range(len(gens))]
 
@@ -211,12 +259,14 @@ class Service:
                 if d.finish_reason is not None:
                     self._account(steering, c)
             last = chunk(0, None, None, choices[0], empty=True)
-            last["steering"] = steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts])
+            last["steering"] = steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts],
+                                              _sum_positions(choices))
             if req.stream_options and req.stream_options.include_usage:
                 last["usage"] = usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices))
             yield _sse(last)
             yield "data: [DONE]\n\n"
         finally:
+            release()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -227,6 +277,14 @@ class Service:
 def _merge_monitors(choices: list[Choice]) -> dict:
     return choices[0].monitors or {} if len(choices) == 1 else {
         k: v for c in reversed(choices) for k, v in (c.monitors or {}).items()}
+
+
+def _sum_positions(choices: list[Choice]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in choices:
+        for k, n in (c.positions or {}).items():
+            out[k] = out.get(k, 0) + n
+    return out
 
 
 def _sse(obj: dict) -> str:
@@ -242,7 +300,8 @@ def _envelope(obj: str, id_prefix: str, model: str, rid: str, choices: list[Choi
         "model": model,
         "choices": [choice_json(c) for c in choices],
         "usage": usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices)),
-        "steering": steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts]),
+        "steering": steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts],
+                                   _sum_positions(choices)),
     }
 
 

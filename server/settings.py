@@ -22,7 +22,9 @@ class ServerSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="bind address")
     port: int = Field(8000, ge=0, le=65535, description="bind port")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="HF engine weights dtype")
-    max_num_seqs: int = Field(32, ge=1, le=1024, description="requests decoded together in one batch")
+    max_num_seqs: int = Field(64, ge=1, le=1024, description="requests decoded together in one batch")
+    max_waiting: int = Field(256, ge=0, le=1 << 20, description="generations allowed to wait for a batch slot "
+                             "beyond max_num_seqs; past that, requests get 429 server_overloaded with Retry-After")
     max_configs: int = Field(64, ge=2, le=4096, description="distinct steering configs alive at once (+ unsteered)")
     max_tokens_default: int = Field(512, ge=1, le=1 << 20, description="max_tokens when a request gives none")
     max_x: float = Field(100.0, gt=0, le=1e4, description="bound on |value| in multiples of max_activation")

@@ -39,16 +39,26 @@ class State:
         self.service: Service | None = None
         self.policy = Policy()
         self.draining = False
+        self.load_error: BaseException | None = None  # the engine failed to load (the server then exits)
         if engine is not None:
             self.ready(engine)
 
+    def compile_policy(self, runtime) -> Policy:
+        """The policy file compiled against ``runtime``'s packs; ``max_x`` from the settings unless the file sets
+        it (at start-up and on every pack reload alike)."""
+        policy = Policy.from_config(self.config, runtime)
+        if "max_x" not in self.config.steering.model_fields_set:
+            policy.max_x = self.settings.max_x
+        return policy
+
     def ready(self, engine: Engine) -> None:
         """Compile the policy against the engine's packs (a bad policy fails start-up with a clear message)."""
-        self.policy = Policy.from_config(self.config, engine.runtime)
-        if self.config.steering.max_x == 100.0 and self.settings.max_x != 100.0:
-            self.policy.max_x = self.settings.max_x
+        self.policy = self.compile_policy(engine.runtime)
         self.engine = engine
-        self.service = Service(engine, self.metrics, self.alerts, self.settings.max_tokens_default)
+        waiting = self.config.server.max_waiting
+        waiting = self.settings.max_waiting if waiting is None else waiting
+        self.service = Service(engine, self.metrics, self.alerts, self.settings.max_tokens_default,
+                               max_in_flight=self.settings.max_num_seqs + waiting)
 
     def require(self) -> Service:
         if self.service is None or self.draining:

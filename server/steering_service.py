@@ -42,6 +42,7 @@ class Policy:
     pack_max_x: dict[str, float] = field(default_factory=dict)
     actions: dict[FeatureRef, str] = field(default_factory=dict)
     counter_steer: dict[FeatureRef, list[SpecItem]] = field(default_factory=dict)
+    thresholds: dict[FeatureRef, float] = field(default_factory=dict)  # operator overrides of monitor thresholds
     disabled: set[FeatureRef] = field(default_factory=set)  # monitors an admin switched off at run time
 
     @classmethod
@@ -61,7 +62,8 @@ class Policy:
             if m.steer:
                 p.counter_steer[ref] = parse_spec(m.steer, param=f"monitors.{ref_text}.steer")
             if m.threshold is not None:
-                runtime.set_threshold(ref, m.threshold)
+                runtime.column(ref)  # must name a loaded feature
+                p.thresholds[ref] = m.threshold
         for ref in p.mandatory:
             runtime.column(ref)  # a mandatory monitor must name a loaded feature: fail at start-up, not per request
         resolve([p.defaults, *p.profiles.values(), *p.counter_steer.values()], runtime, max_x=p.max_x)
@@ -83,8 +85,12 @@ class RequestSteering:
     actions: dict[FeatureRef, str]
     steer_on: dict[FeatureRef, ResolvedConfig] = field(default_factory=dict)
 
-    def applied(self) -> list[dict]:
-        return [{"feature": f"{p}/{f}", "op": op, "value": round(v, 6)} for (p, f), (op, v) in self.config.items()]
+    def applied(self, positions: dict[str, int] | None = None) -> list[dict]:
+        """``steering.applied[]``: each feature's op and absolute value, and ``positions``, the number of token
+        positions the op edited for it (the engine's count; 0 for monitors)."""
+        pos = positions or {}
+        return [{"feature": f"{p}/{f}", "op": op, "value": 0.0 if op == "monitor" else round(v, 6),
+                 "positions": pos.get(f"{p}/{f}", 0)} for (p, f), (op, v) in self.config.items()]
 
     def applied_header(self) -> str:
         return ", ".join(
@@ -100,7 +106,7 @@ def body_items(body: SteeringBody | str | None) -> tuple[list[SpecItem], str | N
     items = []
     for n, f in enumerate(body.features):
         where = f"steering.features[{n}]"
-        text = f"{f.feature}:{f.op}"
+        text = f.feature if f.op is None else f"{f.feature}:{f.op}"
         if f.value is not None:
             value = f.value if isinstance(f.value, str) else repr(float(f.value))
             try:
@@ -159,10 +165,13 @@ def resolve_request(
                     raise MandatoryMonitorOff(f"'{ref[0]}/{ref[1]}' is a mandatory monitor and cannot be turned "
                                               f"off or overridden", f"{ref[0]}/{ref[1]}")
     for ref in policy.mandatory - policy.disabled:
-        config[ref] = ("monitor", 0.0)  # operator layers may not drop it either
+        config[ref] = ("monitor", 0.0)  # operator layers may not drop it either (threshold set below)
     for ref in policy.disabled:
         if config.get(ref, ("",))[0] == "monitor":
             del config[ref]
+    for ref, (op, _) in config.items():  # every monitor carries its threshold into the engine's tables
+        if op == "monitor":
+            config[ref] = ("monitor", policy.thresholds.get(ref, runtime.column(ref).threshold))
     actions = {ref: policy.action(runtime, ref) for ref, (op, _) in config.items() if op == "monitor"}
     steer_on = {}
     for ref, a in actions.items():
@@ -177,8 +186,9 @@ def alerts_of(events: list[MonitorEvent], steering: RequestSteering) -> list[dic
              "value": round(e.value, 6), "phase": e.phase, "threshold": e.threshold} for e in events]
 
 
-def steering_field(steering: RequestSteering, monitors: dict | None, alerts: list[dict]) -> dict:
-    out = {"applied": steering.applied(), "monitors": monitors or {}, "alerts": alerts}
+def steering_field(steering: RequestSteering, monitors: dict | None, alerts: list[dict],
+                   positions: dict[str, int] | None = None) -> dict:
+    out = {"applied": steering.applied(positions), "monitors": monitors or {}, "alerts": alerts}
     if any(a["action"] in ("flag", "block") for a in alerts):
         out["flagged"] = True
     return out

@@ -1,9 +1,10 @@
 """Per-request monitor aggregation: fold each forward pass's per-slot readouts into a request's running summary.
 
-A monitored feature *fires* when its activation exceeds the feature's calibrated threshold on some token; the
-first such token produces one event (per-request de-duplication), later tokens only update the counts.
+A monitored feature *fires* when its activation exceeds the request's threshold for it (the value of its
+``monitor`` entry: the pack's calibrated threshold unless policy overrides it) on some token; the first such token
+produces one event (per-request de-duplication), later tokens only update the counts.
 
->>> mon = RequestMonitor({("safety", "unsafe-code"): column})    # doctest: +SKIP
+>>> mon = RequestMonitor.of(config, runtime.columns)                # doctest: +SKIP
 >>> events = mon.update(readouts, slot=3, phase="completion")      # doctest: +SKIP
 """
 
@@ -13,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from steering.runtime import Column, FeatureRef, MonitorReadout
+from steering.runtime import Column, EditCount, FeatureRef, MonitorReadout, ResolvedConfig
 
 
 @dataclass
@@ -60,12 +61,24 @@ class MonitorEvent:
 class RequestMonitor:
     """Running monitor state of one request over the features it watches."""
 
-    def __init__(self, watched: Mapping[FeatureRef, Column]) -> None:
+    def __init__(self, watched: Mapping[FeatureRef, Column],
+                 thresholds: Mapping[FeatureRef, float] | None = None) -> None:
         self.columns = dict(watched)
-        self.readings = {ref: FeatureReading(threshold=c.threshold) for ref, c in self.columns.items()}
+        thr = thresholds or {}
+        self.readings = {ref: FeatureReading(threshold=thr.get(ref, c.threshold)) for ref, c in self.columns.items()}
         self._by_layer: dict[int, list[FeatureRef]] = {}
         for ref, c in self.columns.items():
             self._by_layer.setdefault(c.layer, []).append(ref)
+
+    @classmethod
+    def of(cls, config: ResolvedConfig, columns: Mapping[FeatureRef, Column]) -> RequestMonitor:
+        """The monitor of a request's config: its ``monitor`` entries, each with its threshold (falsy when the
+        config watches nothing)."""
+        thr = {ref: v for ref, (op, v) in config.items() if op == "monitor"}
+        return cls({ref: columns[ref] for ref in thr}, thr)
+
+    def __bool__(self) -> bool:
+        return bool(self.columns)
 
     def update(self, readouts: list[MonitorReadout], slot: int, phase: str) -> list[MonitorEvent]:
         """Fold one forward pass into the summary; returns features that fired for the first time."""
@@ -95,3 +108,31 @@ class RequestMonitor:
 
     def summary(self) -> dict[str, dict]:
         return {f"{p}/{f}": rd.as_dict() for (p, f), rd in self.readings.items()}
+
+
+class AppliedCounter:
+    """The receipt of one request: per feature of its config, how many token positions the op edited (summed over
+    the feature's sites). Counted from what the op reports each forward pass (:class:`EditCount`), so a hook that
+    never ran, a row that was never written or a compiled graph that dropped the op all show as 0."""
+
+    def __init__(self, config: ResolvedConfig, columns: Mapping[FeatureRef, Column]) -> None:
+        self.columns, self.positions = columns, {}
+        self._edits: dict[FeatureRef, Column] = {}
+        self.set_config(config)
+
+    def set_config(self, config: ResolvedConfig) -> None:
+        """The request's config changed (conditional steering): count the new features from now on."""
+        for ref in config:
+            self.positions.setdefault(ref, 0)
+        self._edits = {ref: self.columns[ref] for ref, (op, _) in config.items() if op != "monitor"}
+
+    def update(self, counts: list[EditCount], slot: int) -> None:
+        for r in counts:
+            rows = None
+            for ref, c in self._edits.items():
+                if c.layer == r.layer:
+                    rows = rows or r.lists()
+                    self.positions[ref] += rows[slot][c.col]
+
+    def as_dict(self) -> dict[str, int]:
+        return {f"{p}/{f}": n for (p, f), n in self.positions.items()}

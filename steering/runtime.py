@@ -8,6 +8,7 @@ tokens of a forward pass and ``row [N]`` the config row of each token:
     coef = add[row] + clamp_on[row] * (clamp_to[row] - a) # [N, F]
     h    = h + coef @ W_dec                              # only the chosen features move
     seen = a where watch[row] else -inf                  # monitors, reduced per request slot
+    edited = add[row] != 0 | clamp_on[row]               # receipts: positions the op edited, per request slot
 
 Row 0 is all zeros (unsteered). Its tokens get ``coef == 0`` exactly, so ``h + 0`` is bit-identical to the input:
 unsteered requests are untouched no matter what shares their batch. The cost does not depend on how many
@@ -30,6 +31,8 @@ from steering.pack.io import FeaturePack
 
 FeatureRef = tuple[str, str]  # (pack id, feature name)
 # A resolved request config: feature → (op, absolute value). Ops: add | clamp | monitor (suppress = clamp to 0).
+# A monitor's value is its threshold (the pack's calibrated one unless policy overrides it): thresholds travel with
+# the config into every engine's tables, so the API process and vLLM workers can never disagree on them.
 ResolvedConfig = Mapping[FeatureRef, tuple[str, float]]
 LINEAR_KINDS = ("probe", "direction")
 
@@ -40,7 +43,7 @@ class Column:
     col: int
     pack: FeaturePack
     max_activation: float
-    threshold: float  # monitor threshold; +inf when the pack gives none
+    threshold: float  # the pack's monitor threshold (the default for a request's monitor); +inf when none
 
 
 class SiteTable:
@@ -54,11 +57,11 @@ class SiteTable:
         self.thr = torch.zeros(F, **z)  # JumpReLU threshold; 0 makes the same formula a ReLU
         self.linear = torch.zeros(F, dtype=torch.bool, device=device)  # probe/direction: identity activation
         self.W_dec = torch.zeros(F, d, **z)
-        self.monitor_thr = torch.full((F,), float("inf"), **z)
         self.add = torch.zeros(C, F, **z)
         self.clamp_on = torch.zeros(C, F, **z)
         self.clamp_to = torch.zeros(C, F, **z)
         self.watch = torch.zeros(C, F, **z)
+        self.watch_thr = torch.full((C, F), float("inf"), **z)  # per row: the monitor threshold it reports against
         self.edits: set[int] = set()  # rows that add/clamp something here
         self.encodes: set[int] = set()  # rows that clamp or watch here (need the encoder)
         self.watches: set[int] = set()
@@ -67,6 +70,10 @@ class SiteTable:
         """``h [N, d]`` → feature activations ``[N, F]`` (ReLU / JumpReLU / identity per column)."""
         pre = h @ self.W_enc + self.b_enc  # [N, F]
         return torch.where(self.linear, pre, pre * (pre > self.thr))
+
+    def edit_mask(self, row: torch.Tensor) -> torch.Tensor:
+        """``row [N]`` → ``[N, F]`` 1.0 where the op edits that feature at that token (the receipt's count)."""
+        return ((self.add[row] != 0) | (self.clamp_on[row] > 0)).to(self.W_dec.dtype)
 
     def apply_static(self, h: torch.Tensor, row: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The fused op with no Python branches (safe inside torch.compile / CUDA graphs): ``h [N, d]``,
@@ -116,9 +123,30 @@ class MonitorReadout:
         return self._lists
 
 
+@dataclass
+class EditCount:
+    """Per-slot receipt of one forward pass at one site: ``count [S, F]`` = positions the op edited."""
+
+    layer: int
+    count: torch.Tensor
+    _list: list | None = None
+
+    def lists(self) -> list:
+        if self._list is None:
+            self._list = self.count.long().tolist()
+        return self._list
+
+
+def count_per_slot(edited: torch.Tensor, slot: torch.Tensor, S: int) -> torch.Tensor:
+    """``edited [N, F]`` (0/1), ``slot [N]`` in ``[0, S]`` → positions edited per slot ``[S, F]``."""
+    out = torch.zeros(S + 1, edited.shape[1], dtype=edited.dtype, device=edited.device)
+    return out.index_add_(0, slot, edited)[:S]
+
+
 def reduce_per_slot(seen: torch.Tensor, thr: torch.Tensor, slot: torch.Tensor, pos: torch.Tensor, S: int):
-    """Reduce ``seen [N, F]`` per request slot. ``slot [N]`` in ``[0, S]`` (``S`` = discard bucket for pads/sinks),
-    ``pos [N]`` the token's index in its request. Returns max, tokens over threshold, first token over (or -1)."""
+    """Reduce ``seen [N, F]`` per request slot against thresholds ``thr`` (``[N, F]``, each token's row's, or
+    ``[F]``). ``slot [N]`` in ``[0, S]`` (``S`` = discard bucket for pads/sinks), ``pos [N]`` the token's index in
+    its request. Returns max, tokens over threshold, first token over (or -1)."""
     N, F = seen.shape
     idx = slot.view(N, 1).expand(N, F)
     mx = torch.full((S + 1, F), float("-inf"), dtype=seen.dtype, device=seen.device)
@@ -142,6 +170,7 @@ class BatchState:
     pos: torch.Tensor | None = None
     rows_present: set[int] | None = None
     readouts: list[MonitorReadout] = field(default_factory=list)
+    edits: list[EditCount] = field(default_factory=list)
 
 
 class ConfigRows:
@@ -224,7 +253,6 @@ class SteeringRuntime:
                 self._fill_column(t, col, p, f)
                 thr = f.threshold if f.threshold is not None else float("inf")
                 self.columns[(p.id, f.name)] = Column(layer, col, p, f.max_activation, thr)
-                t.monitor_thr[col] = thr
             self.sites[layer] = t
         self.rows = ConfigRows(self, max_configs)
         self.batch = BatchState()
@@ -252,16 +280,11 @@ class SteeringRuntime:
             raise UnknownFeature(f"pack '{ref[0]}' has no feature '{ref[1]}'", param="steering")
         return c
 
-    def set_threshold(self, ref: FeatureRef, threshold: float) -> None:
-        """Operator override of a feature's monitor threshold (policy file)."""
-        c = self.column(ref)
-        self.columns[ref] = Column(c.layer, c.col, c.pack, c.max_activation, threshold)
-        self.sites[c.layer].monitor_thr[c.col] = threshold
-
     def _write_row(self, r: int, config: ResolvedConfig) -> None:
         for t in self.sites.values():
             for tab in (t.add, t.clamp_on, t.clamp_to, t.watch):
                 tab[r].zero_()
+            t.watch_thr[r].fill_(float("inf"))
             t.edits.discard(r), t.encodes.discard(r), t.watches.discard(r)
         for ref, (op, value) in config.items():
             c = self.column(ref)
@@ -275,6 +298,7 @@ class SteeringRuntime:
                 t.edits.add(r), t.encodes.add(r)
             elif op == "monitor":
                 t.watch[r, c.col] = 1.0
+                t.watch_thr[r, c.col] = value
                 t.encodes.add(r), t.watches.add(r)
             else:
                 raise ValueError(f"op {op!r} cannot be written to a table row")
@@ -289,6 +313,8 @@ class SteeringRuntime:
         flat = h.reshape(-1, self.d)  # [N, d]
         out, seen = t.apply(flat, b.row, b.rows_present)
         if seen is not None and b.slot is not None:
-            mx, cnt, first = reduce_per_slot(seen, t.monitor_thr, b.slot, b.pos, self.S)
+            mx, cnt, first = reduce_per_slot(seen, t.watch_thr[b.row], b.slot, b.pos, self.S)
             b.readouts.append(MonitorReadout(layer, mx, cnt, first))
+        if out is not flat and b.slot is not None:  # the op edited this batch: count where, per request
+            b.edits.append(EditCount(layer, count_per_slot(t.edit_mask(b.row), b.slot, self.S)))
         return out.reshape(shape)

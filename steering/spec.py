@@ -2,14 +2,15 @@
 
 Grammar (ARCHITECTURE §4)::
 
-    spec  := item ("," item)*           item := ref ":" op ["=" value]
+    spec  := item ("," item)*           item := ref [":" op ["=" value]]
     ref   := pack-id ["/" feature]      op   := add | clamp | suppress | monitor | off
     value := number ["x"]               (x = multiple of the feature's max_activation)
 
-Whitespace is ignored. A bare pack id means each of its features with its default op and value.
+Whitespace is ignored. A bare pack id means each of its features; a bare ref with no op means each feature's
+default op and default value, so ``X-Steering: golden-gate`` is a whole toggle.
 
->>> [i.canonical() for i in parse_spec("golden-gate/bridge:clamp=10x, bias/gender:suppress")]
-['golden-gate/bridge:clamp=10x', 'bias/gender:suppress']
+>>> [i.canonical() for i in parse_spec("golden-gate/bridge:clamp=10x, bias/gender:suppress, golden-gate")]
+['golden-gate/bridge:clamp=10x', 'bias/gender:suppress', 'golden-gate']
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _WS = re.compile(r"[ \t]+")
 class SpecItem:
     pack: str
     feature: str | None
-    op: str
+    op: str | None  # None: each feature's default op (and default value)
     value: float | None = None
     x_units: bool = False
 
@@ -44,6 +45,8 @@ class SpecItem:
         return f"{self.pack}/{self.feature}" if self.feature else self.pack
 
     def canonical(self) -> str:
+        if self.op is None:
+            return self.ref
         if self.value is None:
             return f"{self.ref}:{self.op}"
         return f"{self.ref}:{self.op}={self.value:g}{'x' if self.x_units else ''}"
@@ -70,14 +73,16 @@ def parse_item(raw: str, n: int = 1, param: str = "X-Steering") -> SpecItem:
     if not item:
         raise _bad(n, raw, "empty item", param)
     ref, sep, rest = item.partition(":")
-    if not sep:
-        raise _bad(n, item, "expected 'ref:op' (missing ':')", param)
+    if not sep and "=" in ref:
+        raise _bad(n, item, "a value needs an op, e.g. 'golden-gate/bridge:add=2x'", param)
     op, eq, value = rest.partition("=")
     pack, slash, feature = ref.partition("/")
     if not ID_RE.match(pack):
         raise _bad(n, item, "pack id must match [a-z0-9][a-z0-9._-]{0,63}", param)
     if slash and not ID_RE.match(feature):
         raise _bad(n, item, "feature name must match [a-z0-9][a-z0-9._-]{0,63}", param)
+    if not sep:
+        return SpecItem(pack, feature or None, None)  # the features' default ops and values
     if op not in OPS:
         raise _bad(n, item, f"unknown op {op[:20]!r} (expected one of {', '.join(OPS)})", param)
     if not eq:
@@ -113,7 +118,8 @@ def parse_spec(text: str, *, max_items: int = MAX_ITEMS, param: str = "X-Steerin
 
 def expand(item: SpecItem, runtime: SteeringRuntime) -> list[tuple[FeatureRef, str, float | None, bool]]:
     """One item → per-feature ``(ref, op, value, x_units)``. A bare pack id applies the op to each of its
-    features; an add/clamp without a value takes the feature's default value."""
+    features; no op means the feature's default op; an add/clamp without a value takes the feature's default
+    value."""
     if item.feature:
         runtime.column((item.pack, item.feature))  # raises unknown pack / unknown feature
         features = [runtime.packs[item.pack].manifest.feature(item.feature)]
@@ -123,11 +129,11 @@ def expand(item: SpecItem, runtime: SteeringRuntime) -> list[tuple[FeatureRef, s
         features = runtime.packs[item.pack].manifest.features
     out = []
     for f in features:
-        ref = (item.pack, f.name)
-        if item.op in VALUE_OPS and item.value is None:
-            out.append((ref, item.op, *_default_value(f, item.op)))
+        ref, op = (item.pack, f.name), item.op or f.default_op
+        if op in VALUE_OPS and item.value is None:
+            out.append((ref, op, *_default_value(f, op)))
         else:
-            out.append((ref, item.op, item.value, item.x_units))
+            out.append((ref, op, item.value, item.x_units))
     return out
 
 
@@ -161,7 +167,7 @@ def resolve(
                     merged[ref] = ("clamp", 0.0)
                     continue
                 if op == "monitor":
-                    merged[ref] = ("monitor", 0.0)
+                    merged[ref] = ("monitor", col.threshold)  # the pack's calibrated threshold
                     continue
                 v = value * col.max_activation if x else value
                 if not math.isfinite(v) or abs(v) > max_x * col.max_activation:

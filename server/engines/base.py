@@ -44,7 +44,7 @@ class TokenLogprob:
 @dataclass
 class Delta:
     """One increment of a request's output. ``finish_reason`` is set on the last one (then ``monitors`` is the
-    request's full monitor summary)."""
+    request's full monitor summary and ``positions`` its receipt: token positions the op edited, per feature)."""
 
     text: str = ""
     token_ids: list[int] = field(default_factory=list)
@@ -54,6 +54,7 @@ class Delta:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     monitors: dict[str, dict] | None = None
+    positions: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)

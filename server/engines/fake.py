@@ -14,7 +14,7 @@ import torch
 
 from server.engines.base import Delta, GenerateRequest, ModelInfo
 from server.engines.sampling import Detokenizer
-from steering.monitor import RequestMonitor
+from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
 from steering.pack import ModelInfo as PackModel
 from steering.runtime import BatchState, SteeringRuntime
@@ -57,7 +57,8 @@ class FakeEngine:
     def tokenize_chat(self, messages: list[dict]) -> list[int]:
         return self.tokenize("".join(f"<{m['role']}>{m['content']}" for m in messages))
 
-    def _forward(self, ids: list[int], pos0: int, row: int, mon: RequestMonitor, phase: str):
+    def _forward(self, ids: list[int], pos0: int, row: int, mon: RequestMonitor, applied: AppliedCounter,
+                 phase: str):
         n = len(ids)
         rows = torch.full((n,), row)
         slot = torch.zeros(n, dtype=torch.long)
@@ -67,18 +68,19 @@ class FakeEngine:
         h = self.embed[torch.tensor(ids) % 256]
         for layer in self.runtime.sites:
             h = self.runtime.apply_site(layer, h)
+        applied.update(self.runtime.batch.edits, 0)
         return mon.update(self.runtime.batch.readouts, 0, phase)
 
     async def generate(self, req: GenerateRequest) -> AsyncIterator[Delta]:
         rt = self.runtime
         row = rt.rows.acquire(req.steering)
-        watched = {r: rt.column(r) for r, (op, _) in req.steering.items() if op == "monitor"}
-        mon = RequestMonitor(watched)
+        mon = RequestMonitor.of(req.steering, rt.columns)
+        applied = AppliedCounter(req.steering, rt.columns)
         steered = any(op != "monitor" for op, _ in req.steering.values())
         reply = (STEERED_REPLY if steered else REPLY) * 100
         self.batch_size += 1
         try:
-            events = self._forward(req.prompt_ids, 0, row, mon, "prompt")
+            events = self._forward(req.prompt_ids, 0, row, mon, applied, "prompt")
             n, p = 0, len(req.prompt_ids)
             detok = Detokenizer(_CharTokenizer(), req.sampling.stop)
             while True:
@@ -86,13 +88,14 @@ class FakeEngine:
                     return
                 if any(e.feature in req.block_on for e in events):
                     yield Delta(events=events, finish_reason="content_filter", prompt_tokens=p, completion_tokens=n,
-                                monitors=mon.summary())
+                                monitors=mon.summary(), positions=applied.as_dict())
                     return
                 for e in events:
                     if e.feature in req.steer_on:  # conditional steering from the firing token on
                         config = {**req.steering, **req.steer_on[e.feature]}
                         new = rt.rows.acquire(config)
                         rt.rows.release(row)
+                        applied.set_config(config)
                         row, reply = new, reply[:n] + STEERED_REPLY * 100
                 ch = reply[n]
                 n += 1
@@ -101,10 +104,11 @@ class FakeEngine:
                 if finish == "length":
                     out += detok.flush()
                 yield Delta(text=out, token_ids=[ord(ch)], events=events, finish_reason=finish, prompt_tokens=p,
-                            completion_tokens=n, monitors=mon.summary() if finish else None)
+                            completion_tokens=n, monitors=mon.summary() if finish else None,
+                            positions=applied.as_dict() if finish else None)
                 if finish:
                     return
-                events = self._forward([ord(ch)], p + n - 1, row, mon, "completion")
+                events = self._forward([ord(ch)], p + n - 1, row, mon, applied, "completion")
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 else:

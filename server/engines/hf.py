@@ -1,8 +1,10 @@
 """The embedded engine: a transformers model with step-level continuous batching and the steering hooks.
 
-One worker thread owns the model. Each loop iteration admits waiting requests (each prefilled alone, then its KV
-cache joins the batch) and runs one decode step for every running request together, each token carrying its
-request's config row. Results go back to the asyncio side through per-request queues.
+One worker thread owns the model. Each loop iteration admits waiting requests (prefilled together in one
+left-padded forward, up to a token budget; their KV caches then join the running batch) and runs one decode step
+for every running request together, each token carrying its request's config row. So a burst of arrivals costs one
+prefill, not one per request, and waits at most one decode step. Results go back to the asyncio side through
+per-request queues.
 Why not transformers' own continuous batching: see docs/decisions.md.
 """
 
@@ -24,7 +26,7 @@ from server.engines.kv import PaddedBatch, cache_tensors
 from server.engines.sampling import Detokenizer, sample, token_logprob
 from steering.errors import SteeringError
 from steering.hooks import attach
-from steering.monitor import RequestMonitor
+from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
 from steering.pack import ModelInfo as PackModel
 from steering.runtime import BatchState, SteeringRuntime
@@ -43,6 +45,7 @@ class _Seq:
     out: asyncio.Queue
     row: int
     monitor: RequestMonitor
+    applied: AppliedCounter
     detok: Detokenizer
     gen: torch.Generator | None
     rt: SteeringRuntime
@@ -69,7 +72,10 @@ class HFEngine:
         dtype: torch.dtype = torch.float32,
         max_num_seqs: int = 32,
         max_configs: int = 64,
+        max_prefill_tokens: int = 4096,
     ) -> None:
+        """``max_prefill_tokens``: the padded size (requests × longest prompt) of one batched prefill; a longer
+        prompt is prefilled alone."""
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()
         cfg = self.model.config
@@ -82,7 +88,7 @@ class HFEngine:
         )
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
-        self.max_num_seqs, self.max_configs = max_num_seqs, max_configs
+        self.max_num_seqs, self.max_configs, self.max_prefill_tokens = max_num_seqs, max_configs, max_prefill_tokens
         self.pack_model = PackModel(name=self.info.id, architecture=self.info.architecture, d_model=cfg.hidden_size,
                                     num_layers=cfg.num_hidden_layers)
         # Live tables: the current one plus, after a reload, older ones until their last request finishes.
@@ -155,12 +161,12 @@ class HFEngine:
             row = rt.rows.acquire(req.steering)  # CapacityExceeded → 429 before anything streams
             r, h, n = self._live[id(rt)]
             self._live[id(rt)] = (r, h, n + 1)
-        watched = {ref: rt.column(ref) for ref, (op, _) in req.steering.items() if op == "monitor"}
         gen = None
         if req.sampling.temperature > 0:
             gen = torch.Generator()
             gen.manual_seed(req.sampling.seed if req.sampling.seed is not None else torch.seed())
-        seq = _Seq(req, asyncio.get_running_loop(), asyncio.Queue(), row, RequestMonitor(watched),
+        seq = _Seq(req, asyncio.get_running_loop(), asyncio.Queue(), row, RequestMonitor.of(req.steering, rt.columns),
+                   AppliedCounter(req.steering, rt.columns),
                    Detokenizer(self.tokenizer, req.sampling.stop), gen, rt)
         self._by_id[req.request_id] = seq
         with self._cv:
@@ -214,37 +220,88 @@ class HFEngine:
             self._cv.wait_for(lambda: self._waiting or self._stop.is_set(), timeout=0.1)
 
     def _admit(self) -> None:
+        """Prefill waiting requests in batches (FIFO) while there are free slots."""
         while len(self._active) < self.max_num_seqs:
-            with self._cv:
-                if not self._waiting:
-                    return
-                seq = self._waiting.popleft()
-            if seq.aborted:
-                self._finish(seq, "abort")
-                continue
+            group = self._take_group(self.max_num_seqs - len(self._active))
+            if not group:
+                return
             try:
-                self._prefill(seq)
-            except Exception:  # fails this request only; the batch goes on
-                log.exception("prefill failed for %s", seq.req.request_id)
-                self._finish(seq, "error")
+                self._prefill(group)
+            except _ForwardFailed:  # nothing was mutated: retry request by request; only one that fails alone fails
+                log.exception("batched prefill failed; prefilling its %d requests one by one", len(group))
+                for seq in group:
+                    try:
+                        self._prefill([seq])
+                    except Exception:
+                        log.exception("prefill failed for %s", seq.req.request_id)
+                        self._finish(seq, "error")
+            except Exception:
+                log.exception("prefill failed after the forward")
+                for seq in group:
+                    self._finish(seq, "error")
 
-    def _prefill(self, seq: _Seq) -> None:
-        ids = seq.req.prompt_ids
-        p = len(ids)
-        rt = seq.rt
-        row = torch.full((p,), seq.row)
-        row[0] = 0  # the attention sink is never steered or monitored
-        slot = torch.zeros(p, dtype=torch.long)
-        slot[0] = rt.S
-        self._set_batches({id(rt): BatchState(row=row, slot=slot, pos=torch.arange(p), rows_present={0, seq.row})})
+    def _take_group(self, room: int) -> list[_Seq]:
+        """Waiting requests for one prefill: FIFO, at most ``room``, padded size within the token budget."""
+        group: list[_Seq] = []
+        longest = 0
+        with self._cv:
+            while self._waiting and len(group) < room:
+                seq = self._waiting[0]
+                if seq.aborted:
+                    self._waiting.popleft()
+                    self._finish(seq, "abort")
+                    continue
+                p = max(longest, len(seq.req.prompt_ids))
+                if group and p * (len(group) + 1) > self.max_prefill_tokens:
+                    break
+                group.append(self._waiting.popleft())
+                longest = p
+        return group
+
+    def _prefill(self, group: list[_Seq]) -> None:
+        """One left-padded forward over the prompts of ``group``. Per request, exactly as alone: positions from 0,
+        padding masked and given row 0 / the discard slot, the attention sink (first real token) never steered or
+        monitored."""
+        lens = [len(s.req.prompt_ids) for s in group]
+        k, L = len(group), max(lens)
+        ids = torch.zeros(k, L, dtype=torch.long)
+        mask = torch.zeros(k, L, dtype=torch.long)
+        pos = torch.zeros(k, L, dtype=torch.long)
+        slot = torch.full((k, L), group[0].rt.S, dtype=torch.long)  # S = discard (padding, sinks)
+        for j, (s, p) in enumerate(zip(group, lens, strict=True)):
+            ids[j, L - p:] = torch.tensor(s.req.prompt_ids)
+            mask[j, L - p:] = 1
+            pos[j, L - p:] = torch.arange(p)
+            slot[j, L - p + 1:] = j
+        states = {}
+        for s in group:
+            if id(s.rt) not in states:
+                row = torch.zeros(k, L, dtype=torch.long)
+                for j, (t, p) in enumerate(zip(group, lens, strict=True)):
+                    if t.rt is s.rt:
+                        row[j, L - p + 1:] = t.row
+                states[id(s.rt)] = BatchState(row=row.flatten(), slot=slot.flatten(), pos=pos.flatten(),
+                                              rows_present={0} | {t.row for t in group if t.rt is s.rt})
+        self._set_batches(states)
         cache = DynamicCache()
-        logits = self.model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True,
-                            logits_to_keep=1).logits[0, -1]
-        seq.pending.events += seq.monitor.update(rt.batch.readouts, 0, "prompt")
-        seq.length = p
-        if self._next_token(seq, logits):
-            self._batch.join(cache_tensors(cache))
-            self._active.append(seq)
+        try:
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                                use_cache=True, logits_to_keep=1).logits[:, -1]  # [k, V]
+        except Exception as e:
+            raise _ForwardFailed from e
+        joined = PaddedBatch()
+        joined.join(cache_tensors(cache), mask)
+        keep = []
+        for j, (s, p) in enumerate(zip(group, lens, strict=True)):
+            s.pending.events += s.monitor.update(s.rt.batch.readouts, j, "prompt")
+            s.applied.update(s.rt.batch.edits, j)
+            s.length = p
+            if self._next_token(s, logits[j]):
+                keep.append(j)
+        if keep:
+            joined.keep(keep)
+            self._batch.join(joined.kv, joined.mask)
+            self._active += [group[j] for j in keep]
 
     def _decode_step(self) -> None:
         """One decode step for the whole batch. If it raises (a bad hook, a bad input), the batch's KV state is
@@ -294,6 +351,7 @@ class HFEngine:
         for b, s in enumerate(active):
             s.length += 1
             s.pending.events += s.monitor.update(s.rt.batch.readouts, b, "completion")
+            s.applied.update(s.rt.batch.edits, b)
             if self._next_token(s, logits[b]):
                 keep.append(b)
         if len(keep) < B:
@@ -344,6 +402,7 @@ class HFEngine:
             return
         seq.rt.rows.release(seq.row)
         seq.row, seq.req.steering = row, config
+        seq.applied.set_config(config)
 
     def _decode_one(self, tok: int) -> str:
         return self.tokenizer.decode([tok])
@@ -364,4 +423,5 @@ class HFEngine:
             seq.pending.text += seq.detok.flush()
         seq.pending.finish_reason = reason
         seq.pending.monitors = seq.monitor.summary()
+        seq.pending.positions = seq.applied.as_dict()
         self._flush(seq)

@@ -1,7 +1,7 @@
 """A left-padded batch of KV caches that requests join and leave between decode steps.
 
-Each request is prefilled alone (exactly as if it ran by itself), then its cache joins the running batch: all
-caches are left-padded to a common length and an attention mask marks the padding. Finished requests leave by
+Requests are prefilled in left-padded groups, then their caches join the running batch: all caches are
+left-padded to a common length and an attention mask marks the padding. Finished requests leave by
 index-select; leading columns that only padding uses are trimmed.
 """
 
@@ -25,10 +25,11 @@ class PaddedBatch:
     def size(self) -> int:
         return 0 if self.mask is None else self.mask.shape[0]
 
-    def join(self, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        """Append one request's cache (batch 1, no padding) as the last row."""
-        p = kv[0][0].shape[-2]
-        new_mask = torch.ones(1, p, dtype=torch.long)
+    def join(self, kv: list[tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor | None = None) -> None:
+        """Append caches ``[k, H, p, Dh]`` as the last rows; ``mask [k, p]`` marks their real tokens (default:
+        all real, e.g. one request with no padding)."""
+        k, p = kv[0][0].shape[0], kv[0][0].shape[-2]
+        new_mask = torch.ones(k, p, dtype=torch.long) if mask is None else mask
         if self.mask is None:
             self.kv, self.mask = list(kv), new_mask
             return

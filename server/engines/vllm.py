@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from steering.monitor import RequestMonitor
 from steering.pack import FeaturePack
 from steering.pack import ModelInfo as PackModel
 from steering.runtime import SteeringRuntime
-from steering.vllm.config import cache_salt, encode_resolved
+from steering.vllm.config import SECRET_ENV, cache_salt, encode_resolved
 from steering.vllm.plugin import PACKS_ENV
 from steering.vllm.readings import ADDR_ENV, ReadingsInbox
 
@@ -78,6 +79,9 @@ class VLLMEngine:
                                dtype=dtype, max_model_len=max_model_len, max_num_seqs=max_num_seqs,
                                enforce_eager=enforce_eager, enable_prefix_caching=enable_prefix_caching,
                                seed=0)
+        # signs the resolved configs this process sends; vLLM's input processor (here) and its workers (children)
+        # verify them, so no other client of the engine can send one (one secret per process tree)
+        self._secret = os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
         # the processes vLLM spawns now read the packs and the readings address from the environment
         with _environ({ADDR_ENV: addr, PACKS_ENV: os.pathsep.join(str(p.path) for p in packs)}):
             self.llm = AsyncLLM.from_engine_args(args)
@@ -143,8 +147,11 @@ class VLLMEngine:
 
         self._started()
         sp_in, key = req.sampling, req.request_id
-        watched = {ref: self.runtime.column(ref) for ref, (op, _) in req.steering.items() if op == "monitor"}
-        extra = encode_resolved(key, req.steering, req.steer_on, bool(watched)) if req.steering else None
+        local = RequestMonitor.of(req.steering, self.runtime.columns)  # the summary's shape if no reading arrives
+        watched = bool(local)
+        # every steered request reports back: monitor readings, and the receipt of positions the op edited
+        extra = (encode_resolved(key, req.steering, req.steer_on, True, self._secret)
+                 if req.steering else None)
         sp = SamplingParams(
             max_tokens=sp_in.max_tokens, temperature=sp_in.temperature, top_p=sp_in.top_p, seed=sp_in.seed,
             stop=list(sp_in.stop) or None, ignore_eos=sp_in.ignore_eos, extra_args=extra,
@@ -155,8 +162,7 @@ class VLLMEngine:
         salt = f"monitor-{key}" if watched else cache_salt(req.steering, self._tables)
         if salt:
             prompt["cache_salt"] = salt
-        readings = self.inbox.expect(key) if watched else None
-        local = RequestMonitor(watched)  # shape of the summary when no reading arrived
+        readings = self.inbox.expect(key) if req.steering else None
         p_len, n_out, seen_events = len(req.prompt_ids), 0, 0
         self.batch_size += 1
         try:
@@ -166,7 +172,9 @@ class VLLMEngine:
                 d = Delta(text=c.text, token_ids=list(c.token_ids), prompt_tokens=p_len, completion_tokens=n_out,
                           logprobs=self._logprobs(c, sp_in.top_logprobs) if sp_in.logprobs else [])
                 finished = c.finish_reason is not None
-                if readings is not None and c.finish_reason != "abort":
+                # monitored: hold each output until its readings are in (block must act before text leaves);
+                # steered only: wait once, at the end, for the receipt
+                if readings is not None and c.finish_reason != "abort" and (watched or finished):
                     # the last sampled token has not gone through the model yet: p_len + n_out - 1 tokens have
                     await self.inbox.wait_for(key, p_len + n_out - 1, READINGS_TIMEOUT_S)
                     d.events, seen_events = readings.events[seen_events:], len(readings.events)
@@ -178,6 +186,7 @@ class VLLMEngine:
                 if finished:
                     d.finish_reason = d.finish_reason or ("abort" if c.finish_reason == "abort" else c.finish_reason)
                     d.monitors = (readings.summary if readings is not None and readings.summary else local.summary())
+                    d.positions = readings.positions if readings is not None else None
                 yield d
                 if finished:
                     return

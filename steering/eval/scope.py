@@ -149,10 +149,11 @@ def _batch(seqs: list[list[int]], prompt_lens: list[int], row: int, S: int):
     return x, mask, state
 
 
-def _fold(readouts, j: int, watched: dict, block_on: frozenset[FeatureRef]) -> tuple[dict, int | None, str | None]:
+def _fold(readouts, j: int, config: ResolvedConfig, columns: dict,
+          block_on: frozenset[FeatureRef]) -> tuple[dict, int | None, str | None]:
     """Request ``j``'s monitor: prompt slot, then answer slot (as prefill, then decode steps, fold in the engine).
     Returns (summary, token index of the first blocking event or None, its phase)."""
-    mon = RequestMonitor(watched)
+    mon = RequestMonitor.of(config, columns)
     events = mon.update(readouts, 2 * j, "prompt") + mon.update(readouts, 2 * j + 1, "completion")
     block = [e for e in events if e.feature in block_on]
     first = min(block, key=lambda e: e.token_index) if block else None
@@ -167,7 +168,6 @@ def monitor_requests(model, runtime: SteeringRuntime, config: ResolvedConfig, bl
     if 2 * batch > runtime.S:
         raise ValueError(f"the runtime needs max_slots ≥ {2 * batch}")
     row = runtime.rows.acquire(config)
-    watched = {ref: runtime.column(ref) for ref, (op, _) in config.items() if op == "monitor"}
     out = []
     try:
         with attach(model, runtime):
@@ -178,7 +178,8 @@ def monitor_requests(model, runtime: SteeringRuntime, config: ResolvedConfig, bl
                                                     runtime.S)
                     with contextlib.suppress(_StopAfter):
                         model(input_ids=x, attention_mask=mask, use_cache=False)
-                    out += [_fold(runtime.batch.readouts, j, watched, block_on) for j in range(len(x))]
+                    out += [_fold(runtime.batch.readouts, j, config, runtime.columns, block_on)
+                            for j in range(len(x))]
             finally:
                 stop.remove()
                 runtime.batch = BatchState()

@@ -63,6 +63,7 @@ def _attach(runner) -> None:
     opts = plugin_options(runner.vllm_config)
     if not opts.get("packs"):
         return
+    from steering.vllm.config import process_secret
     from steering.vllm.readings import ReadingsPublisher
     from steering.vllm.worker import WorkerSteering
 
@@ -84,7 +85,7 @@ def _attach(runner) -> None:
     runner.steerserve = WorkerSteering(
         runner.get_model(), packs, d_model=info.d_model, max_tokens=max_tokens, max_reqs=sched.max_num_seqs,
         column_capacity=int(opts.get("column_capacity", 64)), device=runner.device,
-        publisher=ReadingsPublisher.from_env() if rank == 0 else None,
+        publisher=ReadingsPublisher.from_env() if rank == 0 else None, secret=process_secret(),
     )
 
 
@@ -136,7 +137,8 @@ def _steerserve_stats(worker) -> dict:
     if st is None:
         return {"attached": False}
     return {"attached": True, "rows_in_use": st.rt.rows.in_use(), "requests": len(st.reqs),
-            "layers": st.layers, "readings_dropped": st.publisher.dropped if st.publisher else 0}
+            "layers": st.layers, "readings_dropped": st.publisher.dropped if st.publisher else 0,
+            "unsteered": st.unsteered}
 
 
 def _wrap_input_processor() -> None:
@@ -148,9 +150,11 @@ def _wrap_input_processor() -> None:
     def process_inputs(self, *args, **kwargs):
         req = orig(self, *args, **kwargs)
         sp = getattr(req, "sampling_params", None)
-        if sp is not None and sp.extra_args and req.cache_salt is None:
+        if sp is not None and sp.extra_args:
+            # validate every request that carries extra_args, whatever else it sets (a client may send its own
+            # cache_salt): a bad or forged config is a 400 here and never reaches the engine
             salt = _salt_for(self.vllm_config, sp.extra_args)
-            if salt:
+            if salt and req.cache_salt is None:
                 req.cache_salt = salt
         return req
 
@@ -173,20 +177,21 @@ def _api_runtime(vllm_config):
     return rt
 
 
-def _salt_for(vllm_config, extra_args: dict) -> str | None:
+def _salt_for(vllm_config, extra_args) -> str | None:
     from steering.errors import SteeringError
-    from steering.vllm.config import XARGS_RESOLVED, cache_salt, decode
+    from steering.vllm.config import XARGS_RESOLVED, cache_salt, decode, process_secret, verify_resolved
 
-    if XARGS_RESOLVED in extra_args:
-        return None  # the steerserve API process sets the salt itself
     try:
-        args = decode(extra_args, _api_runtime(vllm_config))
+        if isinstance(extra_args, dict) and XARGS_RESOLVED in extra_args:
+            verify_resolved(extra_args[XARGS_RESOLVED], process_secret())
+            return None  # signed by the steerserve API process, which sets the salt itself
+        args = decode(extra_args, _api_runtime(vllm_config), secret=process_secret())
     except SteeringError as e:  # vLLM answers a VLLMValidationError with a 400 naming the parameter
         try:
             from vllm.exceptions import VLLMValidationError
         except ImportError:  # older vLLM: a plain ValueError is a 400 there
             raise ValueError(f"invalid steering in vllm_xargs: {e.message}") from None
-        raise VLLMValidationError(f"invalid steering: {e.message}", parameter="vllm_xargs.steering") from None
+        raise VLLMValidationError(f"invalid steering: {e.message}", parameter=e.param or "vllm_xargs") from None
     return cache_salt(args.config) if args else None
 
 

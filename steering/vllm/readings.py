@@ -1,9 +1,10 @@
-"""Monitor readings from vLLM workers back to the steerserve API process.
+"""Monitor readings and steering receipts from vLLM workers back to the steerserve API process.
 
-vLLM's own output path carries tokens only, so each worker pushes a small JSON message per watching request and
+vLLM's own output path carries tokens only, so each worker pushes a small JSON message per steered request and
 step over a ZeroMQ PUSH socket (pyzmq ships with vLLM) to the address in ``STEERSERVE_READINGS_ADDR``; the API
 process binds the PULL end (:class:`ReadingsInbox`). A message says how many of the request's tokens have gone
-through the model (``computed``), which monitors fired for the first time in that step, and the running summary.
+through the model (``computed``), which monitors fired for the first time in that step, the running summary, and
+the positions the op edited so far per feature (the receipt).
 The API process holds a request's output back until the readings that cover it have arrived, so a ``block``
 action stops a request before any text past the firing token leaves the server (see docs/decisions.md).
 Sending never blocks the worker: when the inbox is gone or full, messages are dropped and counted.
@@ -43,9 +44,10 @@ class ReadingsPublisher:
         return cls(addr) if addr else None
 
     @staticmethod
-    def reading(key: str | None, computed: int, events: list[MonitorEvent], summary: dict) -> dict:
-        """One request's reading for one step."""
-        return {"id": key, "computed": computed, "summary": summary,
+    def reading(key: str | None, computed: int, events: list[MonitorEvent], summary: dict | None,
+                positions: dict[str, int] | None = None) -> dict:
+        """One request's reading for one step: monitor summary and events, and the receipt (positions edited)."""
+        return {"id": key, "computed": computed, "summary": summary, "positions": positions,
                 "events": [[e.feature[0], e.feature[1], e.token_index, e.value, e.phase, e.threshold] for e in events]}
 
     def send(self, readings: list[dict]) -> None:
@@ -61,6 +63,7 @@ class RequestReadings:
     computed: int = 0
     events: list[MonitorEvent] = field(default_factory=list)
     summary: dict | None = None
+    positions: dict[str, int] | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -98,7 +101,8 @@ class ReadingsInbox:
                 if r is None:
                     continue
                 r.computed = max(r.computed, int(msg["computed"]))
-                r.summary = msg["summary"]
+                r.summary = msg["summary"] or r.summary
+                r.positions = msg.get("positions") or r.positions
                 r.events += [MonitorEvent((p, f), int(t), float(v), ph, thr) for p, f, t, v, ph, thr in msg["events"]]
                 r.changed.set()
 

@@ -23,9 +23,16 @@ import torch
 
 from steering.errors import SteeringError
 from steering.hooks import decoder_layers
-from steering.monitor import RequestMonitor
+from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.runtime import ConfigRows, MonitorReadout, SteeringRuntime, reduce_per_slot
+from steering.runtime import (
+    ConfigRows,
+    EditCount,
+    MonitorReadout,
+    SteeringRuntime,
+    count_per_slot,
+    reduce_per_slot,
+)
 from steering.vllm.config import RequestSteeringArgs, decode
 
 log = logging.getLogger("steerserve.vllm")
@@ -37,6 +44,7 @@ class _Req:
     row: int
     monitor: RequestMonitor | None
     prompt_len: int
+    applied: AppliedCounter | None = None  # the receipt (positions edited), for requests that report
 
 
 class WorkerSteering:
@@ -44,15 +52,19 @@ class WorkerSteering:
 
     def __init__(self, model: torch.nn.Module, packs: list[FeaturePack], *, d_model: int, max_tokens: int,
                  max_reqs: int, column_capacity: int = 64, device: torch.device | str = "cpu",
-                 publisher=None) -> None:
+                 publisher=None, secret: str | None = None) -> None:
         self.layers = sorted({p.layer for p in packs})
         self.capacity, self.max_reqs, self.device = column_capacity, max_reqs, torch.device(device)
         # one row per running request is enough; +2 covers a conditional-steering switch (acquire before release)
         self.rt = self._runtime(packs, d_model)
         self.row_buf = torch.zeros(max_tokens, dtype=torch.long, device=self.device)
         self.act_buf = {layer: torch.zeros(max_tokens, column_capacity, device=self.device) for layer in self.layers}
+        # what the op edited, token × column: written by the hook itself, so a pass the op missed reads as 0
+        self.edit_buf = {layer: torch.zeros(max_tokens, column_capacity, device=self.device) for layer in self.layers}
         self.reqs: dict[str, _Req] = {}
         self.publisher = publisher
+        self.secret = secret  # verifies the API process's signed configs (None: only the spec form is accepted)
+        self.unsteered = 0  # requests that asked for steering this worker could not apply (each one logged)
         self._step: tuple | None = None  # (req ids, offsets, first positions) of the pass in flight
         layers = decoder_layers(model)
         self.handles = [layers[layer].register_forward_hook(self._hook(layer)) for layer in self.layers]
@@ -64,20 +76,40 @@ class WorkerSteering:
                                device=self.device, layers=self.layers, column_capacity=self.capacity)
 
     def _hook(self, layer: int):
-        site, acts, rows = self.rt.sites[layer], self.act_buf[layer], self.row_buf
+        site, acts, edits, rows = self.rt.sites[layer], self.act_buf[layer], self.edit_buf[layer], self.row_buf
 
         def hook(module, args, output):
             h, residual = output
             n = h.shape[0]
             delta, a = site.apply_static(h + residual, rows[:n])
             acts[:n].copy_(a)
+            edits[:n].copy_(site.edit_mask(rows[:n]))
             return h + delta, residual
 
         return hook
 
     # -- per step ----------------------------------------------------------------------------------------------
     def before_forward(self, runner, num_tokens: int) -> None:
-        """Map this pass's tokens to config rows (``runner`` is vLLM's GPU/CPU model runner)."""
+        """Map this pass's tokens to config rows (``runner`` is vLLM's GPU/CPU model runner). Should this ever
+        fail, the pass runs wholly unsteered and says so: never an exception into vLLM's step."""
+        try:
+            self._map_rows(runner, num_tokens)
+        except Exception:  # noqa: BLE001 — isolation (see _admit)
+            log.exception("steerserve: this step runs UNSTEERED (could not map tokens to config rows)")
+            self.row_buf[:num_tokens].zero_()
+            self._step = None
+
+    def after_forward(self) -> None:
+        """Fold this pass's activations into the monitors of the requests that watch; send readings."""
+        if self._step is None:
+            return
+        step, self._step = self._step, None
+        try:
+            self._read_monitors(*step)
+        except Exception:  # noqa: BLE001 — isolation: a monitor fault loses readings, never the engine
+            log.exception("steerserve: monitor readings of this step were lost")
+
+    def _map_rows(self, runner, num_tokens: int) -> None:
         batch = runner.input_batch
         n_req = batch.num_reqs
         ids = list(batch.req_ids[:n_req])
@@ -92,33 +124,38 @@ class WorkerSteering:
                 if first_pos[i] == 0:
                     rows[offsets[i]] = 0  # the attention sink
         self.row_buf[:num_tokens].copy_(torch.from_numpy(rows), non_blocking=True)
+        for buf in self.edit_buf.values():
+            buf[:num_tokens].zero_()
         self._step = (ids, offsets, first_pos)
 
-    def after_forward(self) -> None:
-        """Fold this pass's activations into the monitors of the requests that watch; send readings."""
-        if self._step is None:
-            return
-        ids, offsets, first_pos = self._step
-        self._step = None
-        watching = [(i, rid) for i, rid in enumerate(ids) if (r := self.reqs.get(rid)) and r.monitor]
-        if not watching:
+    def _read_monitors(self, ids: list[str], offsets: np.ndarray, first_pos: np.ndarray) -> None:
+        """Per request of this pass: receipts (positions edited) and monitor readings; send what was asked for."""
+        reporting = [(i, rid, r) for i, rid in enumerate(ids) if (r := self.reqs.get(rid)) and (r.monitor or r.applied)]
+        if not reporting:
             return
         n = int(offsets[-1])
         counts = np.diff(offsets)
         slot = torch.from_numpy(np.repeat(np.arange(len(ids)), counts)).to(self.device)
-        pos = torch.from_numpy(np.repeat(first_pos - offsets[:-1], counts) + np.arange(n)).to(self.device)
         rows = self.row_buf[:n]
+        edits = [EditCount(layer, count_per_slot(self.edit_buf[layer][:n], slot, len(ids)))
+                 for layer, t in self.rt.sites.items() if t.edits]
         readouts = []
-        for layer, t in self.rt.sites.items():
-            if not t.watches:
-                continue
-            seen = torch.where(t.watch[rows] > 0, self.act_buf[layer][:n], float("-inf"))
-            readouts.append(MonitorReadout(layer, *reduce_per_slot(seen, t.monitor_thr, slot, pos, len(ids))))
+        if any(r.monitor for _, _, r in reporting):
+            pos = torch.from_numpy(np.repeat(first_pos - offsets[:-1], counts) + np.arange(n)).to(self.device)
+            for layer, t in self.rt.sites.items():
+                if not t.watches:
+                    continue
+                seen = torch.where(t.watch[rows] > 0, self.act_buf[layer][:n], float("-inf"))
+                thr = t.watch_thr[rows]
+                readouts.append(MonitorReadout(layer, *reduce_per_slot(seen, thr, slot, pos, len(ids))))
         out = []
-        for i, rid in watching:
-            r = self.reqs[rid]
-            phase = "prompt" if first_pos[i] < r.prompt_len else "completion"
-            events = r.monitor.update(readouts, i, phase)
+        for i, rid, r in reporting:
+            if r.applied:
+                r.applied.update(edits, i)
+            events = []
+            if r.monitor:
+                phase = "prompt" if first_pos[i] < r.prompt_len else "completion"
+                events = r.monitor.update(readouts, i, phase)
             for e in events:
                 log.warning("steerserve monitor %s fired on request %s at token %d (%.3f > %.3f)",
                             e.name, r.args.key or rid, e.token_index, e.value, e.threshold)
@@ -126,23 +163,34 @@ class WorkerSteering:
                     self._switch(rid, r, {**r.args.config, **r.args.steer_on[e.feature]})
             if r.args.report and self.publisher is not None:
                 out.append(self.publisher.reading(r.args.key, int(first_pos[i] + counts[i]), events,
-                                                  r.monitor.summary()))
+                                                  r.monitor.summary() if r.monitor else None,
+                                                  r.applied.as_dict() if r.applied else None))
         if out:
             self.publisher.send(out)
 
     # -- request lifecycle --------------------------------------------------------------------------------------
     def _admit(self, rid: str, state) -> _Req | None:
+        """A new request's steering. Nothing a request carries may raise out of here: this runs inside the
+        engine's step, shared by every request, so a bad one runs unsteered (logged and counted) instead."""
         try:
-            args = decode(state.sampling_params.extra_args if state.sampling_params else None, self.rt)
+            args = decode(state.sampling_params.extra_args if state.sampling_params else None, self.rt,
+                          secret=self.secret)
             if args is None:
                 return None
             row = self.rt.rows.acquire(args.config)
-        except SteeringError as e:  # the API process validates first; reaching this is a bug, say so loudly
-            log.error("steerserve: request %s runs UNSTEERED: %s", rid, e.message)
-            return None
-        watched = {ref: self.rt.columns[ref] for ref, (op, _) in args.config.items() if op == "monitor"}
-        r = _Req(args, row, RequestMonitor(watched) if watched else None, len(state.prompt_token_ids or ()))
-        self.reqs[rid] = r
+        except SteeringError as e:  # the input processor validates first; reaching this is a bug, say so loudly
+            why = e.message
+        except Exception as e:  # noqa: BLE001 — isolation: never let one request's extra_args kill the engine
+            why = f"{type(e).__name__}: {e}"
+        else:
+            mon = RequestMonitor.of(args.config, self.rt.columns)
+            applied = AppliedCounter(args.config, self.rt.columns) if args.report else None
+            r = _Req(args, row, mon or None, len(state.prompt_token_ids or ()), applied)
+            self.reqs[rid] = r
+            return r
+        self.unsteered += 1
+        log.error("steerserve: request %s runs UNSTEERED: %s", rid, why[:300])
+        self.reqs[rid] = r = _Req(RequestSteeringArgs(None, {}), 0, None, 0)  # decided once, not every step
         return r
 
     def _switch(self, rid: str, r: _Req, config: dict) -> None:
@@ -153,6 +201,8 @@ class WorkerSteering:
             return
         self.rt.rows.release(r.row)
         r.row, r.args.config = row, config
+        if r.applied:
+            r.applied.set_config(config)
 
     def _release_finished(self, runner) -> None:
         for rid in [rid for rid in self.reqs if rid not in runner.requests]:
@@ -165,10 +215,11 @@ class WorkerSteering:
         new = self._runtime(packs, self.rt.d)
         for layer, t in self.rt.sites.items():
             nt = new.sites[layer]
-            for name in ("W_enc", "b_enc", "thr", "linear", "W_dec", "monitor_thr"):
+            for name in ("W_enc", "b_enc", "thr", "linear", "W_dec"):
                 getattr(t, name).copy_(getattr(nt, name))
             for tab in (t.add, t.clamp_on, t.clamp_to, t.watch):
                 tab.zero_()
+            t.watch_thr.fill_(float("inf"))
             t.edits.clear(), t.encodes.clear(), t.watches.clear()
         self.rt.packs, self.rt.columns = new.packs, new.columns
         self.rt.rows = ConfigRows(self.rt, self.rt.rows.capacity)
@@ -176,7 +227,11 @@ class WorkerSteering:
             r.args.config = {ref: v for ref, v in r.args.config.items() if ref in new.columns}
             r.row = self.rt.rows.acquire(r.args.config)
             if r.monitor:
-                r.monitor = RequestMonitor({ref: new.columns[ref] for ref in r.monitor.columns if ref in new.columns})
+                r.monitor = RequestMonitor.of(r.args.config, new.columns) or None
+            if r.applied:
+                kept = {ref: n for ref, n in r.applied.positions.items() if ref in new.columns}
+                r.applied = AppliedCounter(r.args.config, new.columns)
+                r.applied.positions.update(kept)
         log.info("steerserve: reloaded %d packs", len(packs))
 
     def remove(self) -> None:

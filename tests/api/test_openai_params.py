@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 from fastapi.testclient import TestClient
 
 from server.app import build_app
@@ -77,27 +74,3 @@ def test_unknown_packs_add_no_metric_series(client):
     assert after == before
 
 
-def test_health_is_503_while_loading(packs):
-    gate = threading.Event()
-
-    def slow_factory():
-        gate.wait(10)
-        return FakeEngine(packs)
-
-    app = build_app(ServerSettings(), engine_factory=slow_factory)
-    started = threading.Event()
-    result = {}
-
-    def run():
-        with TestClient(app) as c:  # the lifespan blocks until the factory returns
-            started.set()
-            result["after"] = c.get("/health").status_code
-
-    # while the factory blocks, the app is not yet serving; probe the state directly
-    t = threading.Thread(target=run)
-    t.start()
-    time.sleep(0.2)
-    assert app.state.steer.engine is None
-    gate.set()
-    t.join(10)
-    assert result["after"] == 200

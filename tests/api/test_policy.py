@@ -71,6 +71,22 @@ def test_inference_key_cannot_use_admin_routes(make_client):
         assert c.post("/admin/packs/reload", headers=auth(ADMIN)).status_code == 200
 
 
+@pytest.mark.parametrize("keys", [{}, {"inference": [{"name": "app", "sha256": hash_key(INFER)}]}],
+                         ids=["no keys", "inference keys only"])
+def test_admin_routes_are_closed_without_an_admin_key(make_client, keys):
+    """Closed by default: with no admin key configured nobody can reload packs or switch monitors off, and the
+    403 names the setting that opens them."""
+    with make_client(policy(keys=keys)) as c:
+        for method, url in [("POST", "/admin/packs/reload"), ("GET", "/admin/monitors"),
+                            ("POST", "/admin/monitors/safety/f0")]:
+            for headers in ({}, auth(INFER), auth(ADMIN)):
+                r = c.request(method, url, headers=headers, json={"enabled": False})
+                assert r.status_code == 403, (method, url, r.status_code)
+                assert r.json()["error"]["code"] == "admin_disabled"
+                assert "keys.admin" in r.json()["error"]["message"]
+        assert c.get("/health").status_code == 200
+
+
 def test_mandatory_monitor_cannot_be_turned_off_and_still_runs(make_client):
     with make_client(policy(monitors={})) as c:
         for spec in ("safety/f0:off", "safety:off", "safety/f0:suppress", "safety/f0:add=1"):
@@ -93,7 +109,9 @@ def test_key_pack_allow_list(make_client):
 def test_profile_and_policy_bounds(make_client):
     with make_client(policy(monitors={})) as c:
         r = chat(c, {**auth(INFER), "X-Steering-Profile": "support-bot"})
-        assert {"feature": "topic/f0", "op": "add", "value": 2.0} in r.json()["steering"]["applied"]
+        applied = {a["feature"]: a for a in r.json()["steering"]["applied"]}
+        assert applied["topic/f0"]["op"] == "add" and applied["topic/f0"]["value"] == 2.0
+        assert applied["topic/f0"]["positions"] > 0 and applied["safety/f0"]["positions"] == 0  # a monitor edits none
         r = chat(c, {**auth(INFER), "X-Steering": "topic/f0:add=3x"})
         assert r.status_code == 200
         r = chat(c, {**auth(INFER), "X-Steering": "topic/f0:add=3.5x"})
@@ -153,3 +171,16 @@ def test_deeply_nested_json_is_a_400(make_client):
         body = b'{"model": "fake-model", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
         r = c.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
         assert r.status_code in (400, 413)
+
+
+def test_max_x_setting_survives_a_pack_reload(packs, tmp_path):
+    """STEERSERVE_MAX_X (the setting) bounds values at start-up and still after an admin reload."""
+    cfg = policy(steering={})  # the policy file leaves max_x unset: the setting rules
+    app = build_app(ServerSettings(packs=str(tmp_path), max_x=5), FakeEngine(packs), policy=cfg)
+    with TestClient(app) as c:
+        def status(value):
+            return chat(c, {"X-Steering": f"topic/f0:add={value}x", **auth(INFER)}).status_code
+
+        assert (status(5), status(6)) == (200, 400)
+        assert c.post("/admin/packs/reload", headers=auth(ADMIN)).status_code == 200
+        assert (status(5), status(6)) == (200, 400)

@@ -34,7 +34,12 @@ def test_header_steering_changes_output_and_is_reported(client):
     r = chat(client, {"X-Steering": "topic/f0:add=1x"})
     assert r.status_code == 200
     assert r.json()["choices"][0]["message"]["content"].startswith("Steered")
-    assert r.json()["steering"]["applied"] == [{"feature": "topic/f0", "op": "add", "value": 2.0}]
+    # the receipt: every position the model ran but the attention sink was edited (the last sampled token is
+    # never fed back)
+    u = r.json()["usage"]
+    edited = u["prompt_tokens"] - 1 + u["completion_tokens"] - 1
+    assert r.json()["steering"]["applied"] == [{"feature": "topic/f0", "op": "add", "value": 2.0,
+                                                 "positions": edited}]
     assert r.headers["x-steering-applied"] == "topic/f0:add=2"
 
 
@@ -164,3 +169,39 @@ def test_an_engine_error_mid_stream_goes_in_band_then_done(client, monkeypatch):
     assert finishes[-1] == "error"
     monkeypatch.undo()
     assert chat(client).status_code == 200  # the server goes on
+
+
+def test_pack_route_shows_no_file_system_paths(client):
+    """Provenance written by a build (e.g. ``steer sae label --sae /root/.cache/...``) reaches clients with every
+    absolute path cut to its last component."""
+    import dataclasses
+
+    packs = client.app.state.steer.engine.runtime.packs
+    pack = packs["topic"]
+    m = pack.manifest
+    packs["topic"] = dataclasses.replace(pack, manifest=m.model_copy(update={"provenance": m.provenance.model_copy(
+        update={"command": "steer sae label --sae /root/.cache/steerserve/sae/l15-8k --out-pack feature_packs/x",
+                "source": str(pack.path)})}))
+    try:
+        body = client.get("/v1/steering/packs/topic").json()
+    finally:
+        packs["topic"] = pack
+    assert body["provenance"]["command"] == "steer sae label --sae <path>/l15-8k --out-pack feature_packs/x"
+    assert body["provenance"]["source"] == "<path>/topic"
+    assert str(pack.path.parent) not in str(body)
+
+
+def test_receipts_expose_steering_that_was_silently_not_applied(client, monkeypatch):
+    """If the op never runs (a hook dropped by compilation, a second runner...), the receipt says 0 positions, the
+    server logs it and counts it; streaming carries the same receipt on its last chunk."""
+    stream = client.post("/v1/chat/completions", headers={"X-Steering": "topic/f0:add=1x"},
+                         json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}],
+                               "max_tokens": 4, "stream": True})
+    last = json.loads([x for x in stream.text.split("\n\n") if x.startswith("data: {")][-1][6:])
+    assert last["steering"]["applied"][0]["positions"] > 0
+    assert 'steerserve_steering_not_applied_total{pack="topic"}' not in client.get("/metrics").text
+    rt = client.app.state.steer.engine.runtime
+    monkeypatch.setattr(rt, "apply_site", lambda layer, h: h)  # the op silently never runs
+    r = chat(client, {"X-Steering": "topic/f0:add=1x"})
+    assert r.json()["steering"]["applied"][0]["positions"] == 0
+    assert 'steerserve_steering_not_applied_total{pack="topic"} 1.0' in client.get("/metrics").text

@@ -12,6 +12,7 @@ import asyncio
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.e2e.conftest import collect
 
 GG = ("golden-gate", "bridge")
@@ -23,9 +24,17 @@ def mixed_configs(engine):
     return [{}, {GG: ("add", 1.5 * m)}, {GG: ("monitor", 0.0)}, {GG: ("clamp", 2.0 * m)}]
 
 
-def run_all(engine, jobs, **kw):
+def run_all(engine, jobs, *, same_batch: bool = False, **kw):
+    """Run ``jobs`` concurrently. ``same_batch``: hold the engine's step lock until all are queued, so they are
+    admitted (prefilled) together whatever the timing: bitwise comparisons need the same batch composition."""
     async def go():
-        return await asyncio.gather(*(collect(engine, p, s, rid=f"j{i}", **kw) for i, (p, s) in enumerate(jobs)))
+        if not same_batch:
+            return await asyncio.gather(*(collect(engine, p, s, rid=f"j{i}", **kw) for i, (p, s) in enumerate(jobs)))
+        with engine._lock:
+            tasks = [asyncio.create_task(collect(engine, p, s, rid=f"j{i}", **kw)) for i, (p, s) in enumerate(jobs)]
+            while len(engine._waiting) < len(jobs):
+                await asyncio.sleep(0.001)
+        return await asyncio.gather(*tasks)
 
     return asyncio.run(go())
 
@@ -34,8 +43,10 @@ def run_all(engine, jobs, **kw):
 def test_unsteered_rows_bit_identical_whatever_the_neighbours_do(engine):
     cfgs = mixed_configs(engine)
     # same batch shape at every step (ignore_eos), only the neighbours' steering differs
-    steered = run_all(engine, [(PROMPTS[0], {}), (PROMPTS[1], cfgs[1]), (PROMPTS[2], cfgs[3])], ignore_eos=True)
-    plain = run_all(engine, [(PROMPTS[0], {}), (PROMPTS[1], {}), (PROMPTS[2], {})], ignore_eos=True)
+    steered = run_all(engine, [(PROMPTS[0], {}), (PROMPTS[1], cfgs[1]), (PROMPTS[2], cfgs[3])], ignore_eos=True,
+                      same_batch=True)
+    plain = run_all(engine, [(PROMPTS[0], {}), (PROMPTS[1], {}), (PROMPTS[2], {})], ignore_eos=True,
+                    same_batch=True)
     assert steered[0][1] == plain[0][1]  # exact float equality of every logprob
     assert steered[1][0] != plain[1][0]  # and the neighbour really was steered
 
@@ -137,7 +148,8 @@ def test_reload_during_traffic_fails_nothing_and_old_requests_keep_their_table(e
     results = asyncio.run(go())
     assert all(finish in ("stop", "length") for _, _, finish in results)
     assert results[1][0] == solo  # a steered request that straddled the reload equals its solo run
-    assert len(engine._live) == 1  # the old table's hooks came off once its last request finished
+    # the old table's hooks come off once its last request finished (at the worker's next iteration, ≤ 0.1 s idle)
+    wait_for(lambda: len(engine._live) == 1, "old table retired", 5)
     from steering.hooks import hook_count
 
     assert hook_count(engine.model) == len(engine.runtime.sites)

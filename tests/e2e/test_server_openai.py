@@ -43,6 +43,19 @@ def test_header_clamp_changes_the_reply_and_brings_up_the_bridge(client):
     assert steered != plain
     assert any(w in steered.lower() for w in ("golden gate", "san francisco", "bridge"))
     assert r.model_extra["steering"]["applied"][0]["feature"] == "golden-gate/bridge"
+    # the receipt: every position the model ran but the attention sink (the last sampled token is not fed back)
+    r = ask(client, max_tokens=6, extra_body={"ignore_eos": True},
+            extra_headers={"X-Steering": "golden-gate/bridge:add=1.5x"})
+    assert r.choices[0].finish_reason == "length"
+    assert r.model_extra["steering"]["applied"][0]["positions"] == r.usage.prompt_tokens - 1 + 6 - 1
+
+
+def test_a_bare_pack_id_steers_with_its_defaults(client):
+    """``X-Steering: golden-gate`` = each feature's default op and value (add 1.5x for the bridge)."""
+    r = ask(client, extra_headers={"X-Steering": "golden-gate"})
+    assert r.model_extra["steering"]["applied"][0]["op"] == "add"
+    assert r.choices[0].message.content == ask(
+        client, extra_headers={"X-Steering": "golden-gate/bridge:add=1.5x"}).choices[0].message.content
 
 
 def test_body_steering_and_monitor(client):

@@ -128,3 +128,23 @@ def test_reduce_per_slot_matches_loops():
         for f in range(3):
             idx = pos[sel][over[:, f]]
             assert first[s, f].item() == (idx.min().item() if len(idx) else -1)
+
+
+def test_each_row_reports_against_its_own_threshold(pack_factory):
+    """Monitor thresholds travel with the config (a policy override is part of the row), so two requests that
+    watch the same feature with different thresholds share a batch and each is counted against its own."""
+    from steering.runtime import BatchState
+
+    pack = pack_factory("p", kind="direction", n_features=1)
+    rt = SteeringRuntime([pack], D, max_slots=2)
+    ref = ("p", "f0")
+    low, high = rt.rows.acquire({ref: ("monitor", -1e9)}), rt.rows.acquire({ref: ("monitor", 1e9)})
+    assert low != high
+    h = torch.randn(6, D)
+    rt.batch = BatchState(row=torch.tensor([low] * 3 + [high] * 3), slot=torch.tensor([0] * 3 + [1] * 3),
+                          pos=torch.arange(6) % 3, rows_present={low, high})
+    rt.apply_site(1, h)
+    (readout,) = rt.batch.readouts
+    assert readout.count[:, 0].tolist() == [3, 0]
+    rt.rows.release(low)
+    assert torch.isinf(rt.sites[1].watch_thr[low]).all()  # a freed row watches nothing and reports nothing

@@ -108,7 +108,7 @@ def test_pack_round_trip_runtime_activation_and_monitor(tmp_path):
     assert float(pack.W_dec[0] @ pack.W_enc[:, 0]) == pytest.approx(1.0, abs=1e-5)  # clamp moves the logit itself
     # the monitor: max over positions ≥ 1 of the logit, fires when > threshold
     ref = (PACK_ID, FEATURE)
-    row = rt.rows.acquire({ref: ("monitor", 0.0)})
+    row = rt.rows.acquire({ref: ("monitor", f.threshold)})
     logits = h @ w + b
     rt.batch = BatchState(row=torch.tensor([0] + [row] * 4), slot=torch.tensor([4, 0, 0, 0, 0]),
                           pos=torch.arange(5), rows_present={0, row})
@@ -126,7 +126,7 @@ def test_example_policy_profile_blocks_on_the_topics_monitor(tmp_path):
     rt = SteeringRuntime([pack], TINY.d_model)
     policy = Policy.from_config(load_policy(EXAMPLE), rt)
     rs = resolve_request(rt, policy, None, "health-assistant", None)
-    assert rs.config == {(PACK_ID, FEATURE): ("monitor", 0.0)}
+    assert rs.config == {(PACK_ID, FEATURE): ("monitor", rt.column((PACK_ID, FEATURE)).threshold)}
     assert rs.block_on == frozenset({(PACK_ID, FEATURE)})
     assert resolve_request(rt, policy, None, None, None).config == {}  # without the profile: nothing watched
 
@@ -178,7 +178,7 @@ def test_runtime_monitor_per_request_matches_the_logits_and_phases(tmp_path):
     pack = save_scope_pack(tmp_path / PACK_ID, TINY, c, 3.0, {"corpus": "synthetic", "command": "test"})
     rt = SteeringRuntime([pack], TINY.d_model, max_slots=4)
     ref = (PACK_ID, FEATURE)
-    out = monitor_requests(model, rt, {ref: ("monitor", 0.0)}, frozenset({ref}), seqs, prompt_lens, batch=2)
+    out = monitor_requests(model, rt, {ref: ("monitor", thr)}, frozenset({ref}), seqs, prompt_lens, batch=2)
     for (summary, first, phase), lg, p in zip(out, logits, prompt_lens, strict=True):
         m = summary["topics/off-scope"]
         assert m["prompt_max"] == pytest.approx(float(lg[1:p].max()), abs=1e-4)

@@ -37,7 +37,8 @@ def test_empty_spec_is_no_steering(text):
         ("a/b:suppress=3", "takes no value"),
         ("A/b:add=1", "pack id"),
         ("a/B:add=1", "feature name"),
-        ("a/b:add=1, c/d", "item 2"),
+        ("a/b:add=1, c/D", "item 2"),
+        ("a/b=2x", "needs an op"),
         ("a/b:add=1,", "item 2"),
         ("a/b:add=nan", "value must be"),
         ("a/b:add=inf", "value must be"),
@@ -75,6 +76,18 @@ def test_resolve_units_defaults_and_precedence(rt):
     assert cfg == {("p", "f0"): ("clamp", 6.0)}  # 3x × max_activation 2.0; f1 switched off
     assert resolve([parse_spec("p/f1:clamp")], rt) == {("p", "f1"): ("clamp", 4.0)}  # default 2x
     assert resolve([parse_spec("p/f0:suppress")], rt) == {("p", "f0"): ("clamp", 0.0)}
+
+
+def test_bare_refs_mean_default_ops_and_values(rt):
+    """``X-Steering: golden-gate`` is a whole toggle: each feature's default op (clamp here) and default value
+    (2x); an explicit op still takes the default value; a later ``off`` removes it."""
+    assert parse_spec("p, p/f0") == [SpecItem("p", None, None), SpecItem("p", "f0", None)]
+    assert parse_spec("p")[0].canonical() == "p"
+    assert resolve([parse_spec("p")], rt) == {("p", "f0"): ("clamp", 4.0), ("p", "f1"): ("clamp", 4.0)}
+    assert resolve([parse_spec("p/f1")], rt) == {("p", "f1"): ("clamp", 4.0)}
+    assert resolve([parse_spec("p"), parse_spec("p/f0:off")], rt) == {("p", "f1"): ("clamp", 4.0)}
+    with pytest.raises(UnknownFeaturePack):
+        resolve([parse_spec("nope")], rt)
 
 
 def test_resolve_errors(rt):

@@ -25,11 +25,61 @@ def rt(pack):
     return SteeringRuntime([pack], 16)
 
 
+SECRET = "s3cret"
+
+
 def test_resolved_form_round_trips(rt):
     config = {("topic", "f0"): ("add", 3.0), ("topic", "f1"): ("monitor", 0.0)}
     steer_on = {("topic", "f1"): {("topic", "f0"): ("clamp", 0.0)}}
-    args = decode(encode_resolved("req-1", config, steer_on, True), rt)
+    args = decode(encode_resolved("req-1", config, steer_on, True, SECRET), rt, secret=SECRET)
     assert (args.key, args.config, args.steer_on, args.report) == ("req-1", config, steer_on, True)
+
+
+def _signed(payload: dict, secret: str = SECRET) -> dict:
+    """A resolved config with any contents, signed (so the checks after the signature are reached)."""
+    from steering.vllm.config import _mac
+
+    return {"steerserve": {**payload, "mac": _mac(payload, secret)}}
+
+
+GOOD = {"id": "k", "config": [["topic", "f0", "add", 1.0]], "steer_on": [], "monitor": False}
+HOSTILE = [
+    ("not an object", "x"),
+    ("non-dict resolved", {"steerserve": "x"}),
+    ("list resolved", {"steerserve": [1, 2]}),
+    ("unsigned", {"steerserve": dict(GOOD)}),
+    ("signed with another secret", _signed(GOOD, "guess")),
+    ("tampered after signing", {"steerserve": {**_signed(GOOD)["steerserve"], "config": [["topic", "f0", "add", 99.0]]}}),
+    ("config not a list", _signed({**GOOD, "config": "topic/f0:add=1"})),
+    ("entry wrong length", _signed({**GOOD, "config": [["topic", "f0", "add"]]})),
+    ("value a string", _signed({**GOOD, "config": [["topic", "f0", "add", "1"]]})),
+    ("value NaN", _signed({**GOOD, "config": [["topic", "f0", "add", float("nan")]]})),
+    ("value inf", _signed({**GOOD, "config": [["topic", "f0", "add", float("inf")]]})),
+    ("unknown op", _signed({**GOOD, "config": [["topic", "f0", "explode", 1.0]]})),
+    ("unknown pack", _signed({**GOOD, "config": [["nope", "f0", "add", 1.0]]})),
+    ("unknown feature", _signed({**GOOD, "config": [["topic", "nope", "add", 1.0]]})),
+    ("huge", _signed({**GOOD, "config": [["topic", "f0", "add", 1.0]] * 100_000})),
+    ("id not a string", _signed({**GOOD, "id": {"a": 1}})),
+    ("steer_on malformed", _signed({**GOOD, "steer_on": [["topic"]]})),
+    ("spec not a string", {"steering": ["topic/f0:add=1"]}),
+    ("spec number", {"steering": 5}),
+    ("spec NaN value", {"steering": "topic/f0:clamp=nan"}),
+    ("spec huge", {"steering": "topic/f0:monitor," * 10_000}),
+]
+
+
+@pytest.mark.parametrize("extra", [x for _, x in HOSTILE], ids=[n for n, _ in HOSTILE])
+def test_hostile_extra_args_raise_steering_errors_only(rt, extra):
+    """Whatever a client puts in vllm_xargs, decoding raises a SteeringError (a 400), nothing else."""
+    with pytest.raises(SteeringError):
+        decode(extra, rt, secret=SECRET)
+
+
+def test_resolved_form_is_refused_without_a_secret(rt):
+    """Plain `vllm serve` has no secret: even a well-formed resolved config is refused (it would skip validation,
+    bounds and policy)."""
+    with pytest.raises(SteeringError, match="reserved for the steerserve API server"):
+        decode(_signed(GOOD), rt, secret=None)
 
 
 def test_spec_form_is_resolved_against_the_packs(rt):
@@ -104,7 +154,8 @@ class _Publisher:
     def __init__(self):
         self.sent = []
 
-    reading = staticmethod(lambda key, computed, events, summary: (key, computed, [e.name for e in events], summary))
+    reading = staticmethod(lambda key, computed, events, summary, positions=None: (
+        key, computed, [e.name for e in events], summary, positions))
 
     def send(self, readings):
         self.sent += readings
@@ -112,11 +163,11 @@ class _Publisher:
 
 def test_worker_maps_tokens_to_rows_spares_the_sink_and_reports_monitors(pack):
     model, pub = _Model(), _Publisher()
-    w = WorkerSteering(model, [pack], d_model=16, max_tokens=64, max_reqs=4, publisher=pub)
+    w = WorkerSteering(model, [pack], d_model=16, max_tokens=64, max_reqs=4, publisher=pub, secret=SECRET)
     ref = SteeringRuntime([pack], 16)
     thr = ref.column(("topic", "f2")).threshold
-    add = encode_resolved("a", {("topic", "f0"): ("add", 2.0)}, {}, False)
-    mon = encode_resolved("m", {("topic", "f2"): ("monitor", 0.0)}, {}, True)
+    add = encode_resolved("a", {("topic", "f0"): ("add", 2.0)}, {}, False, SECRET)
+    mon = encode_resolved("m", {("topic", "f2"): ("monitor", 0.0)}, {}, True, SECRET)
     reqs = {"A": (add, 3), "B": (None, 2), "M": (mon, 4)}
     # step 1: prefills in batch order B, A, M (not arrival order)
     runner = _runner(reqs, ["B", "A", "M"], [2, 3, 4], [0, 0, 0])
@@ -127,7 +178,7 @@ def test_worker_maps_tokens_to_rows_spares_the_sink_and_reports_monitors(pack):
     x = torch.randn(12, 16)
     model(x)
     w.after_forward()
-    key, computed, _, summary = pub.sent[-1]
+    key, computed, _, summary, _ = pub.sent[-1]
     assert (key, computed) == ("m", 4)
     acts = w.act_buf[1][6:9, w.rt.column(("topic", "f2")).col]  # M's tokens but its sink
     assert summary["topic/f2"]["prompt_max"] == pytest.approx(float(acts.max()), rel=1e-5)
@@ -147,9 +198,9 @@ def test_worker_maps_tokens_to_rows_spares_the_sink_and_reports_monitors(pack):
 def test_worker_hook_equals_the_eager_runtime_on_the_stream(pack):
     """The hook encodes h + residual and adds the delta once: the stream after the layer equals the HF-style op."""
     model = _Model()
-    w = WorkerSteering(model, [pack], d_model=16, max_tokens=8, max_reqs=2)
+    w = WorkerSteering(model, [pack], d_model=16, max_tokens=8, max_reqs=2, secret=SECRET)
     cfg = {("topic", "f0"): ("clamp", 0.7)}
-    runner = _runner({"A": (encode_resolved("a", cfg, {}, False), 5)}, ["A"], [5], [3])
+    runner = _runner({"A": (encode_resolved("a", cfg, {}, False, SECRET), 5)}, ["A"], [5], [3])
     w.before_forward(runner, 5)
     x = torch.randn(5, 16)
     h, r = x, torch.zeros_like(x)
@@ -165,3 +216,53 @@ def test_worker_hook_equals_the_eager_runtime_on_the_stream(pack):
     for layer in model.model.layers[:2]:
         h, r = layer(h, r)
     torch.testing.assert_close(steered_stream, ref.apply_site(1, h + r))
+
+
+def test_worker_runs_a_bad_request_unsteered_and_keeps_going(pack):
+    """Isolation: a request whose extra_args the worker cannot use (forged, malformed, or a fault while decoding)
+    runs unsteered, is counted, and the step still steers the other requests in the batch."""
+    model = _Model()
+    w = WorkerSteering(model, [pack], d_model=16, max_tokens=16, max_reqs=4, secret=SECRET)
+    good = encode_resolved("g", {("topic", "f0"): ("add", 2.0)}, {}, False, SECRET)
+    forged = encode_resolved("f", {("topic", "f0"): ("add", 2.0)}, {}, False, "guess")
+    reqs = {"G": (good, 3), "F": (forged, 3), "X": ({"steerserve": "x"}, 3), "N": ("not a dict", 3)}
+    runner = _runner(reqs, ["F", "G", "X", "N"], [3, 3, 3, 3], [0, 0, 0, 0])
+    w.before_forward(runner, 12)
+    rg = w.reqs["G"].row
+    assert rg and w.row_buf[:12].tolist() == [0] * 3 + [0, rg, rg] + [0] * 6
+    assert w.unsteered == 3
+    model(torch.randn(12, 16))
+    w.after_forward()
+    w.before_forward(_runner(reqs, ["F", "G", "X", "N"], [1] * 4, [3] * 4), 4)  # decided once, not re-logged
+    assert w.unsteered == 3 and w.row_buf[:4].tolist() == [0, rg, 0, 0]
+
+
+def test_worker_step_fault_runs_the_step_unsteered(pack, monkeypatch):
+    model = _Model()
+    w = WorkerSteering(model, [pack], d_model=16, max_tokens=16, max_reqs=4, secret=SECRET)
+    good = encode_resolved("g", {("topic", "f0"): ("add", 2.0)}, {}, False, SECRET)
+    runner = _runner({"G": (good, 3)}, ["G"], [3], [0])
+    w.before_forward(runner, 3)
+    monkeypatch.setattr(w, "_release_finished", lambda runner: 1 / 0)
+    w.before_forward(runner, 3)  # does not raise
+    assert w.row_buf[:3].tolist() == [0, 0, 0]
+
+
+def test_worker_receipts_count_only_what_the_hook_edited(pack):
+    """The receipt comes from the hook's own writes: a pass in which the op did not run (a compiled graph that
+    dropped it, a second runner) adds nothing, so the client sees steering that was not applied."""
+    model, pub = _Model(), _Publisher()
+    w = WorkerSteering(model, [pack], d_model=16, max_tokens=32, max_reqs=4, publisher=pub, secret=SECRET)
+    add = encode_resolved("a", {("topic", "f0"): ("add", 2.0)}, {}, True, SECRET)
+    w.before_forward(_runner({"A": (add, 5)}, ["A"], [5], [0]), 5)
+    model(torch.randn(5, 16))
+    w.after_forward()
+    assert pub.sent[-1][4] == {"topic/f0": 4}  # 5 prompt tokens, the attention sink spared
+    decode = _runner({"A": (add, 5)}, ["A"], [1], [5])
+    w.before_forward(decode, 1)  # ...and no forward through the hooked layers
+    w.after_forward()
+    assert pub.sent[-1][4] == {"topic/f0": 4}
+    w.before_forward(decode, 1)
+    model(torch.randn(1, 16))
+    w.after_forward()
+    assert pub.sent[-1][4] == {"topic/f0": 5}

