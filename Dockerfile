@@ -1,5 +1,9 @@
 # steerserve on CPU: the embedded SmolLM2-135M-Instruct and the shipped packs, served on :8000.
 #   docker build -t steerserve . && docker run -p 8000:8000 steerserve
+# Without a policy file the server has no API keys: inference is open to whoever reaches the port (a warning is
+# logged) and the admin routes are closed (403). Give keys with a policy file (README "Policy, keys and alerts"):
+#   docker run -p 8000:8000 -v $PWD/policy.yaml:/etc/steerserve/policy.yaml:ro \
+#     -e STEERSERVE_CONFIG=/etc/steerserve/policy.yaml steerserve
 FROM python:3.11-slim
 
 ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 STEERSERVE_CACHE=/opt/steerserve-cache
