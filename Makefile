@@ -56,8 +56,7 @@ packs: install
 	  --label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' \
 	  --exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco|bridge' --layer 15 \
 	  --out feature_packs/smollm2-135m-instruct/golden-gate
-	$(BIN)/steer probe train --task unsafe-code --method logistic --layer 15 --target-fpr 0.05 \
-	  --out feature_packs/smollm2-135m-instruct/unsafe-code
+	$(BIN)/steer probe train --task unsafe-code --out feature_packs/smollm2-135m-instruct/unsafe-code
 	$(BIN)/steer probe train --task gender --method leace --layer 12 \
 	  --out feature_packs/smollm2-135m-instruct/gender
 	$(BIN)/steer eval bias --pack feature_packs/smollm2-135m-instruct/gender --out docs/eval
@@ -65,6 +64,7 @@ packs: install
 	$(BIN)/steer probe train --task scope --method logistic --layers 10,15,18,20 --pooling tokens,max \
 	  --target-fpr 0.02 --answer-tokens 32 --out feature_packs/smollm2-135m-instruct/topics
 	$(BIN)/steer eval scope --out docs/eval
+	$(BIN)/steer eval unsafe-code --out docs/eval
 	$(BIN)/steer eval detection --out docs/eval
 	$(BIN)/steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate --prompts 20 \
 	  --strengths 0.5,1,1.5,2 --positions all,prompt --out docs/eval

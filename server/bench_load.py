@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import subprocess
@@ -160,6 +161,7 @@ def plain_generate(path: Path, batch: int, max_tokens: int, reps: int = 3) -> fl
 def run_bench_load(args) -> int:
     from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     args.conc = [int(x) for x in args.load_concurrency.split(",")]
     path = prepare_embedded_model()
     rows = []

@@ -14,6 +14,7 @@ from server.cli_offline import (
     cmd_eval_concept,
     cmd_eval_detection,
     cmd_eval_scope,
+    cmd_eval_unsafe_code,
     cmd_features,
     cmd_probe_train,
     cmd_sae_label,
@@ -224,8 +225,8 @@ def parser() -> argparse.ArgumentParser:
                       "--label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' "
                       "--exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco' --layer 15 "
                       "--out feature_packs/smollm2-135m-instruct/golden-gate\n"
-                      "  steer probe train --task unsafe-code --method logistic --layer 15 "
-                      "--out feature_packs/smollm2-135m-instruct/unsafe-code\n"
+                      "  steer probe train --task unsafe-code --out feature_packs/smollm2-135m-instruct/unsafe-code "
+                      "  # matched pairs; picks its layer on dev\n"
                       "  steer probe train --task gender --method leace --layer 12 "
                       "--out feature_packs/smollm2-135m-instruct/gender\n"
                       "  steer probe train --task scope --method logistic --layers 10,15,18,20 --target-fpr 0.02 "
@@ -386,6 +387,14 @@ def parser() -> argparse.ArgumentParser:
     ed.add_argument("--out", default="docs/eval", help="directory for detection.md and detection.png")
     ed.add_argument("--model", help="model directory (default: embedded)")
     ed.set_defaults(fn=cmd_eval_detection)
+    eu = ev.add_parser("unsafe-code", help="unsafe-code monitor vs bandit on held-out matched pairs (raw, chat, "
+                       "truncated, prose): AUROC, pair accuracy, precision / recall at the shipped threshold",
+                       epilog="example:\n  steer eval unsafe-code --pack feature_packs/smollm2-135m-instruct/"
+                       "unsafe-code --out docs/eval", formatter_class=argparse.RawDescriptionHelpFormatter)
+    eu.add_argument("--pack", default="feature_packs/smollm2-135m-instruct/unsafe-code")
+    eu.add_argument("--out", default="docs/eval", help="directory for unsafe-code.md, .png and .json")
+    eu.add_argument("--model", help="model directory (default: embedded)")
+    eu.set_defaults(fn=cmd_eval_unsafe_code)
     es = ev.add_parser("scope", help="scope profile: deflection of off-scope questions, preservation of in-scope "
                        "answers, held-out, through the runtime (and a sample through the HF engine)",
                        epilog="example:\n  steer eval scope --pack feature_packs/smollm2-135m-instruct/topics "
@@ -421,7 +430,8 @@ def parser() -> argparse.ArgumentParser:
                    "(default 64, 32)")
     b.add_argument("--load-concurrency", dest="load_concurrency", default="16,64",
                    help="load: concurrent streams, closed loop (comma list)")
-    b.add_argument("--requests", type=int, default=2, help="load: requests per client in the closed loop")
+    b.add_argument("--requests", type=int, default=4, help="load: requests per client in the closed loop (the first "
+                   "arrive as one burst; later ones show the steady state)")
     b.add_argument("--rate", type=float, default=4.0, help="load: Poisson arrivals per second (0 = skip)")
     b.add_argument("--duration", type=float, default=30.0, help="load: seconds of Poisson arrivals")
     b.add_argument("--skip-vllm", dest="skip_vllm", action="store_true", help="load: steer serve only")

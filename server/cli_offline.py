@@ -28,13 +28,14 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
     if a.task == "scope":
         return _train_scope(a, model, tok, info, path)
     if a.task == "unsafe-code":
-        from steering.build.unsafe_code_pack import build_unsafe_code_pack
-        from steering.model import cache_dir
+        from steering.build.unsafe_code_pairs import build_unsafe_code_pairs_pack, card
+        from steering.eval.unsafe_code import evaluate_unsafe_code, report
+        from steering.pack import write_pack_card
 
-        r = build_unsafe_code_pack(model, tok, info, out=Path(a.out), cache=cache_dir() / "data", layer=a.layer,
-                                   target_fpr=a.target_fpr, command="steer " + " ".join(sys.argv[1:]),
-                                   holdout_sources=tuple(x for x in a.holdout.split(",") if x))
-        print({k: v for k, v in r.items() if k != "test_files_names"})
+        r = build_unsafe_code_pairs_pack(model, tok, info, out=Path(a.out), command="steer " + " ".join(sys.argv[1:]))
+        held = evaluate_unsafe_code(model, tok, r["pack"])
+        write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held))
+        print(f"layer {r['layer']}, threshold {r['threshold']:.3f}; held-out:\n{report(held)}")
         return 0
     missing = [n for n in ("id", "feature", "label", "titles", "exclude", "pattern") if getattr(a, n) is None]
     if missing:
@@ -162,6 +163,30 @@ def cmd_eval_detection(a: argparse.Namespace) -> int:
                 line += f"; {key} P {e[key]['precision']:.3f} R {e[key]['recall']:.3f}"
         print(line)
     print(f"wrote {md}")
+    return 0
+
+
+def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
+    """The unsafe-code monitor on the held-out matched pairs beside bandit (what its card reports)."""
+    from steering.eval.unsafe_code import evaluate_unsafe_code, plot, report
+    from steering.pack import load_pack
+
+    model, tok = _model_and_tokenizer(a.model)
+    r = evaluate_unsafe_code(model, tok, load_pack(a.pack))
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot(r, out / "unsafe-code.png")
+    (out / "unsafe-code.json").write_text(json.dumps(r, indent=1))
+    cmd = "steer " + " ".join(sys.argv[1:])
+    (out / "unsafe-code.md").write_text(
+        f"# unsafe-code monitor on held-out matched pairs\n\nCommand: `{cmd}`\n\n"
+        f"{r['pairs']} hand-written programs, each insecure and fixed, written before the pack's generators and never "
+        f"trained on (`steering/eval/data/unsafe_code_heldout.py`), in four contexts (raw; in a chat message; cut "
+        f"off after the construct; inside markdown prose). Probe: max over the text's tokens of the logit at layer "
+        f"{r['layer']}, threshold {r['threshold']}. bandit 1.9.4 on the same texts (score = highest severity).\n\n"
+        f"{report(r)}\n\n![held-out AUROC and recall](unsafe-code.png)\n\nPer-program scores: unsafe-code.json.\n")
+    print(report(r))
+    print(f"wrote {out / 'unsafe-code.md'}")
     return 0
 
 

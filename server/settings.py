@@ -23,6 +23,8 @@ class ServerSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="bind port")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="HF engine weights dtype")
     max_num_seqs: int = Field(64, ge=1, le=1024, description="requests decoded together in one batch")
+    max_prefill_tokens: int = Field(1024, ge=16, le=1 << 20, description="HF engine: padded tokens (requests × "
+                                    "longest prompt) prefilled together between two decode steps")
     max_waiting: int = Field(256, ge=0, le=1 << 20, description="generations allowed to wait for a batch slot "
                              "beyond max_num_seqs; past that, requests get 429 server_overloaded with Retry-After")
     max_configs: int = Field(64, ge=2, le=4096, description="distinct steering configs alive at once (+ unsteered)")

@@ -74,3 +74,22 @@ def hook_count(model: nn.Module) -> int:
     return sum(
         getattr(h, "_steerserve", False) for layer in decoder_layers(model) for h in layer._forward_hooks.values()
     )
+
+
+class StopForward(Exception):
+    """Raised by :func:`stop_after` to end a forward pass early."""
+
+
+@contextmanager
+def stop_after(model: nn.Module, layer: int) -> Iterator[None]:
+    """End every forward pass inside the block after decoder ``layer`` (readers of residuals need no more:
+    the layers above it and the vocabulary projection are skipped)."""
+
+    def hook(module, args, output):
+        raise StopForward
+
+    h = decoder_layers(model)[layer].register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        h.remove()

@@ -72,7 +72,7 @@ class HFEngine:
         dtype: torch.dtype = torch.float32,
         max_num_seqs: int = 32,
         max_configs: int = 64,
-        max_prefill_tokens: int = 4096,
+        max_prefill_tokens: int = 1024,
     ) -> None:
         """``max_prefill_tokens``: the padded size (requests × longest prompt) of one batched prefill; a longer
         prompt is prefilled alone."""
@@ -220,8 +220,10 @@ class HFEngine:
             self._cv.wait_for(lambda: self._waiting or self._stop.is_set(), timeout=0.1)
 
     def _admit(self) -> None:
-        """Prefill waiting requests in batches (FIFO) while there are free slots."""
-        while len(self._active) < self.max_num_seqs:
+        """Prefill one batch of waiting requests (FIFO, within the token budget) if there are free slots. One batch
+        per iteration: a burst of arrivals is prefilled in chunks between decode steps (chunked prefill at request
+        granularity), so running requests keep streaming and the first chunk's requests start early."""
+        if len(self._active) < self.max_num_seqs:
             group = self._take_group(self.max_num_seqs - len(self._active))
             if not group:
                 return
@@ -344,7 +346,8 @@ class HFEngine:
                 past_key_values=cache,
                 use_cache=True,
             ).logits[:, -1]  # [B, V]
-        except Exception as e:  # nothing was mutated yet: the caller may retry request by request
+        except Exception as e:  # kv is untouched (the cache object may not be): the caller may retry per request
+            batch.discard_cache()
             raise _ForwardFailed from e
         batch.absorb(cache)
         keep = []

@@ -20,6 +20,7 @@ class PaddedBatch:
     def __init__(self) -> None:
         self.kv: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.mask: torch.Tensor | None = None  # [B, T] 1 = real token
+        self._cache: DynamicCache | None = None  # reused across decode steps while the rows stay the same
 
     @property
     def size(self) -> int:
@@ -28,6 +29,7 @@ class PaddedBatch:
     def join(self, kv: list[tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor | None = None) -> None:
         """Append caches ``[k, H, p, Dh]`` as the last rows; ``mask [k, p]`` marks their real tokens (default:
         all real, e.g. one request with no padding)."""
+        self._cache = None
         k, p = kv[0][0].shape[0], kv[0][0].shape[-2]
         new_mask = torch.ones(k, p, dtype=torch.long) if mask is None else mask
         if self.mask is None:
@@ -47,6 +49,7 @@ class PaddedBatch:
 
     def keep(self, rows: list[int]) -> None:
         """Keep only ``rows`` (in order); drop columns that are padding for every remaining row."""
+        self._cache = None
         if not rows:
             self.kv, self.mask = [], None
             return
@@ -64,9 +67,17 @@ class PaddedBatch:
         return out
 
     def cache(self) -> DynamicCache:
-        return DynamicCache(ddp_cache_data=self.kv)
+        """The cache for the next step: the previous step's object while the rows are unchanged (building one is
+        per-layer Python work on every step), else a new one over ``kv``."""
+        if self._cache is None:
+            self._cache = DynamicCache(ddp_cache_data=self.kv)
+        return self._cache
 
     def absorb(self, cache: DynamicCache) -> None:
         """After a decode step: take the grown cache back and extend the mask by one real column."""
-        self.kv = cache_tensors(cache)
+        self.kv, self._cache = cache_tensors(cache), cache
         self.mask = F.pad(self.mask, (0, 1), value=1)
+
+    def discard_cache(self) -> None:
+        """A step failed part-way (some layers may have grown the cache): rebuild from ``kv``, untouched."""
+        self._cache = None

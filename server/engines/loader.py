@@ -64,4 +64,5 @@ def build_engine(settings: ServerSettings):
         return VLLMEngine(path, packs, model_id=model_id, max_num_seqs=settings.max_num_seqs,
                           enforce_eager=not settings.vllm_compile, max_model_len=settings.max_model_len)
     return HFEngine(path, packs, model_id=model_id, dtype=getattr(torch, settings.dtype),
-                    max_num_seqs=settings.max_num_seqs, max_configs=settings.max_configs)
+                    max_num_seqs=settings.max_num_seqs, max_configs=settings.max_configs,
+                    max_prefill_tokens=settings.max_prefill_tokens)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from steering.build.scope_data import IN_SCOPE, OFF_SCOPE, TEST_ONLY, Question
 from steering.build.scope_pack import chat_ids, fed_back, greedy_answers
-from steering.hooks import attach, decoder_layers
+from steering.hooks import StopForward, attach, stop_after
 from steering.monitor import RequestMonitor
 from steering.runtime import BatchState, FeatureRef, ResolvedConfig, SteeringRuntime
 
@@ -119,19 +119,6 @@ class ScopeReport:
                 "outcomes": [asdict(o) for o in self.outcomes]}
 
 
-class _StopAfter(Exception):
-    pass
-
-
-def _stop_after(model, layer: int):
-    """A hook that ends the forward pass after ``layer`` (the monitor has read it; the rest is not needed)."""
-
-    def hook(module, args, output):
-        raise _StopAfter
-
-    return decoder_layers(model)[layer].register_forward_hook(hook)
-
-
 def _batch(seqs: list[list[int]], prompt_lens: list[int], row: int, S: int):
     """Right-padded ``input_ids``/``attention_mask`` ``[B, T]`` and the runtime's per-token state: config ``row``
     on every real token but position 0 (the attention sink is never monitored), request ``j``'s prompt tokens in
@@ -170,18 +157,16 @@ def monitor_requests(model, runtime: SteeringRuntime, config: ResolvedConfig, bl
     row = runtime.rows.acquire(config)
     out = []
     try:
-        with attach(model, runtime):
-            stop = _stop_after(model, max(runtime.sites))
+        with attach(model, runtime), stop_after(model, max(runtime.sites)):  # the monitor has read it by then
             try:
                 for lo in tqdm(range(0, len(seqs), batch), desc="requests through the runtime", unit="batch"):
                     x, mask, runtime.batch = _batch(seqs[lo: lo + batch], prompt_lens[lo: lo + batch], row,
                                                     runtime.S)
-                    with contextlib.suppress(_StopAfter):
+                    with contextlib.suppress(StopForward):
                         model(input_ids=x, attention_mask=mask, use_cache=False)
                     out += [_fold(runtime.batch.readouts, j, config, runtime.columns, block_on)
                             for j in range(len(x))]
             finally:
-                stop.remove()
                 runtime.batch = BatchState()
     finally:
         runtime.rows.release(row)
