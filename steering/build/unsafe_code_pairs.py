@@ -11,8 +11,9 @@ negatives in both twins.
 Training, per candidate layer: a class-balanced token logistic probe as a warm start, then the served statistic
 itself — program score = max of the logit over the program's tokens (the sink excluded), exactly what the serving
 monitor computes — trained directly (:func:`fit_max`: the top construct token of an insecure twin up, the top token
-of a fixed twin or ordinary program down). Selection on a dev split (its own seed, never the held-out set). The layer with the best dev pair accuracy (ties: dev AUROC) ships; its threshold is
-the one with the best F1 on dev programs. The held-out evaluation (:mod:`steering.eval.unsafe_code`) runs after.
+of a fixed twin or ordinary program down). Selection on a dev split (its own seed, never the held-out set): the
+layer with the best dev pair accuracy (ties: dev AUROC) ships; its threshold is the one with the best F1 on dev
+programs. The held-out evaluation (:mod:`steering.eval.unsafe_code`) runs after.
 """
 
 from __future__ import annotations
