@@ -182,3 +182,29 @@ def test_an_exception_in_the_hook_fails_only_that_request(engine, monkeypatch):
     rt.rows.release(bad_row["r"])
     assert bad[2] == "error"
     assert (ok0[0], ok1[0]) == tuple(solo) and ok0[2] in ("stop", "length") and ok1[2] in ("stop", "length")
+
+
+@pytest.mark.slow
+def test_a_decode_step_that_fails_part_way_loses_nothing(engine):
+    """A forward that raises half-way through the layers (after the lower layers grew the reused KV cache) is
+    retried request by request from the untouched cache tensors: every reply equals its undisturbed run."""
+    from steering.hooks import decoder_layers
+
+    jobs = [(PROMPTS[i], {}) for i in range(3)]
+    want = [t for t, _, _ in run_all(engine, jobs, same_batch=True, max_tokens=12)]
+    calls = {"n": 0}
+
+    def flaky(module, args, output):
+        calls["n"] += 1
+        hidden = output[0] if isinstance(output, tuple) else output
+        if calls["n"] == 6 and hidden.shape[0] > 1:  # a batched decode step (call 1 was the prefill), once
+            raise RuntimeError("injected fault in layer 20")
+
+    h = decoder_layers(engine.model)[20].register_forward_hook(flaky)
+    try:
+        got = run_all(engine, jobs, same_batch=True, max_tokens=12)
+    finally:
+        h.remove()
+    assert calls["n"] > 6
+    assert [t for t, _, _ in got] == want
+    assert all(finish == "length" for _, _, finish in got)
