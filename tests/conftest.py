@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -22,6 +23,28 @@ def wait_for(cond, what: str, timeout: float = 1.0, interval: float = 0.01) -> N
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """``app`` served by uvicorn in a thread on a free loopback port; yields ``(base_url, server)``."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    wait_for(lambda: server.started, "server start", 10)
+    try:
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        server.should_exit = True
+        t.join(10)
 
 
 TINY = ModelInfo(name="tiny-llama", architecture="LlamaForCausalLM", d_model=16, num_layers=4)

@@ -4,18 +4,15 @@ Retry-After (never an unbounded queue), counted in /metrics; places come back wh
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 
 import httpx
 import pytest
-import uvicorn
 
 from server.app import build_app
 from server.engines.fake import FakeEngine
 from server.policy import PolicyConfig
 from server.settings import ServerSettings
-from tests.conftest import wait_for
+from tests.conftest import live_server, wait_for
 
 BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
 
@@ -25,16 +22,8 @@ def live(packs):
     """max_num_seqs 2 + max_waiting 1 (from the policy file, which wins over the setting): 3 generations."""
     app = build_app(ServerSettings(max_num_seqs=2, max_waiting=50), FakeEngine(packs, delay=0.05),
                     policy=PolicyConfig.model_validate({"server": {"max_waiting": 1}}))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    wait_for(lambda: server.started, "server start", 10)
-    yield f"http://127.0.0.1:{port}", app.state.steer
-    server.should_exit = True
-    t.join(10)
+    with live_server(app) as (base, _):
+        yield base, app.state.steer
 
 
 def test_overload_is_answered_429_with_retry_after_and_counted(live):

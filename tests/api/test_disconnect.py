@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import httpx
 import pytest
-import uvicorn
 
 from server.app import build_app
 from server.engines.fake import FakeEngine
 from server.settings import ServerSettings
-from tests.conftest import wait_for
+from tests.conftest import live_server, wait_for
 
 
 @pytest.fixture
 def live(packs):
     engine = FakeEngine(packs, delay=0.02)
-    app = build_app(ServerSettings(), engine)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    wait_for(lambda: server.started, "server start", 10)
-    yield f"http://127.0.0.1:{port}", engine
-    server.should_exit = True
-    t.join(10)
+    with live_server(build_app(ServerSettings(), engine)) as (base, _):
+        yield base, engine
 
 
 BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 500}

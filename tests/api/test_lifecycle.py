@@ -4,27 +4,15 @@ it could not load (and the server stops), ``draining`` from the shutdown signal 
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 
 import httpx
-import uvicorn
 
 from server.app import build_app
 from server.cli import uvicorn_server
 from server.engines.fake import FakeEngine
 from server.settings import ServerSettings
-from tests.conftest import wait_for
-
-
-def _serve(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    wait_for(lambda: server.started, "server start", 10)
-    return server, f"http://127.0.0.1:{port}"
+from tests.conftest import live_server, wait_for
 
 
 def test_health_is_503_loading_until_the_engine_is_ready(packs):
@@ -34,8 +22,7 @@ def test_health_is_503_loading_until_the_engine_is_ready(packs):
         gate.wait(10)
         return FakeEngine(packs)
 
-    server, base = _serve(build_app(ServerSettings(), engine_factory=factory))
-    try:
+    with live_server(build_app(ServerSettings(), engine_factory=factory)) as (base, _):
         r = httpx.get(base + "/health")
         assert (r.status_code, r.json()) == (503, {"status": "loading"})
         r = httpx.get(base + "/v1/models")
@@ -43,9 +30,6 @@ def test_health_is_503_loading_until_the_engine_is_ready(packs):
         gate.set()
         wait_for(lambda: httpx.get(base + "/health").status_code == 200, "engine ready", 10)
         assert httpx.get(base + "/v1/models").json()["data"][0]["id"] == "fake-model"
-    finally:
-        gate.set()
-        server.should_exit = True
 
 
 def test_a_failed_load_is_reported_and_stops_the_server():
@@ -55,14 +39,11 @@ def test_a_failed_load_is_reported_and_stops_the_server():
         raise RuntimeError("no such model directory")
 
     app = build_app(ServerSettings(), engine_factory=factory, on_load_error=stopped.append)
-    server, base = _serve(app)
-    try:
+    with live_server(app) as (base, _):
         wait_for(lambda: stopped, "load error reported", 10)
         r = httpx.get(base + "/health")
         assert (r.status_code, r.json()) == (503, {"status": "failed"})
         assert "no such model directory" in str(app.state.steer.load_error)
-    finally:
-        server.should_exit = True
 
 
 def test_draining_starts_at_the_signal(packs):
