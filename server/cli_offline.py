@@ -34,7 +34,7 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
 
         r = build_unsafe_code_pairs_pack(model, tok, info, out=Path(a.out), command="steer " + " ".join(sys.argv[1:]))
         held = evaluate_unsafe_code(model, tok, r["pack"])
-        write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held))
+        write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held, report(held)))
         print(f"layer {r['layer']}, threshold {r['threshold']:.3f}; held-out:\n{report(held)}")
         return 0
     missing = [n for n in ("id", "feature", "label", "titles", "exclude", "pattern") if getattr(a, n) is None]

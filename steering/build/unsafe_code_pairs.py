@@ -254,10 +254,9 @@ def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: i
     return {"pack": pack, **result}
 
 
-def card(manifest: dict, build: dict, heldout: dict) -> str:
-    """The pack card: how it was built, dev numbers (selection), held-out numbers (reported), limits."""
-    from steering.eval.unsafe_code import report
-
+def card(manifest: dict, build: dict, heldout: dict, heldout_table: str) -> str:
+    """The pack card: how it was built, dev numbers (selection), held-out numbers (``heldout`` and its table from
+    :mod:`steering.eval.unsafe_code`, passed in so that build never imports eval), limits."""
     f = manifest["features"][0]
     dev_rows = "\n".join(f"| {f'**{k}** (shipped)' if k == build['layer'] else k} | {v['auroc']:.3f} | "
                          f"{v['pair_acc']:.3f} |" for k, v in build["dev"].items())
@@ -289,7 +288,7 @@ def card(manifest: dict, build: dict, heldout: dict) -> str:
 in four contexts; bandit 1.9.4 on the same texts. Reproduce with `steer eval unsafe-code` (writes
 docs/eval/unsafe-code.md and .png).
 
-{report(heldout)}
+{heldout_table}
 
 Over all contexts: probe AUROC {a['probe_auroc']:.3f}, pair accuracy {a['probe_pair_acc']:.2f}, precision
 {a['probe_precision']:.2f} / recall {a['probe_recall']:.2f} at the shipped threshold.

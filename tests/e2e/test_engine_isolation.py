@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from tests.conftest import wait_for
-from tests.e2e.conftest import collect
+from tests.e2e.conftest import assert_greedy_agree, collect, vcollect
 
 GG = ("golden-gate", "bridge")
 PROMPTS = ["What is your favourite food?", "Name three colours.", "How do I boil an egg?", "What is a river?"]
@@ -39,6 +39,10 @@ def run_all(engine, jobs, *, same_batch: bool = False, **kw):
     return asyncio.run(go())
 
 
+async def _runs(engine, jobs):
+    return await asyncio.gather(*(vcollect(engine, p, s) for p, s in jobs))
+
+
 @pytest.mark.slow
 def test_unsteered_rows_bit_identical_whatever_the_neighbours_do(engine):
     cfgs = mixed_configs(engine)
@@ -55,24 +59,25 @@ def test_unsteered_rows_bit_identical_whatever_the_neighbours_do(engine):
 def test_concurrent_mixed_requests_equal_their_solo_runs(engine):
     cfgs = mixed_configs(engine)
     jobs = [(PROMPTS[i % 4], cfgs[(i // 4 + i) % 4]) for i in range(8)]
-    together = run_all(engine, jobs)
-    for (prompt, cfg), (text, lps, _) in zip(jobs, together, strict=True):
-        solo_text, solo_lps, _ = asyncio.run(collect(engine, prompt, cfg))
-        assert text == solo_text
-        assert max(abs(a - b) for a, b in zip(lps, solo_lps, strict=True)) < 1e-3
+    together = asyncio.run(_runs(engine, jobs))
+    for (prompt, cfg), run in zip(jobs, together, strict=True):
+        # same dtype, other batch shapes: logprobs within 1e-3, texts equal up to a near-tie (machine-independent)
+        assert_greedy_agree(run, asyncio.run(vcollect(engine, prompt, cfg)), tol=1e-3)
 
 
 @pytest.mark.slow
 def test_batch_1_4_16_same_text(engine):
     cfgs = mixed_configs(engine)
     base = [(PROMPTS[i % 4], cfgs[i % 4]) for i in range(16)]
-    texts = {}
+    runs = {}
     for n in (1, 4, 16):
         out = []
         for start in range(0, 16, n):
-            out += [t for t, _, _ in run_all(engine, base[start : start + n])]
-        texts[n] = out
-    assert texts[1] == texts[4] == texts[16]
+            out += asyncio.run(_runs(engine, base[start : start + n]))
+        runs[n] = out
+    for a, b, c in zip(runs[1], runs[4], runs[16], strict=True):  # equal up to a near-tie, logprobs within 1e-3
+        assert_greedy_agree(a, b, tol=1e-3)
+        assert_greedy_agree(a, c, tol=1e-3)
 
 
 @pytest.mark.slow
