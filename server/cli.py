@@ -101,7 +101,8 @@ def cmd_pack_inspect(a: argparse.Namespace) -> int:
     m = p.manifest
     print(f"{m.id} v{m.version} — {m.title}")
     print(f"  model {m.model.name} ({m.model.architecture}, d={m.model.d_model}, layers={m.model.num_layers})")
-    print(f"  site layer {m.site.layer} {m.site.point}; encoder {m.encoder.kind}; tensor rows {p.W_dec.shape[0]}")
+    sites = ", ".join(f"{s.layer} {s.point}" for s in m.all_sites)
+    print(f"  format v{m.format_version}; site layer {sites}; encoder {m.encoder.kind}; tensor rows {p.W_dec.shape[0]}")
     for f in m.features:
         print(f"  - {f.name}: {f.label!r} default {f.default_op}={f.default_value} max_activation={f.max_activation:.4g}"
               f" threshold={f.threshold} action={f.action}")
@@ -129,11 +130,31 @@ def cmd_pack_import(a: argparse.Namespace) -> int:
     from steering.pack.importers import import_sae
 
     labels = a.labels.split(",") if a.labels else None
-    pack = import_sae(a.format, a.src, a.dst, features=[int(x) for x in a.features.split(",")], labels=labels,
+    try:
+        features = None if a.features.strip() == "all" else [int(x) for x in a.features.split(",")]  # None: every latent
+    except ValueError:
+        print(f"error: --features takes comma-separated latent indices or 'all', not {a.features!r}", file=sys.stderr)
+        return 1
+    pack = import_sae(a.format, a.src, a.dst, features=features, labels=labels,
                       pack_id=a.id, model={"name": a.model_name, "architecture": a.architecture,
                                            "d_model": a.d_model, "num_layers": a.num_layers}, layer=a.layer,
                       scaling_factor=a.scaling_factor, max_activation=a.max_activation)
     print(f"wrote pack '{pack.id}' with {len(pack.manifest.features)} features")
+    return 0
+
+
+def cmd_pack_export(a: argparse.Namespace) -> int:
+    from steering.pack import load_pack
+    from steering.pack.exporters import export_gguf_control_vector, export_saelens
+
+    pack = load_pack(a.pack)
+    layers = ", ".join(map(str, pack.layers))
+    if a.to == "saelens":
+        dirs = export_saelens(pack, a.out)
+        print(f"wrote {len(dirs)} SAELens director{'y' if len(dirs) == 1 else 'ies'} for '{pack.id}' (layers {layers})")
+        return 0
+    out = export_gguf_control_vector(pack, a.out, feature=a.feature, value=a.value)
+    print(f"wrote gguf control vector {out.name}: '{pack.id}' at layers {layers}")
     return 0
 
 
@@ -207,10 +228,11 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("format", choices=["saelens", "gemmascope", "sparsify", "gguf"])
     im.add_argument("src")
     im.add_argument("dst")
-    im.add_argument("--features", required=True, help="comma-separated latent indices")
+    im.add_argument("--features", required=True, help="comma-separated latent indices, or 'all'")
     im.add_argument("--labels", help="comma-separated labels, one per feature")
     im.add_argument("--id", required=True, help="pack id")
-    im.add_argument("--layer", type=int, required=True)
+    im.add_argument("--layer", type=int, default=None,
+                    help="the site; gguf without --layer imports every layer of the control vector as one pack")
     im.add_argument("--scaling-factor", type=float, help="SAELens expected-average input scaling factor")
     im.add_argument("--max-activation", type=float, help="calibrated max activation recorded for every feature")
     im.add_argument("--model-name", default="smollm2-135m-instruct")
@@ -218,6 +240,15 @@ def parser() -> argparse.ArgumentParser:
     im.add_argument("--d-model", type=int, default=576)
     im.add_argument("--num-layers", type=int, default=30)
     im.set_defaults(fn=cmd_pack_import)
+    ex = pk.add_parser("export", help="write a pack in another tool's format")
+    ex.add_argument("pack", help="pack directory")
+    ex.add_argument("out", help="output file (gguf) or directory (saelens)")
+    ex.add_argument("--to", choices=["gguf", "saelens"], default="gguf",
+                    help="gguf: llama.cpp / repeng control vector of one feature at one strength (op add); "
+                         "saelens: an SAE pack as a SAELens directory (one per site)")
+    ex.add_argument("--feature", help="feature name (default: the pack's only feature)")
+    ex.add_argument("--value", help="strength: a number or a multiple like 1.5x (default: the feature's default)")
+    ex.set_defaults(fn=cmd_pack_export)
 
     pr = sub.add_parser("probe", help="train probe / direction packs").add_subparsers(dest="prcmd", required=True)
     t = pr.add_parser("train", help="difference-of-means topic direction from packaged Wikipedia paragraphs",

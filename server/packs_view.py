@@ -22,7 +22,8 @@ def pack_view(pack: FeaturePack, full: bool = False) -> dict:
         "object": "steering.pack",
         "title": m.title,
         "version": m.version,
-        "site": {"layer": m.site.layer, "point": m.site.point},
+        "site": m.all_sites[0].model_dump(),  # the read site (v1: the only one)
+        "sites": [s.model_dump() for s in m.all_sites],
         "encoder": m.encoder.kind,
         "features": [
             {"name": f.name, "label": f.label, "default_op": f.default_op, "default_value": f.default_value,

@@ -111,28 +111,37 @@ class RequestMonitor:
 
 
 class AppliedCounter:
-    """The receipt of one request: per feature of its config, how many token positions the op edited (summed over
-    the feature's sites). Counted from what the op reports each forward pass (:class:`EditCount`), so a hook that
-    never ran, a row that was never written or a compiled graph that dropped the op all show as 0."""
+    """The receipt of one request: per feature of its config, how many token positions the op edited (for a
+    multi-site feature: at every one of its sites, the minimum over them). Counted from what the op reports each
+    forward pass (:class:`EditCount`), so a hook that never ran, a row that was never written or a compiled graph
+    that dropped the op all show as 0."""
 
     def __init__(self, config: ResolvedConfig, columns: Mapping[FeatureRef, Column]) -> None:
-        self.columns, self.positions = columns, {}
+        self.columns = columns
+        self.per_site: dict[FeatureRef, dict[int, int]] = {}  # ref -> layer -> positions edited there
         self._edits: dict[FeatureRef, Column] = {}
         self.set_config(config)
 
     def set_config(self, config: ResolvedConfig) -> None:
         """The request's config changed (conditional steering): count the new features from now on."""
         for ref in config:
-            self.positions.setdefault(ref, 0)
+            self.per_site.setdefault(ref, {})
         self._edits = {ref: self.columns[ref] for ref, (op, _) in config.items() if op != "monitor"}
 
     def update(self, counts: list[EditCount], slot: int) -> None:
         for r in counts:
             rows = None
             for ref, c in self._edits.items():
-                if c.layer == r.layer:
-                    rows = rows or r.lists()
-                    self.positions[ref] += rows[slot][c.col]
+                for layer, col in c.at:
+                    if layer == r.layer:
+                        rows = rows or r.lists()
+                        n = self.per_site[ref]
+                        n[layer] = n.get(layer, 0) + rows[slot][col]
+
+    @property
+    def positions(self) -> dict[FeatureRef, int]:
+        return {ref: min(n.get(layer, 0) for layer, _ in self.columns[ref].at) if n else 0
+                for ref, n in self.per_site.items()}
 
     def as_dict(self) -> dict[str, int]:
         return {f"{p}/{f}": n for (p, f), n in self.positions.items()}

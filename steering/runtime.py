@@ -1,8 +1,9 @@
 """The steering table and the fused per-request op (ARCHITECTURE §2).
 
-For one hook site (a decoder layer) every loaded feature of every pack at that layer is one column of a static
-table; every distinct request configuration is one row of small dense tables. With ``h [N, d]`` the flattened
-tokens of a forward pass and ``row [N]`` the config row of each token:
+For one hook site (a decoder layer) every loaded feature of every pack with a site at that layer is one column of a
+static table (a multi-site pack, format v2, has a column at each of its layers and its ops are written at all of
+them; monitors read at its first site); every distinct request configuration is one row of small dense tables.
+With ``h [N, d]`` the flattened tokens of a forward pass and ``row [N]`` the config row of each token:
 
     a    = act(h @ W_enc + b_enc)                        # [N, F]
     coef = add[row] + clamp_on[row] * (clamp_to[row] - a) # [N, F]
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 import torch
 
 from steering.errors import CapacityExceeded, UnknownFeature, UnknownFeaturePack
-from steering.pack.io import FeaturePack
+from steering.pack.io import FeaturePack, SiteTensors
 
 FeatureRef = tuple[str, str]  # (pack id, feature name)
 # A resolved request config: feature → (op, absolute value). Ops: add | clamp | monitor (suppress = clamp to 0).
@@ -39,11 +40,15 @@ LINEAR_KINDS = ("probe", "direction")
 
 @dataclass(frozen=True)
 class Column:
+    """Where a feature lives in the tables: ``(layer, col)`` at its read site (monitors read there) and ``at``, its
+    column at every site of its pack (edits are written at all of them)."""
+
     layer: int
     col: int
     pack: FeaturePack
     max_activation: float
     threshold: float  # the pack's monitor threshold (the default for a request's monitor); +inf when none
+    at: tuple[tuple[int, int], ...] = ()
 
 
 class SiteTable:
@@ -237,29 +242,34 @@ class SteeringRuntime:
         self.packs = {p.id: p for p in packs}
         self.d, self.S = d_model, max_slots
         self.columns: dict[FeatureRef, Column] = {}
-        by_layer: dict[int, list[tuple[FeaturePack, object]]] = {layer: [] for layer in layers or ()}
+        by_layer: dict[int, list[tuple[FeaturePack, SiteTensors, object]]] = {layer: [] for layer in layers or ()}
         for p in self.packs.values():
-            if layers is not None and p.layer not in by_layer:
-                raise CapacityExceeded(f"pack '{p.id}' is at layer {p.layer}, not a hooked layer ({sorted(by_layer)})")
-            for f in p.manifest.features:
-                by_layer.setdefault(p.layer, []).append((p, f))
+            for site in p.sites:
+                if layers is not None and site.layer not in by_layer:
+                    raise CapacityExceeded(f"pack '{p.id}' has a site at layer {site.layer}, not a hooked layer "
+                                           f"({sorted(by_layer)})")
+                by_layer.setdefault(site.layer, []).extend((p, site, f) for f in p.manifest.features)
         self.sites: dict[int, SiteTable] = {}
+        placed: dict[FeatureRef, list[tuple[int, int]]] = {}
         for layer, feats in sorted(by_layer.items()):
             F = len(feats) if column_capacity is None else column_capacity
             if len(feats) > F:
                 raise CapacityExceeded(f"layer {layer} needs {len(feats)} feature columns; the table holds {F}")
             t = SiteTable(layer, d_model, F, max_configs, torch.device(device), dtype)
-            for col, (p, f) in enumerate(feats):
-                self._fill_column(t, col, p, f)
-                thr = f.threshold if f.threshold is not None else float("inf")
-                self.columns[(p.id, f.name)] = Column(layer, col, p, f.max_activation, thr)
+            for col, (p, site, f) in enumerate(feats):
+                self._fill_column(t, col, p.manifest.encoder.kind, site, f.index)
+                placed.setdefault((p.id, f.name), []).append((layer, col))
             self.sites[layer] = t
+        for p in self.packs.values():
+            for f in p.manifest.features:
+                at = sorted(placed[(p.id, f.name)], key=lambda lc: p.layers.index(lc[0]))  # the pack's site order
+                thr = f.threshold if f.threshold is not None else float("inf")
+                self.columns[(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at))
         self.rows = ConfigRows(self, max_configs)
         self.batch = BatchState()
 
     @staticmethod
-    def _fill_column(t: SiteTable, col: int, p: FeaturePack, f) -> None:
-        i, kind = f.index, p.manifest.encoder.kind
+    def _fill_column(t: SiteTable, col: int, kind: str, p: SiteTensors, i: int) -> None:
         w_dec = p.W_dec[i]  # [d]
         t.W_dec[col] = w_dec
         if p.W_enc is not None:
@@ -288,20 +298,23 @@ class SteeringRuntime:
             t.edits.discard(r), t.encodes.discard(r), t.watches.discard(r)
         for ref, (op, value) in config.items():
             c = self.column(ref)
-            t = self.sites[c.layer]
-            if op == "add":
-                t.add[r, c.col] = value
-                t.edits.add(r)
-            elif op in ("clamp", "suppress"):
-                t.clamp_on[r, c.col] = 1.0
-                t.clamp_to[r, c.col] = 0.0 if op == "suppress" else value
-                t.edits.add(r), t.encodes.add(r)
-            elif op == "monitor":
+            if op == "monitor":  # read at the feature's read site only
+                t = self.sites[c.layer]
                 t.watch[r, c.col] = 1.0
                 t.watch_thr[r, c.col] = value
                 t.encodes.add(r), t.watches.add(r)
-            else:
-                raise ValueError(f"op {op!r} cannot be written to a table row")
+                continue
+            for layer, col in c.at:  # edits at every site of the feature's pack
+                t = self.sites[layer]
+                if op == "add":
+                    t.add[r, col] = value
+                    t.edits.add(r)
+                elif op in ("clamp", "suppress"):
+                    t.clamp_on[r, col] = 1.0
+                    t.clamp_to[r, col] = 0.0 if op == "suppress" else value
+                    t.edits.add(r), t.encodes.add(r)
+                else:
+                    raise ValueError(f"op {op!r} cannot be written to a table row")
 
     # -- called by hooks ---------------------------------------------------------------------------------------
     def apply_site(self, layer: int, h: torch.Tensor) -> torch.Tensor:

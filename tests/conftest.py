@@ -62,24 +62,35 @@ def make_pack(
     pinv_encoder: bool = False,
     threshold: float | None = 0.5,
     max_activation: float = 2.0,
+    layers: list[int] | None = None,
 ):
     """A pack of ``n_features`` seeded random features. ``pinv_encoder`` makes ``W_dec @ W_enc = I`` so clamping
-    then re-encoding gives the target exactly (a property test needs it)."""
+    then re-encoding gives the target exactly (a property test needs it). ``layers``: a format-v2 pack with a site
+    (and its own random tensors) at each of those layers."""
     g = torch.Generator().manual_seed(seed)
     d = model.d_model
-    W_dec = torch.randn(n_features, d, generator=g)  # [F, d]
-    tensors = {"W_dec": W_dec}
-    if kind != "direction":
-        W_enc = torch.linalg.pinv(W_dec) if pinv_encoder else torch.randn(d, n_features, generator=g) / d**0.5
-        tensors |= {"W_enc": W_enc, "b_enc": 0.1 * torch.randn(n_features, generator=g)}
-    if kind == "sae-jumprelu":
-        tensors["threshold"] = 0.2 * torch.rand(n_features, generator=g)
+
+    def site_tensors() -> dict[str, torch.Tensor]:
+        W_dec = torch.randn(n_features, d, generator=g)  # [F, d]
+        t = {"W_dec": W_dec}
+        if kind != "direction":
+            W_enc = torch.linalg.pinv(W_dec) if pinv_encoder else torch.randn(d, n_features, generator=g) / d**0.5
+            t |= {"W_enc": W_enc, "b_enc": 0.1 * torch.randn(n_features, generator=g)}
+        if kind == "sae-jumprelu":
+            t["threshold"] = 0.2 * torch.rand(n_features, generator=g)
+        return t
+
+    if layers is None:
+        tensors, where = site_tensors(), {"site": {"layer": layer, "point": "resid_post"}}
+    else:
+        tensors = {f"{k}.{i}": v for i in range(len(layers)) for k, v in site_tensors().items()}
+        where = {"sites": [{"layer": x} for x in layers]}
     manifest = {
         "id": pack_id,
         "version": "1",
         "title": f"test pack {pack_id}",
         "model": model.model_dump(),
-        "site": {"layer": layer, "point": "resid_post"},
+        **where,
         "encoder": {"kind": kind},
         "features": [
             {

@@ -36,7 +36,7 @@ class FakeEngine:
                  model_id: str = "fake-model", max_model_len: int = 2048) -> None:
         packs = list(packs)
         d = d_model or (packs[0].manifest.model.d_model if packs else 16)
-        layers = max([p.layer for p in packs], default=0) + 1
+        layers = max([layer for p in packs for layer in p.layers], default=0) + 1
         self.info = ModelInfo(id=model_id, max_model_len=max_model_len, d_model=d, num_layers=layers,
                               architecture="FakeForCausalLM")
         self.pack_model = packs[0].manifest.model if packs else PackModel(

@@ -4,9 +4,11 @@
     x̂·s = z @ W_dec + b_dec                              # decoder rows kept at unit norm
     loss = ‖x·s − x̂·s‖² / Var + aux · ‖e − ê_dead‖² / Var   # AuxK: dead latents model the residual e
 
-``s`` rescales activations so E‖x·s‖² = d (SAELens ``normalize_activations="expected_average_only_in"``). The model
-is saved in SAELens format (cfg.json + sae_weights.safetensors, with the scaling factor in cfg.json), so SAELens
-users load it natively and ``steer pack import saelens`` turns chosen latents into a pack.
+``s`` rescales activations so E‖x·s‖² = d (SAELens ``normalize_activations="expected_average_only_in"``) during
+training. The model is saved in SAELens format (cfg.json + sae_weights.safetensors) with ``s`` folded into the
+weights, as SAELens's own trainer does (``fold_activation_norm_scaling_factor``: ``W_enc·s``, ``W_dec/s``,
+``b_dec/s``) and ``normalize_activations: "none"``, so ``sae_lens.SAE.load_from_disk`` reproduces it on raw
+activations and ``steer pack import saelens`` turns chosen latents into a pack.
 
 >>> sae = TopKSAE(d=576, width=4096, k=32)                        # doctest: +SKIP
 >>> stats = train_sae(sae, acts, steps=2000, batch=4096)          # doctest: +SKIP
@@ -131,26 +133,49 @@ def train_sae(sae: TopKSAE, acts: torch.Tensor, *, steps: int, batch: int = 4096
     return stats, opt.state_dict()
 
 
+def fold_scaling(sae: TopKSAE, s: float) -> TopKSAE:
+    """The same SAE for raw inputs ``x`` instead of ``x·s``: ``W_enc·s``, ``W_dec/s``, ``b_dec/s`` (``b_enc`` and
+    every latent's activation unchanged; the reconstruction comes out in the raw scale). SAELens's
+    ``fold_activation_norm_scaling_factor``; folded in float64."""
+    out = TopKSAE(sae.d, sae.width, sae.k)
+    w = {n: getattr(sae, n).detach().double() for n in ("W_enc", "W_dec", "b_enc", "b_dec")}
+    folded = {"W_enc": w["W_enc"] * s, "W_dec": w["W_dec"] / s, "b_enc": w["b_enc"], "b_dec": w["b_dec"] / s}
+    with torch.no_grad():
+        for name, t in folded.items():
+            getattr(out, name).data = t.to(sae.W_enc.dtype).contiguous()
+    return out
+
+
 def save_saelens(sae: TopKSAE, out: Path, *, s: float, layer: int, model_name: str, extra: dict | None = None) -> None:
-    """SAELens directory layout. The SAE expects inputs scaled by ``s`` (cfg ``scaling_factor``)."""
+    """SAELens directory layout for ``sae`` trained on inputs scaled by ``s``: ``s`` is folded into the weights
+    (:func:`fold_scaling`) and cfg.json says ``normalize_activations: "none"`` -- SAELens 6 ignores a
+    ``scaling_factor`` key at inference, so an unfolded SAE would load there and be silently wrong."""
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {"W_enc": sae.W_enc.detach().contiguous(), "W_dec": sae.W_dec.detach().contiguous(),
-               "b_enc": sae.b_enc.detach().contiguous(), "b_dec": sae.b_dec.detach().contiguous()}
-    save_file(tensors, out / "sae_weights.safetensors")
+    folded = fold_scaling(sae, s)
+    save_file({n: getattr(folded, n).detach().contiguous() for n in ("W_enc", "W_dec", "b_enc", "b_dec")},
+              out / "sae_weights.safetensors")
     cfg = {"architecture": "topk", "d_in": sae.d, "d_sae": sae.width, "k": sae.k, "activation_fn_kwargs": {"k": sae.k},
-           "apply_b_dec_to_input": True, "normalize_activations": "expected_average_only_in", "scaling_factor": s,
+           "rescale_acts_by_decoder_norm": False, "apply_b_dec_to_input": True, "normalize_activations": "none",
            "hook_name": f"blocks.{layer}.hook_resid_post", "hook_layer": layer, "model_name": model_name,
            "dtype": "float32", "device": "cpu", **(extra or {})}
     (out / "cfg.json").write_text(json.dumps(cfg, indent=2) + "\n")
 
 
 def load_saelens_topk(path: Path) -> tuple[TopKSAE, dict]:
+    """A TopK SAE written by :func:`save_saelens`, for raw (unscaled) activations. Directories written before the
+    scaling was folded (``normalize_activations: "expected_average_only_in"`` + ``scaling_factor``) are folded
+    here, so both forms give the same SAE."""
     cfg = json.loads((path / "cfg.json").read_text())
     w = load_file(path / "sae_weights.safetensors")
     sae = TopKSAE(cfg["d_in"], cfg["d_sae"], cfg["k"])
     with torch.no_grad():
         for name, t in w.items():
             getattr(sae, name).data = t
+    norm = cfg.get("normalize_activations") or "none"
+    if norm == "expected_average_only_in":
+        sae = fold_scaling(sae, float(cfg["scaling_factor"]))
+    elif norm != "none":
+        raise ValueError(f"{path.name}: normalize_activations {norm!r} is not a steerserve TopK SAE")
     return sae, cfg
 
 

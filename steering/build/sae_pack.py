@@ -63,7 +63,7 @@ def label_and_ship(model, tok, info: ModelInfo, *, sae_dir: Path, corpus: Path, 
                    command: str = "") -> dict:
     sae_path = sae_dir / "sae"
     sae, cfg = load_saelens_topk(sae_path)
-    layer, s = int(cfg["hook_layer"]), float(cfg["scaling_factor"])
+    layer, s = int(cfg["hook_layer"]), 1.0  # load_saelens_topk folds any input scaling into the weights
     texts, sources = held_out_texts(corpus, skip_chars, chars)
     if not texts:
         raise ValueError(f"no corpus text after the first {skip_chars} characters: lower --skip-chars")

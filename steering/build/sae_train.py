@@ -2,12 +2,15 @@
 
 Everything lands in ``--out``: ``activations.safetensors`` (fp16 cache, reused on resume), ``checkpoint/``
 (weights, optimizer state, stats; written every few hundred steps), the SAELens directory ``sae/``,
-``report.md`` and ``loss.png``. Re-running with the same ``--out`` resumes where it stopped.
+``report.md`` and ``loss.png`` (only when matplotlib, in the ``build`` extra, is installed: the plot is the one
+step that needs it, so without it the run still ends and says so). Re-running with the same ``--out`` resumes where
+it stopped.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -18,6 +21,9 @@ from steering.build.activations import layer_activations
 from steering.build.corpus import chunk_text
 from steering.build.data import boolq_passages
 from steering.build.sae import TopKSAE, TrainStats, fvu_of, fvu_typical, save_saelens, scaling_factor, train_sae
+
+log = logging.getLogger(__name__)
+NO_PLOT = "no loss.png: matplotlib is not installed (`pip install -e '.[build]'` adds it)"
 
 
 def default_texts(max_chars: int, seed: int = 0) -> list[str]:
@@ -83,8 +89,13 @@ def _load_optimizer(path: Path, param_groups: list) -> dict:
     return {"state": state, "param_groups": param_groups}
 
 
-def plot(stats: TrainStats, path: Path) -> None:
-    import matplotlib
+def plot(stats: TrainStats, path: Path) -> bool:
+    """Write the loss curves to ``path``; False (and a warning) when matplotlib is not installed."""
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        log.warning(NO_PLOT)
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -97,6 +108,7 @@ def plot(stats: TrainStats, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
 def sae_train(model, tok, *, model_name: str, layer: int, width: int, k: int, chars: int, steps: int, batch: int,
@@ -139,7 +151,7 @@ def sae_train(model, tok, *, model_name: str, layer: int, width: int, k: int, ch
     fvu, l0, never = fvu_of(sae, held * s)
     fvu_t, massive = fvu_typical(sae, held * s)
     save_saelens(sae, out / "sae", s=s, layer=layer, model_name=model_name)
-    plot(stats, out / "loss.png")
+    plotted = plot(stats, out / "loss.png")
     result = {"layer": layer, "width": width, "k": k, "tokens_collected": len(train) + n_held,
               "train_tokens_seen": stats.tokens, "steps": steps, "heldout_fvu": fvu, "heldout_fvu_typical": fvu_t,
               "heldout_massive_tokens": massive, "heldout_l0": l0, "never_fire_on_heldout": never,
@@ -160,9 +172,10 @@ tokens collected | token passes | minutes (this run) |
 (norm up to ≈150× the median) that hold most of the variance, so the FVU over all tokens mostly measures them.
 The training-batch FVU in the plot jumps for the same reason (a batch with or without one of them).
 
-![loss](loss.png)
+{"![loss](loss.png)" if plotted else NO_PLOT + "."}
 
-Saved in SAELens format in `sae/` (scaling factor {s:.5f} in cfg.json); turn latents into a pack with
+Saved in SAELens format in `sae/` (the training scaling factor {s:.5f} folded into the weights, so it reads raw
+activations, in SAELens too); turn latents into a pack with
 `steer pack import saelens {out / 'sae'} DST --features ... --layer {layer} --id ID`.
 """)
     return result

@@ -1,6 +1,7 @@
-"""Load, verify and save feature packs (format v1).
+"""Load, verify and save feature packs (formats v1 and v2).
 
-A pack is a directory: ``pack.json`` (manifest), ``pack.safetensors`` (tensors), ``README.md`` (card).
+A pack is a directory: ``pack.json`` (manifest), ``pack.safetensors`` (tensors), ``README.md`` (card). v1 holds
+``W_dec``/``W_enc``/``b_enc``/``threshold`` for its one site; v2 holds them per site as ``W_dec.<i>`` etc.
 Every check of the hostile-file catalogue happens in :func:`load_pack`, before a single tensor reaches the
 runtime; each refusal is a :class:`~steering.errors.PackError` whose ``reason`` names the check.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -25,7 +27,7 @@ from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 
 from steering.errors import PackError, PackModelMismatch
-from steering.pack.manifest import Manifest, ModelInfo
+from steering.pack.manifest import FORMAT_VERSIONS, Manifest, ModelInfo
 
 MANIFEST_FILE = "pack.json"
 TENSOR_FILE = "pack.safetensors"
@@ -35,6 +37,7 @@ CARD_FILE = "README.md"
 NOTES_MARKER = "<!-- notes below: written by hand, kept when the pack is rebuilt -->"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib", ".npy")
 TENSOR_NAMES = ("W_dec", "W_enc", "b_enc", "threshold")
+TENSOR_NAME_RE = re.compile(r"^(W_dec|W_enc|b_enc|threshold)(\.(0|[1-9][0-9]{0,2}))?$")  # v2: "<name>.<site>"
 FLOAT_DTYPES = ("F16", "BF16", "F32")
 MAX_MANIFEST_BYTES = 4 << 20
 MAX_HEADER_BYTES = 1 << 20
@@ -42,15 +45,24 @@ DEFAULT_MAX_PACK_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
-class FeaturePack:
-    """A verified pack: its manifest and fp32 tensors (``W_dec [F, d]``, optional ``W_enc [d, F]``, ``b_enc [F]``,
-    ``threshold [F]``). ``F`` counts tensor rows; manifest features address rows by ``index``."""
+class SiteTensors:
+    """One site's fp32 tensors: ``W_dec [F, d]``, optional ``W_enc [d, F]``, ``b_enc [F]``, ``threshold [F]``.
+    ``F`` counts tensor rows; manifest features address rows by ``index`` (the same rows at every site)."""
 
-    manifest: Manifest
+    layer: int
     W_dec: torch.Tensor
     W_enc: torch.Tensor | None = None
     b_enc: torch.Tensor | None = None
     threshold: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class FeaturePack:
+    """A verified pack: its manifest and one :class:`SiteTensors` per site (v1: one). ``layer``, ``W_dec``, ...
+    are those of ``sites[0]``, the read site where monitors read a feature's activation."""
+
+    manifest: Manifest
+    sites: tuple[SiteTensors, ...]
     path: Path | None = None
 
     @property
@@ -58,8 +70,28 @@ class FeaturePack:
         return self.manifest.id
 
     @property
+    def layers(self) -> list[int]:
+        return [s.layer for s in self.sites]
+
+    @property
     def layer(self) -> int:
-        return self.manifest.site.layer
+        return self.sites[0].layer
+
+    @property
+    def W_dec(self) -> torch.Tensor:
+        return self.sites[0].W_dec
+
+    @property
+    def W_enc(self) -> torch.Tensor | None:
+        return self.sites[0].W_enc
+
+    @property
+    def b_enc(self) -> torch.Tensor | None:
+        return self.sites[0].b_enc
+
+    @property
+    def threshold(self) -> torch.Tensor | None:
+        return self.sites[0].threshold
 
 
 def sha256_file(path: Path) -> str:
@@ -98,8 +130,9 @@ def _check_safetensors_header(path: Path, size: int) -> dict:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if name not in TENSOR_NAMES:
-            raise PackError(f"unexpected tensor '{name[:40]}' (allowed: {', '.join(TENSOR_NAMES)})", reason="tensor_name")
+        if not TENSOR_NAME_RE.match(name):
+            raise PackError(f"unexpected tensor '{name[:40]}' (allowed: {', '.join(TENSOR_NAMES)}, or in format v2 "
+                            "'<name>.<site>')", reason="tensor_name")
         if not isinstance(info, dict) or info.get("dtype") not in FLOAT_DTYPES:
             raise PackError(f"tensor '{name}' must be float16, bfloat16 or float32", reason="dtype")
         offsets = info.get("data_offsets")
@@ -120,7 +153,7 @@ def _read_manifest(path: Path) -> Manifest:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise PackError(f"{MANIFEST_FILE} is not valid JSON ({e.__class__.__name__})", reason="manifest") from None
-    if isinstance(raw, dict) and raw.get("format_version") not in (None, 1):
+    if isinstance(raw, dict) and raw.get("format_version") not in (None, *FORMAT_VERSIONS):
         raise PackError(f"unsupported format_version {raw.get('format_version')!r}", reason="format_version")
     try:
         return Manifest.model_validate(raw)
@@ -180,34 +213,53 @@ def load_pack(
     return _verify_tensors(manifest, tensors, path)
 
 
-def _verify_tensors(manifest: Manifest, tensors: dict[str, torch.Tensor], path: Path | None) -> FeaturePack:
+def _site_tensors(manifest: Manifest, tensors: dict[str, torch.Tensor], key: str, layer: int) -> SiteTensors:
+    """Check and convert one site's tensors; ``key(name)`` is the tensor's name in the file for this site."""
     d = manifest.model.d_model
-    if "W_dec" not in tensors:
-        raise PackError("W_dec is required", reason="shape")
-    W_dec = tensors["W_dec"].float()
+    if key("W_dec") not in tensors:
+        raise PackError(f"{key('W_dec')} is required", reason="shape")
+    W_dec = tensors[key("W_dec")].float()
     if W_dec.ndim != 2 or W_dec.shape[1] != d:
-        raise PackError(f"W_dec has shape {list(W_dec.shape)}, expected [F, {d}]", reason="shape")
+        raise PackError(f"{key('W_dec')} has shape {list(W_dec.shape)}, expected [F, {d}]", reason="shape")
     F = W_dec.shape[0]
     expected = {"W_enc": (d, F), "b_enc": (F,), "threshold": (F,)}
     out: dict[str, torch.Tensor] = {"W_dec": W_dec}
     for name, shape in expected.items():
-        if name in tensors:
-            t = tensors[name].float()
+        if key(name) in tensors:
+            t = tensors[key(name)].float()
             if tuple(t.shape) != shape:
-                raise PackError(f"{name} has shape {list(t.shape)}, expected {list(shape)}", reason="shape")
+                raise PackError(f"{key(name)} has shape {list(t.shape)}, expected {list(shape)}", reason="shape")
             out[name] = t
     for name, t in out.items():
         if not torch.isfinite(t).all():
-            raise PackError(f"{name} contains NaN or Inf", reason="non_finite")
+            raise PackError(f"{key(name)} contains NaN or Inf", reason="non_finite")
     kind = manifest.encoder.kind
     if kind.startswith("sae-") and "W_enc" not in out:
-        raise PackError(f"encoder kind {kind} needs W_enc", reason="shape")
+        raise PackError(f"encoder kind {kind} needs {key('W_enc')}", reason="shape")
     if kind == "sae-jumprelu" and "threshold" not in out:
-        raise PackError("encoder kind sae-jumprelu needs a threshold tensor", reason="shape")
+        raise PackError(f"encoder kind sae-jumprelu needs {key('threshold')}", reason="shape")
     for f in manifest.features:
         if f.index >= F:
-            raise PackError(f"feature '{f.name}' has index {f.index}, but W_dec has {F} rows", reason="shape")
-    return FeaturePack(manifest=manifest, path=path, **out)
+            raise PackError(f"feature '{f.name}' has index {f.index}, but {key('W_dec')} has {F} rows", reason="shape")
+    return SiteTensors(layer=layer, **out)
+
+
+def _verify_tensors(manifest: Manifest, tensors: dict[str, torch.Tensor], path: Path | None) -> FeaturePack:
+    sites = manifest.all_sites
+    if manifest.format_version == 1:
+        names = {"W_dec", "W_enc", "b_enc", "threshold"}
+        keys = [lambda n: n]
+    else:
+        names = {f"{n}.{i}" for n in TENSOR_NAMES for i in range(len(sites))}
+        keys = [lambda n, i=i: f"{n}.{i}" for i in range(len(sites))]
+    stray = sorted(set(tensors) - names)
+    if stray:
+        raise PackError(f"tensor '{stray[0][:40]}' does not belong to format v{manifest.format_version} with "
+                        f"{len(sites)} site(s)", reason="tensor_name")
+    out = tuple(_site_tensors(manifest, tensors, key, s.layer) for key, s in zip(keys, sites, strict=True))
+    if len({s.W_dec.shape[0] for s in out}) > 1:
+        raise PackError("every site must hold the same number of rows", reason="shape")
+    return FeaturePack(manifest=manifest, sites=out, path=path)
 
 
 def with_notes(card: str, old_card: Path) -> str:
@@ -234,15 +286,18 @@ def save_pack(
 ) -> FeaturePack:
     """Write a pack atomically (temp dir, then rename); fills in ``sha256``; returns the verified pack.
 
-    ``manifest`` is the pack.json content without ``sha256``. Existing files at ``path`` are replaced.
+    ``manifest`` is the pack.json content without ``sha256``; with ``sites`` (and tensors ``W_dec.<i>``, ...) it is
+    written as format v2, with ``site`` as v1. Existing files at ``path`` are replaced.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-pack-", dir=path.parent))
     try:
-        clean = {k: v.detach().to("cpu", dtype).contiguous() for k, v in tensors.items()}
+        clean = {k: v.detach().to("cpu", dtype).clone() for k, v in tensors.items()}  # clone: sites may share a tensor
         save_file(clean, tmp / TENSOR_FILE)
-        data = {"format": "steering-pack", "format_version": 1, **manifest, "sha256": sha256_file(tmp / TENSOR_FILE)}
+        version = 2 if "sites" in manifest else 1
+        data = {"format": "steering-pack", "format_version": version, **manifest,
+                "sha256": sha256_file(tmp / TENSOR_FILE)}
         Manifest.model_validate(data)  # refuse to write a pack we would refuse to load
         (tmp / MANIFEST_FILE).write_text(json.dumps(data, indent=2) + "\n")
         if card is not None:

@@ -1,4 +1,7 @@
-"""``pack.json``, the manifest of a feature pack (format v1, see docs/pack-format.md).
+"""``pack.json``, the manifest of a feature pack (formats v1 and v2, see docs/pack-format.md).
+
+v1 has one ``site``; v2 has a ``sites`` list and per-site tensors (``W_dec.<i>`` for site ``i``): a feature is
+applied at all its pack's sites in the same forward, and read (monitored) at ``sites[0]``.
 
 Unknown keys are refused everywhere (``extra="forbid"``): a manifest written for a newer format must not be
 half-understood by an older loader.
@@ -12,7 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FORMAT = "steering-pack"
-FORMAT_VERSION = 1
+FORMAT_VERSIONS = (1, 2)
+MAX_SITES = 256
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 ID_RE = re.compile(ID_PATTERN)
 
@@ -81,7 +85,8 @@ class Manifest(_Strict):
     title: str = Field(max_length=200)
     description: str = Field(default="", max_length=8000)
     model: ModelInfo
-    site: Site
+    site: Site | None = Field(default=None, description="v1: the one site")
+    sites: list[Site] | None = Field(default=None, description="v2: every site; sites[0] is where monitors read")
     encoder: Encoder
     features: list[Feature] = Field(min_length=1, max_length=65536)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -90,8 +95,8 @@ class Manifest(_Strict):
     @field_validator("format_version")
     @classmethod
     def _known_version(cls, v: int) -> int:
-        if v != FORMAT_VERSION:
-            raise ValueError(f"unsupported format_version {v} (this loader reads {FORMAT_VERSION})")
+        if v not in FORMAT_VERSIONS:
+            raise ValueError(f"unsupported format_version {v} (this loader reads {', '.join(map(str, FORMAT_VERSIONS))})")
         return v
 
     @model_validator(mode="after")
@@ -99,9 +104,24 @@ class Manifest(_Strict):
         names = [f.name for f in self.features]
         if len(set(names)) != len(names):
             raise ValueError("feature names must be unique within a pack")
-        if self.site.layer >= self.model.num_layers:
-            raise ValueError(f"site.layer {self.site.layer} is outside the model's {self.model.num_layers} layers")
+        if self.format_version == 1 and (self.site is None or self.sites is not None):
+            raise ValueError("format_version 1 has one 'site' (and no 'sites')")
+        if self.format_version == 2 and (self.sites is None or self.site is not None):
+            raise ValueError("format_version 2 has a 'sites' list (and no 'site')")
+        if not 1 <= len(self.all_sites) <= MAX_SITES:
+            raise ValueError(f"a pack has 1 to {MAX_SITES} sites")
+        layers = [s.layer for s in self.all_sites]
+        if len(set(layers)) != len(layers):
+            raise ValueError("sites must be at distinct layers")
+        for s in self.all_sites:
+            if s.layer >= self.model.num_layers:
+                raise ValueError(f"site layer {s.layer} is outside the model's {self.model.num_layers} layers")
         return self
+
+    @property
+    def all_sites(self) -> list[Site]:
+        """The pack's sites in order (v1: its one site)."""
+        return [self.site] if self.site is not None else list(self.sites or ())
 
     def feature(self, name: str) -> Feature | None:
         return next((f for f in self.features if f.name == name), None)

@@ -53,7 +53,7 @@ class WorkerSteering:
     def __init__(self, model: torch.nn.Module, packs: list[FeaturePack], *, d_model: int, max_tokens: int,
                  max_reqs: int, column_capacity: int = 64, device: torch.device | str = "cpu",
                  publisher=None, secret: str | None = None) -> None:
-        self.layers = sorted({p.layer for p in packs})
+        self.layers = sorted({layer for p in packs for layer in p.layers})
         self.capacity, self.max_reqs, self.device = column_capacity, max_reqs, torch.device(device)
         # one row per running request is enough; +2 covers a conditional-steering switch (acquire before release)
         self.rt = self._runtime(packs, d_model)
@@ -229,9 +229,9 @@ class WorkerSteering:
             if r.monitor:
                 r.monitor = RequestMonitor.of(r.args.config, new.columns) or None
             if r.applied:
-                kept = {ref: n for ref, n in r.applied.positions.items() if ref in new.columns}
+                kept = {ref: n for ref, n in r.applied.per_site.items() if ref in new.columns}
                 r.applied = AppliedCounter(r.args.config, new.columns)
-                r.applied.positions.update(kept)
+                r.applied.per_site.update(kept)
         log.info("steerserve: reloaded %d packs", len(packs))
 
     def remove(self) -> None:

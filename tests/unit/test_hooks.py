@@ -112,3 +112,46 @@ def test_batched_layer_activations_equal_one_text_at_a_time():
     assert [a.shape for a in one] == [(len(t) - 1, D) for t in texts]
     for a, b in zip(one, many, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_multi_site_pack_steers_at_all_its_sites_in_one_forward(pack_factory, tmp_path):
+    """A format-v2 pack acts exactly like its sites as separate v1 packs, in the same forward; its monitor reads
+    at sites[0] only and its receipt counts the positions edited at every site."""
+    from steering.monitor import AppliedCounter, RequestMonitor
+    from steering.pack import save_pack
+
+    model = tiny("llama")
+    info = ModelInfo(name="tiny", architecture="llama", d_model=D, num_layers=L)
+    multi = pack_factory("m", kind="sae-relu", n_features=2, layers=[3, 1], model=info)
+    singles = []
+    for i, site in enumerate(multi.sites):  # the same tensors, one v1 pack per site
+        m = multi.manifest.model_dump(exclude={"format", "format_version", "sha256", "sites", "site"})
+        m |= {"id": f"s{i}", "site": {"layer": site.layer}}
+        t = {"W_dec": site.W_dec, "W_enc": site.W_enc, "b_enc": site.b_enc}
+        singles.append(save_pack(tmp_path / f"s{i}", m, t))
+    ids = torch.tensor([[1, 5, 7, 9, 11]])
+    rows = [0, 1, 1, 1, 1]
+
+    def forward(packs, config):
+        rt = SteeringRuntime(packs, D)
+        r = rt.rows.acquire(config)
+        with torch.no_grad(), attach(model, rt):
+            rt.batch.row, rt.batch.rows_present = torch.tensor(rows) * r, {0, r}
+            rt.batch.slot, rt.batch.pos = torch.zeros(5, dtype=torch.long), torch.arange(5)
+            logits = model(ids).logits
+        return rt, logits
+
+    rt_m, got = forward([multi], {("m", "f0"): ("clamp", 1.5), ("m", "f1"): ("monitor", 0.0)})
+    _, want = forward(singles, {("s0", "f0"): ("clamp", 1.5), ("s1", "f0"): ("clamp", 1.5)})
+    base = model(ids).logits.detach()
+    assert torch.equal(got, want) and not torch.allclose(got, base)
+    assert [r.layer for r in rt_m.batch.readouts] == [3]  # the monitor reads at sites[0] only
+    assert rt_m.columns[("m", "f0")].at == ((3, rt_m.columns[("m", "f0")].col), (1, 0))
+    applied = AppliedCounter({("m", "f0"): ("clamp", 1.5)}, rt_m.columns)
+    applied.update(rt_m.batch.edits, 0)
+    assert applied.per_site[("m", "f0")] == {1: 4, 3: 4} and applied.as_dict() == {"m/f0": 4}
+    applied.update([e for e in rt_m.batch.edits if e.layer == 3], 0)  # a site that missed a pass holds it down
+    assert applied.as_dict() == {"m/f0": 4}
+    mon = RequestMonitor.of({("m", "f1"): ("monitor", 0.0)}, rt_m.columns)
+    mon.update(rt_m.batch.readouts, 0, "prompt")
+    assert mon.readings[("m", "f1")].max > 0

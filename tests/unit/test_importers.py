@@ -341,3 +341,30 @@ def test_registry(tmp_path):
     np.savez(tmp_path / "params.npz", W_enc=np.zeros((D, F), np.float32))
     with pytest.raises(PackError, match="'scaling_factor' does not apply to format 'gemmascope'"):
         _import("gemmascope", tmp_path / "params.npz", tmp_path, scaling_factor=2.0)
+
+
+def test_gguf_whole_control_vector_is_one_multi_site_pack_and_exports_back_equal(tmp_path):
+    from steering.pack.exporters import export_gguf_control_vector
+
+    g = _gen(9)
+    dirs = {n: (torch.randn(D, generator=g) * (n + 1)).numpy() for n in (1, 2, 3)}
+    write_control_vector(tmp_path / "cv.gguf", dirs)
+    pack = import_sae("gguf", tmp_path / "cv.gguf", tmp_path / "packs" / "cv", features=None, pack_id="cv",
+                      model=MODEL, layer=None, names=["direction"])
+    assert pack.manifest.format_version == 2 and pack.layers == [1, 2, 3]
+    for site in pack.sites:
+        assert torch.equal(site.W_dec[0], torch.from_numpy(dirs[site.layer]))
+    out = export_gguf_control_vector(pack, tmp_path / "back.gguf", value=1.0)
+    reader = gguf.GGUFReader(out)
+    assert bytes(reader.get_field("general.architecture").parts[-1]).decode() == "controlvector"
+    assert int(reader.get_field("controlvector.layer_count").parts[-1][0]) == 3
+    back = {int(t.name.split(".")[1]): np.asarray(t.data) for t in reader.tensors}
+    assert back.keys() == dirs.keys() and all(np.array_equal(back[n], dirs[n]) for n in dirs)
+    half = export_gguf_control_vector(pack, tmp_path / "half.gguf", value="0.5x")  # max_activation 1.0
+    assert np.array_equal(np.asarray(gguf.GGUFReader(half).tensors[0].data), 0.5 * dirs[1])
+
+
+def test_layerless_import_needs_a_multi_layer_format(tmp_path):
+    write_saelens(tmp_path / "sae", _weights(_gen()), {})
+    with pytest.raises(PackError, match="format 'saelens' needs a layer"):
+        import_sae("saelens", tmp_path / "sae", tmp_path / "p", features=SEL, pack_id="p", layer=None, model=MODEL)

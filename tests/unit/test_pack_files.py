@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from steering.errors import PackError, PackModelMismatch
 from steering.pack import ModelInfo, load_pack
@@ -127,7 +127,7 @@ def test_sha256_mismatch(good):
 
 
 def test_unknown_format_version(good):
-    rewrite_manifest(good, format_version=2)
+    rewrite_manifest(good, format_version=3)
     refused(good, "format_version", match="format_version")
 
 
@@ -227,3 +227,47 @@ def test_rebuilding_a_pack_keeps_the_hand_written_notes_of_its_card(pack_factory
     card.write_text("# plain\n")  # a card without notes is simply replaced
     write_pack_card(pack.path, "# new\n")
     assert card.read_text() == "# new\n"
+
+
+# ---------------------------------------------------------------- format v2 (several sites)
+
+
+@pytest.fixture
+def multi(pack_factory):
+    return pack_factory("m", kind="sae-jumprelu", layers=[3, 1, 2]).path
+
+
+def test_v2_pack_loads_with_tensors_per_site(multi):
+    p = load_pack(multi)
+    assert p.manifest.format_version == 2 and p.layers == [3, 1, 2] and p.layer == 3  # sites[0] is the read site
+    assert all(s.W_enc is not None and s.threshold is not None for s in p.sites)
+    assert not torch.equal(p.sites[0].W_dec, p.sites[1].W_dec)
+
+
+def test_v2_missing_site_tensor(multi):
+    t = load_file(multi / "pack.safetensors")
+    del t["W_dec.2"]
+    save_file(t, multi / "pack.safetensors")
+    refit_sha(multi)
+    refused(multi, "shape", match="W_dec.2 is required")
+
+
+@pytest.mark.parametrize("stray", ["W_dec.3", "W_dec", "W_dec.01"])
+def test_v2_stray_tensor(multi, stray):
+    t = load_file(multi / "pack.safetensors")
+    t[stray] = t["W_dec.0"].clone()
+    save_file(t, multi / "pack.safetensors")
+    refit_sha(multi)
+    refused(multi, "tensor_name")
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"sites": [{"layer": 1}, {"layer": 1}, {"layer": 2}]}, "distinct layers"),
+    ({"sites": []}, "1 to 256 sites"),
+    ({"sites": [{"layer": 3}, {"layer": 1}, {"layer": 40}]}, "outside the model"),
+    ({"site": {"layer": 1}}, "format_version 2 has a 'sites' list"),
+    ({"format_version": 1}, "format_version 1 has one 'site'"),
+])
+def test_v2_manifest_checks(multi, change, match):
+    rewrite_manifest(multi, **change)
+    refused(multi, "manifest", match=match)

@@ -1,4 +1,5 @@
-"""The TopK SAE trainer learns a known sparse dictionary, and its SAELens output imports as a pack exactly."""
+"""The TopK SAE trainer learns a known sparse dictionary, and its SAELens output (input scaling folded into the
+weights) reads back and imports as a pack exactly. Loading it in SAELens itself: tests/interop/test_saelens.py."""
 
 from __future__ import annotations
 
@@ -33,8 +34,12 @@ def test_topk_sae_learns_a_sparse_dictionary_and_round_trips_through_saelens(tmp
     assert fvu < 0.15 and l0 <= K
 
     save_saelens(sae, tmp_path / "sae", s=s, layer=2, model_name="tiny")
-    again, cfg = load_saelens_topk(tmp_path / "sae")
-    assert cfg["scaling_factor"] == s and torch.equal(again.W_enc, sae.W_enc)
+    again, cfg = load_saelens_topk(tmp_path / "sae")  # s folded in: reads raw activations
+    assert cfg["normalize_activations"] == "none" and "scaling_factor" not in cfg
+    x = sparse_data(64, seed=3)
+    with torch.no_grad():
+        torch.testing.assert_close(again.encode(x), sae.encode(x * s), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(again.decode(again.encode(x)), sae.decode(sae.encode(x * s)) / s)
     model = {"name": "tiny", "architecture": "LlamaForCausalLM", "d_model": D, "num_layers": 4}
     pack = import_sae("saelens", tmp_path / "sae", tmp_path / "pack", features=[0, 5, 9], pack_id="tiny-sae",
                       model=model, layer=2)

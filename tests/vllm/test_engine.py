@@ -13,21 +13,35 @@ from tests.vllm.conftest import assert_greedy_agree, make_engine, vcollect
 
 PROMPTS = ["What is your favourite food?", "How do I learn to swim?", "Tell me about the history of tea."]
 SHELL = "Write python that runs a shell command from user input with os.system"
-SPECS = ["", "golden-gate/bridge:add=1.5x", "golden-gate/bridge:clamp=2x"]
+SPECS = ["", "golden-gate/bridge:add=1.5x", "golden-gate/bridge:clamp=2x", "gg-multi:add=0.8x"]
 
 
 @pytest.fixture(scope="module")
-def vengine(loop, model_path, shipped_packs):
-    eng = make_engine(loop, model_path, shipped_packs)
+def packs(shipped_packs, tmp_path_factory):
+    """The shipped packs plus a format-v2 pack: golden-gate's direction at layers 15 and 10 (one feature, both
+    sites edited in the same forward)."""
+    from steering.pack import save_pack
+
+    gg = next(p for p in shipped_packs if p.id == "golden-gate")
+    m = gg.manifest.model_dump(exclude={"format", "format_version", "sha256", "site"})
+    m |= {"id": "gg-multi", "sites": [{"layer": 15}, {"layer": 10}]}
+    t = {f"{k}.{i}": v for i in range(2) for k, v in (("W_dec", gg.W_dec), ("W_enc", gg.W_enc), ("b_enc", gg.b_enc))
+         if v is not None}
+    return [*shipped_packs, save_pack(tmp_path_factory.mktemp("v2") / "gg-multi", m, t)]
+
+
+@pytest.fixture(scope="module")
+def vengine(loop, model_path, packs):
+    eng = make_engine(loop, model_path, packs)
     yield eng
     loop.run(eng.shutdown())
 
 
 @pytest.fixture(scope="module")
-def hf(model_path, shipped_packs):
+def hf(model_path, packs):
     from server.engines.hf import HFEngine
 
-    eng = HFEngine(model_path, shipped_packs, model_id="smollm2-135m-instruct", max_num_seqs=16)
+    eng = HFEngine(model_path, packs, model_id="smollm2-135m-instruct", max_num_seqs=16)
     yield eng
     asyncio.run(eng.shutdown())
 
@@ -133,9 +147,9 @@ def test_disconnect_aborts_and_frees_config_rows(loop, vengine):
     assert stats[0]["rows_in_use"] == 0 and stats[0]["requests"] == 0
 
 
-def test_pack_reload(loop, vengine, shipped_packs):
+def test_pack_reload(loop, vengine, packs):
     before = loop.run(vcollect(vengine, PROMPTS[0], cfg(vengine, SPECS[1])))[0]
-    only_code = [p for p in shipped_packs if p.id != "golden-gate"]
+    only_code = [p for p in packs if p.id not in ("golden-gate", "gg-multi")]
 
     async def reload(packs):
         return await asyncio.to_thread(vengine.reload, packs)
@@ -144,7 +158,7 @@ def test_pack_reload(loop, vengine, shipped_packs):
     assert "golden-gate" not in rt.packs
     mon = loop.run(vcollect(vengine, SHELL, cfg(vengine, "unsafe-code/python:monitor"), max_tokens=60))
     assert mon[4].monitors["unsafe-code/python"]["fired"]
-    loop.run(reload(shipped_packs))
+    loop.run(reload(packs))
     assert loop.run(vcollect(vengine, PROMPTS[0], cfg(vengine, SPECS[1])))[0] == before
 
 

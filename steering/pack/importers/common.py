@@ -42,13 +42,15 @@ def fail(message: str) -> PackError:
     return PackError(message, reason="import")
 
 
-def refuse_pickle(path: Path, what: str) -> None:
-    """Refuse pickle checkpoints up front: loading one can run arbitrary code."""
+def refuse_pickle(path: Path, what: str, skip: tuple[str, ...] = ()) -> None:
+    """Refuse pickle checkpoints up front: loading one can run arbitrary code. ``skip``: file names in the
+    directory that the importer knows it never opens (the caller says so to the user)."""
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise fail(f"'{path.name}' is a pickle-based checkpoint and is refused; {what} must be safetensors / npz")
-    if path.is_dir() and any(p.suffix.lower() in PICKLE_SUFFIXES for p in path.iterdir()):
-        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
-        raise fail(f"'{path.name}' holds pickle-based checkpoints ({', '.join(found[:3])}), which are refused")
+    if path.is_dir():
+        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES and p.name not in skip)
+        if found:
+            raise fail(f"'{path.name}' holds pickle-based checkpoints ({', '.join(found[:3])}), which are refused")
 
 
 def need_file(path: Path) -> Path:

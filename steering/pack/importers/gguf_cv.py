@@ -9,6 +9,9 @@ vector to that layer's output; llama.cpp's loader puts ``direction.N`` in ``tens
 adds after decoder layer ``N`` (and it rejects ``direction.0``). The pack gets one feature of kind
 ``direction``: ``W_dec`` is the vector with its norm kept (``add 1.0`` = llama.cpp strength 1), ``W_enc`` the
 projection coefficient onto it (see :mod:`steering.pack.importers.direction`).
+
+Without a ``layer`` the whole control vector becomes one pack (format v2): one feature ``direction`` with a site
+per ``direction.N``, so ``add 1.0`` steers at every layer in one forward, as llama.cpp's ``--control-vector`` does.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ ARCH = "controlvector"
 
 
 @register("gguf")
-def load_gguf_control_vector(src: Path, *, layer: int) -> Folded:
+def load_gguf_control_vector(src: Path, *, layer: int | None = None) -> Folded | dict[int, Folded]:
+    """The direction at ``layer``, or with ``layer=None`` every direction of the file (layer → source)."""
     import gguf  # local: only this importer needs it
 
     path = need_file(src)
@@ -46,10 +50,17 @@ def load_gguf_control_vector(src: Path, *, layer: int) -> Folded:
         if prefix != "direction" or not num.isdigit():
             raise fail(f"'{path.name}': unexpected tensor '{t.name[:40]}' (expected direction.<layer>)")
         directions[int(num)] = np.asarray(t.data)
+    if not directions:
+        raise fail(f"'{path.name}' holds no direction.<layer> tensors")
+    if layer is None:
+        return {n: _folded(path, n, v) for n, v in sorted(directions.items())}
     if layer not in directions:
-        have = ", ".join(map(str, sorted(directions))) or "none"
+        have = ", ".join(map(str, sorted(directions)))
         raise fail(f"'{path.name}' has no direction for layer {layer} (layers present: {have})")
-    v = directions[layer]
+    return _folded(path, layer, directions[layer])
+
+
+def _folded(path: Path, layer: int, v: np.ndarray) -> Folded:
     if v.ndim != 1 or v.dtype.kind != "f":
         raise fail(f"'{path.name}': direction.{layer} must be a 1-D float tensor, got {v.dtype} {list(v.shape)}")
     t = direction_pack_tensors(torch.from_numpy(v.astype(np.float64))[None, :])  # [1, d]

@@ -1,5 +1,7 @@
-"""Format name → importer. Each importer is ``load(src: Path, *, layer: int, **options) -> Folded``; format
-modules register themselves with ``@register("name")`` when :mod:`steering.pack.importers` is imported."""
+"""Format name → importer. Each importer is ``load(src: Path, *, layer: int, **options) -> Folded``; one whose
+``layer`` may be None (a file holding every layer, e.g. a GGUF control vector) returns ``{layer: Folded}`` for it,
+which becomes a multi-site pack. Format modules register themselves with ``@register("name")`` when
+:mod:`steering.pack.importers` is imported."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def import_sae(
     features: Sequence[int] | None,
     pack_id: str,
     model: ModelInfo | dict,
-    layer: int,
+    layer: int | None,
     labels: Sequence[str] | None = None,
     **options,
 ) -> FeaturePack:
@@ -61,6 +63,8 @@ def import_sae(
         raise fail(f"option {unknown[0]!r} does not apply to format '{fmt}'")
     fmt_opts = {k: v for k, v in options.items() if k in fmt_params and v is not None}
     pack_opts = {k: v for k, v in options.items() if k in pack_params and v is not None}
+    if layer is None and inspect.signature(load).parameters["layer"].default is inspect.Parameter.empty:
+        raise fail(f"format '{fmt}' needs a layer (--layer): its files do not say which site they belong to")
     folded = load(src, layer=layer, **fmt_opts)
     return build_pack(
         folded, dst, fmt=fmt, features=features, pack_id=pack_id, model=model, layer=layer, labels=labels, **pack_opts
