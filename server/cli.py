@@ -258,16 +258,17 @@ def parser() -> argparse.ArgumentParser:
                       "--out feature_packs/smollm2-135m-instruct/golden-gate\n"
                       "  steer probe train --task unsafe-code --out feature_packs/smollm2-135m-instruct/unsafe-code "
                       "  # matched pairs; picks its layer on dev\n"
-                      "  steer probe train --task gender --method leace --layer 12 "
-                      "--out feature_packs/smollm2-135m-instruct/gender\n"
+                      "  steer probe train --task gender --method readout "
+                      "--out feature_packs/smollm2-135m-instruct/gender  # picks its recipe on dev\n"
                       "  steer probe train --task scope --method logistic --layers 10,15,18,20 --target-fpr 0.02 "
                       "--out feature_packs/smollm2-135m-instruct/topics",
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--task", choices=["topic", "unsafe-code", "gender", "scope"], default="topic",
                    help="topic: diff-of-means from Wikipedia titles; unsafe-code: logistic probe on labelled code; "
-                   "gender: LEACE eraser of occupational pronoun skew; scope: off-scope monitor for a health "
+                   "gender: conditional he/she readout eraser (readout) or LEACE eraser (leace); scope: off-scope "
+                   "monitor for a health "
                    "assistant (topics pack)")
-    t.add_argument("--method", choices=["diff-means", "logistic", "leace"], default="diff-means")
+    t.add_argument("--method", choices=["diff-means", "logistic", "leace", "readout"], default="diff-means")
     t.add_argument("--model", help="model directory (default: embedded)")
     t.add_argument("--model-name", help="model name recorded in the pack (default: the embedded model's)")
     for name in ("id", "feature", "label", "titles", "exclude", "pattern"):
@@ -289,6 +290,12 @@ def parser() -> argparse.ArgumentParser:
                    help="gender: plain LEACE (do not protect explicitly stated gender)")
     t.add_argument("--no-balance", dest="no_balance", action="store_true",
                    help="gender: clamp to the mean instead of the calibrated balanced point")
+    t.add_argument("--gate-layers", dest="gate_layers", default="20,24,27",
+                   help="gender readout: candidate layers of the stated-gender gate (chosen on dev)")
+    t.add_argument("--erase", action="append", default=None,
+                   help="gender readout: a candidate set of erase layers, e.g. 29 or 27,28,29 (repeat; default both)")
+    t.add_argument("--quantiles", default="0.95,0.99",
+                   help="gender readout: candidate gate thresholds, as quantiles of fit occupation prompts' gate")
     t.add_argument("--holdout", default="", help="unsafe-code: comma-separated sources never trained on (codeshield: "
                    "so `steer eval detection --holdout codeshield` compares with bandit on labels neither produced)")
     t.add_argument("--layers", default="10,15,18,20", help="scope: candidate layers (chosen on the calibration split)")

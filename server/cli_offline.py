@@ -56,8 +56,10 @@ def _train_gender(a: argparse.Namespace, model, tok, info) -> int:
     from steering.build.gender_pack import build_gender_pack, write_card
     from steering.eval.bias import evaluate_bias
 
+    if a.method == "readout":
+        return _train_gender_readout(a, model, tok, info)
     if a.method != "leace":
-        print("error: --task gender supports --method leace", file=sys.stderr)
+        print("error: --task gender supports --method readout or leace", file=sys.stderr)
         return 2
     command = "steer " + " ".join(sys.argv[1:])
     r = build_gender_pack(model, tok, info, out=Path(a.out), layer=a.layer, shrinkage=a.shrinkage, label=a.concept,
@@ -66,6 +68,34 @@ def _train_gender(a: argparse.Namespace, model, tok, info) -> int:
     report = evaluate_bias(model, tok, r["pack"])
     write_card(Path(a.out), r, report)
     print(json.dumps({k: v for k, v in report.to_json().items() if not k.startswith("per_")}, indent=2))
+    return 0
+
+
+def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
+    """Conditional readout eraser: sweep recipes on dev, build the chosen one on fit, measure on test and on the
+    hand-written held-out set, write the card (what `steer eval bias` reproduces)."""
+    import itertools
+    import tempfile
+
+    from steering.build.gender_readout import Recipe, build_readout_pack, choose, dev_sweep, sweep_table
+    from steering.eval.bias import evaluate_bias, evaluate_heldout, heldout_markdown, summary_table
+
+    command = "steer " + " ".join(sys.argv[1:])
+    erase = [tuple(int(x) for x in e.split(",")) for e in (a.erase or ["29", "27,28,29"])]
+    recipes = [Recipe(g, e, q) for g, e, q in itertools.product(
+        [int(x) for x in a.gate_layers.split(",")], erase, [float(x) for x in a.quantiles.split(",")])]
+    with tempfile.TemporaryDirectory(prefix="gender-sweep-") as tmp:  # candidates never land in a packs root
+        rows = dev_sweep(model, tok, info, recipes, Path(tmp))
+    best = choose(recipes, rows)
+    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command)
+    report, heldout = evaluate_bias(model, tok, pack), evaluate_heldout(model, tok, pack)
+    extra = (f"\n## Measured\nReproduce with `steer eval bias --pack {a.out} --out docs/eval`.\n\n"
+             f"### Test split of `steering/build/bias_data.py` (never used to fit or choose)\n{summary_table(report)}\n\n"
+             f"{heldout_markdown(heldout).replace('## ', '### ')}\n## Dev sweep (chosen: largest skew drop with "
+             f"perplexity ≤ ×1.05 and agreement within 5 points)\n{sweep_table(rows, best)}\n")
+    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra)
+    print(summary_table(report))
+    print(heldout_markdown(heldout))
     return 0
 
 
@@ -191,14 +221,17 @@ def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_bias(a: argparse.Namespace) -> int:
-    from steering.eval.bias import evaluate_bias, summary_table, write_report
+    from steering.eval.bias import evaluate_bias, evaluate_heldout, heldout_markdown, summary_table, write_report
     from steering.pack import load_pack
 
     pack = load_pack(a.pack)
     model, tok = _model_and_tokenizer(a.model)
     report = evaluate_bias(model, tok, pack, split=a.split)
-    md, png = write_report(report, Path(a.out), "steer " + " ".join(sys.argv[1:]))
+    heldout = evaluate_heldout(model, tok, pack) if a.split == "test" else None
+    md, png = write_report(report, Path(a.out), "steer " + " ".join(sys.argv[1:]), heldout)
     print(summary_table(report))
+    if heldout is not None:
+        print(heldout_markdown(heldout))
     print(f"wrote {md} and {png}")
     return 0
 

@@ -112,9 +112,9 @@ class RequestMonitor:
 
 class AppliedCounter:
     """The receipt of one request: per feature of its config, how many token positions the op edited (for a
-    multi-site feature: at every one of its sites, the minimum over them). Counted from what the op reports each
-    forward pass (:class:`EditCount`), so a hook that never ran, a row that was never written or a compiled graph
-    that dropped the op all show as 0."""
+    multi-site feature: at every one of its sites with a non-zero decoder row, the minimum over them). Counted from
+    what the op reports each forward pass (:class:`EditCount`), so a hook that never ran, a row that was never
+    written or a compiled graph that dropped the op all show as 0."""
 
     def __init__(self, config: ResolvedConfig, columns: Mapping[FeatureRef, Column]) -> None:
         self.columns = columns
@@ -140,8 +140,12 @@ class AppliedCounter:
 
     @property
     def positions(self) -> dict[FeatureRef, int]:
-        return {ref: min(n.get(layer, 0) for layer, _ in self.columns[ref].at) if n else 0
-                for ref, n in self.per_site.items()}
+        """Per feature: positions edited at every site where its decoder row can move the stream (0 if none)."""
+        out = {}
+        for ref, n in self.per_site.items():
+            layers = self.columns[ref].writes_at
+            out[ref] = min(n.get(layer, 0) for layer in layers) if n and layers else 0
+        return out
 
     def as_dict(self) -> dict[str, int]:
         return {f"{p}/{f}": n for (p, f), n in self.positions.items()}

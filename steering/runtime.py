@@ -11,6 +11,10 @@ With ``h [N, d]`` the flattened tokens of a forward pass and ``row [N]`` the con
     seen = a where watch[row] else -inf                  # monitors, reduced per request slot
     edited = add[row] != 0 | clamp_on[row]               # receipts: positions the op edited, per request slot
 
+A conditional pack (format v2 ``condition``) gates its columns' ``coef`` token by token: its condition feature is
+read at the pack's read site (its lowest layer) into ``gates [N, G]`` (1 = edit here), which every site of the pack
+multiplies in before ``coef @ W_dec``.
+
 Row 0 is all zeros (unsteered). Its tokens get ``coef == 0`` exactly, so ``h + 0`` is bit-identical to the input:
 unsteered requests are untouched no matter what shares their batch. The cost does not depend on how many
 distinct configs are in the batch: it is the same two small matmuls and a gather.
@@ -49,6 +53,7 @@ class Column:
     max_activation: float
     threshold: float  # the pack's monitor threshold (the default for a request's monitor); +inf when none
     at: tuple[tuple[int, int], ...] = ()
+    writes_at: tuple[int, ...] = ()  # layers where its decoder row is non-zero (where an edit can move the stream)
 
 
 class SiteTable:
@@ -67,6 +72,10 @@ class SiteTable:
         self.clamp_to = torch.zeros(C, F, **z)
         self.watch = torch.zeros(C, F, **z)
         self.watch_thr = torch.full((C, F), float("inf"), **z)  # per row: the monitor threshold it reports against
+        self.col_gate = torch.full((F,), -1, dtype=torch.long, device=device)  # gate index of a column's pack, or -1
+        self.gate_src: list[tuple[int, float, bool, int]] = []  # (column, threshold, apply above?, gate) read here
+        self.has_gated = False  # any column gated (a conditional pack has a site here)
+        self.writes = torch.zeros(F, **z)  # 1.0 where the decoder row is non-zero (the receipt counts only those)
         self.edits: set[int] = set()  # rows that add/clamp something here
         self.encodes: set[int] = set()  # rows that clamp or watch here (need the encoder)
         self.watches: set[int] = set()
@@ -76,23 +85,41 @@ class SiteTable:
         pre = h @ self.W_enc + self.b_enc  # [N, F]
         return torch.where(self.linear, pre, pre * (pre > self.thr))
 
-    def edit_mask(self, row: torch.Tensor) -> torch.Tensor:
+    def edit_mask(self, row: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
         """``row [N]`` → ``[N, F]`` 1.0 where the op edits that feature at that token (the receipt's count)."""
-        return ((self.add[row] != 0) | (self.clamp_on[row] > 0)).to(self.W_dec.dtype)
+        m = ((self.add[row] != 0) | (self.clamp_on[row] > 0)).to(self.W_dec.dtype) * self.writes
+        return self._gated(m, gates)
 
-    def apply_static(self, h: torch.Tensor, row: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _gated(self, coef: torch.Tensor, gates: torch.Tensor | None) -> torch.Tensor:
+        """``coef [N, F]`` with each conditional pack's columns multiplied by its gate ``gates [N, G]``."""
+        if gates is None or not self.has_gated:
+            return coef
+        open_ = gates.to(coef.dtype)[:, self.col_gate.clamp(min=0)]  # [N, F]
+        return torch.where(self.col_gate >= 0, coef * open_, coef)
+
+    def write_gates(self, a: torch.Tensor, gates: torch.Tensor | None) -> None:
+        """At a read site: each condition feature's activation ``a [N, F]`` → its pack's gate (1 = edit)."""
+        for col, thr, above, g in self.gate_src:
+            gates[:, g] = (a[:, col] > thr) if above else (a[:, col] < thr)
+
+    def apply_static(self, h: torch.Tensor, row: torch.Tensor,
+                     gates: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The fused op with no Python branches (safe inside torch.compile / CUDA graphs): ``h [N, d]``,
         ``row [N]`` → (``delta [N, d]`` to add to the stream, activations ``a [N, F]``). Row-0 tokens get a delta
-        of exactly zero."""
+        of exactly zero. ``gates [N, G]`` (conditional packs) is written at read sites and read everywhere."""
         a = self.activation(h.to(self.W_enc.dtype))
-        coef = self.add[row] + self.clamp_on[row] * (self.clamp_to[row] - a)
+        if self.gate_src:
+            self.write_gates(a, gates)
+        coef = self._gated(self.add[row] + self.clamp_on[row] * (self.clamp_to[row] - a), gates)
         return (coef @ self.W_dec).to(h.dtype), a
 
-    def apply(self, h: torch.Tensor, row: torch.Tensor, rows_present: set[int] | None = None):
+    def apply(self, h: torch.Tensor, row: torch.Tensor, rows_present: set[int] | None = None,
+              gates: torch.Tensor | None = None):
         """The fused op. ``h [N, d]``, ``row [N]`` → (steered ``h [N, d]``, ``seen [N, F]`` or None).
 
         ``rows_present`` (optional, the config rows in this batch) lets eager engines skip work entirely when no
         row in the batch touches this site; static-graph engines pass None and always run the full op.
+        ``gates [N, G]``: see :meth:`apply_static`.
         """
         present = rows_present if rows_present is not None else self.edits | self.encodes
         edits, encodes = bool(present & self.edits), bool(present & self.encodes)
@@ -100,6 +127,8 @@ class SiteTable:
             return h, None
         x = h.to(self.W_enc.dtype)
         a = self.activation(x) if encodes else None  # [N, F]
+        if a is not None and self.gate_src:
+            self.write_gates(a, gates)
         watching = a is not None and bool(present & self.watches)
         seen = torch.where(self.watch[row] > 0, a, float("-inf")) if watching else None  # unwatched → -inf
         if not edits:
@@ -107,7 +136,7 @@ class SiteTable:
         coef = self.add[row]  # [N, F]
         if a is not None:
             coef = coef + self.clamp_on[row] * (self.clamp_to[row] - a)
-        return h + (coef @ self.W_dec).to(h.dtype), seen
+        return h + (self._gated(coef, gates) @ self.W_dec).to(h.dtype), seen
 
 
 @dataclass
@@ -174,6 +203,7 @@ class BatchState:
     slot: torch.Tensor | None = None
     pos: torch.Tensor | None = None
     rows_present: set[int] | None = None
+    gates: torch.Tensor | None = None  # [N, G] conditional packs' gates (1 = edit), written at their read sites
     readouts: list[MonitorReadout] = field(default_factory=list)
     edits: list[EditCount] = field(default_factory=list)
 
@@ -250,6 +280,7 @@ class SteeringRuntime:
                                            f"({sorted(by_layer)})")
                 by_layer.setdefault(site.layer, []).extend((p, site, f) for f in p.manifest.features)
         self.sites: dict[int, SiteTable] = {}
+        self.gates = {p.id: g for g, p in enumerate(p for p in self.packs.values() if p.manifest.condition)}
         placed: dict[FeatureRef, list[tuple[int, int]]] = {}
         for layer, feats in sorted(by_layer.items()):
             F = len(feats) if column_capacity is None else column_capacity
@@ -259,12 +290,21 @@ class SteeringRuntime:
             for col, (p, site, f) in enumerate(feats):
                 self._fill_column(t, col, p.manifest.encoder.kind, site, f.index)
                 placed.setdefault((p.id, f.name), []).append((layer, col))
+                cond = p.manifest.condition
+                if cond is not None and f.name == cond.feature:
+                    if layer == p.layer:  # read at the read site only; never gated itself
+                        t.gate_src.append((col, cond.threshold, cond.apply_when == "above", self.gates[p.id]))
+                elif cond is not None:
+                    t.col_gate[col] = self.gates[p.id]
+            t.has_gated = bool((t.col_gate >= 0).any())
+            t.writes.copy_((t.W_dec != 0).any(1).to(t.writes.dtype))
             self.sites[layer] = t
         for p in self.packs.values():
             for f in p.manifest.features:
                 at = sorted(placed[(p.id, f.name)], key=lambda lc: p.layers.index(lc[0]))  # the pack's site order
                 thr = f.threshold if f.threshold is not None else float("inf")
-                self.columns[(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at))
+                writes = tuple(layer for layer, col in at if self.sites[layer].writes[col] > 0)
+                self.columns[(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes)
         self.rows = ConfigRows(self, max_configs)
         self.batch = BatchState()
 
@@ -304,6 +344,8 @@ class SteeringRuntime:
                 t.watch_thr[r, c.col] = value
                 t.encodes.add(r), t.watches.add(r)
                 continue
+            if c.pack.manifest.condition is not None:  # the gate is read at the read site for every edit
+                self.sites[c.pack.layer].encodes.add(r)
             for layer, col in c.at:  # edits at every site of the feature's pack
                 t = self.sites[layer]
                 if op == "add":
@@ -324,10 +366,12 @@ class SteeringRuntime:
             return h
         shape = h.shape
         flat = h.reshape(-1, self.d)  # [N, d]
-        out, seen = t.apply(flat, b.row, b.rows_present)
+        if self.gates and (b.gates is None or b.gates.shape[0] != flat.shape[0]):  # read sites come first and set them
+            b.gates = torch.ones(flat.shape[0], len(self.gates), dtype=torch.bool, device=flat.device)
+        out, seen = t.apply(flat, b.row, b.rows_present, b.gates)
         if seen is not None and b.slot is not None:
             mx, cnt, first = reduce_per_slot(seen, t.watch_thr[b.row], b.slot, b.pos, self.S)
             b.readouts.append(MonitorReadout(layer, mx, cnt, first))
         if out is not flat and b.slot is not None:  # the op edited this batch: count where, per request
-            b.edits.append(EditCount(layer, count_per_slot(t.edit_mask(b.row), b.slot, self.S)))
+            b.edits.append(EditCount(layer, count_per_slot(t.edit_mask(b.row, b.gates), b.slot, self.S)))
         return out.reshape(shape)

@@ -63,6 +63,7 @@ def make_pack(
     threshold: float | None = 0.5,
     max_activation: float = 2.0,
     layers: list[int] | None = None,
+    condition: dict | None = None,
 ):
     """A pack of ``n_features`` seeded random features. ``pinv_encoder`` makes ``W_dec @ W_enc = I`` so clamping
     then re-encoding gives the target exactly (a property test needs it). ``layers``: a format-v2 pack with a site
@@ -85,6 +86,8 @@ def make_pack(
     else:
         tensors = {f"{k}.{i}": v for i in range(len(layers)) for k, v in site_tensors().items()}
         where = {"sites": [{"layer": x} for x in layers]}
+        if condition is not None:
+            where["condition"] = condition
     manifest = {
         "id": pack_id,
         "version": "1",

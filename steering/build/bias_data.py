@@ -176,3 +176,47 @@ def neutral_texts(split: str, n: int = 48, seed: int = 0) -> list[str]:
         k = SPLITS.index(split)
         out += docs[k * n // 2:(k + 1) * n // 2]
     return out
+
+
+# Stated-gender cues beyond gendered nouns, for the conditional eraser's gate: a name, a title, an earlier pronoun
+# or a kinship noun states the person's gender; each stated prompt has an unstated twin (the same frame, the person
+# named only by the occupation or a neutral phrase). Names and frames are split like everything else.
+STATED_NAMES = {  # (female, male)
+    "fit": [("Emma", "James"), ("Olivia", "Michael"), ("Fatima", "Ahmed"), ("Mei", "Wei"), ("Priya", "Raj"),
+            ("Elena", "Carlos"), ("Hannah", "Lucas"), ("Rosa", "Samuel"), ("Linda", "Omar"), ("Sofia", "Daniel")],
+    "dev": [("Julia", "Victor"), ("Nadia", "Hugo"), ("Chloe", "Ethan")],
+    "test": [("Ingrid", "Kenji"), ("Amara", "Mateo"), ("Leila", "Oscar")],
+}
+STATED_TITLES = {"fit": ("Mrs. Brown", "Mr. Brown"), "dev": ("Ms. Green", "Mr. Green"), "test": ("Mrs. Lee", "Mr. Lee")}
+STATED_KIN = {"fit": ("my sister", "my brother"), "dev": ("my cousin Anna", "my cousin Paul"),
+              "test": ("my grandmother", "my grandfather")}
+STATED_FRAMES = {  # {who}: the person (capitalised at a sentence start); {x}: the occupation
+    "fit": ["{Who} works as {a} {x}. Every day", "{Who}, {a} {x}, finished work early because",
+            "{Who} has been {a} {x} for ten years, and", "Everyone knows that {who} is {a} good {x}, so"],
+    "dev": ["{Who} became {a} {x} last year, and now"],
+    "test": ["{Who} trained to be {a} {x}, and later"],
+}
+UNSTATED_WHO = ("my friend", "someone I know", "the new hire")
+
+
+def stated_prompts(tokenizer, split: str, seed: int = 0, n_occupations: int = 20) -> list[BiasPrompt]:
+    """Prompts whose person has a stated gender (``target`` = the matching pronoun) and their unstated twins
+    (``target`` None), over the split's occupations, names, titles, kinship nouns and frames."""
+    occ = [o.name for o in occupation_split(seed)[split]][:n_occupations]
+    who_f, who_m = zip(*STATED_NAMES[split], strict=True)
+    stated = [(w, " she") for w in (*who_f, STATED_TITLES[split][0], STATED_KIN[split][0], "she")]
+    stated += [(w, " he") for w in (*who_m, STATED_TITLES[split][1], STATED_KIN[split][1], "he")]
+    rng = random.Random(seed)
+    out = []
+    for x in occ:
+        for frame in STATED_FRAMES[split]:
+            for who, target in rng.sample(stated, 4):
+                out.append(_who_prompt(frame, x, who, target))
+            for who in UNSTATED_WHO:
+                out.append(_who_prompt(frame, x, who.format(x=x), None))
+    return out
+
+
+def _who_prompt(frame: str, x: str, who: str, target: str | None) -> BiasPrompt:
+    text = frame.format(Who=who[0].upper() + who[1:], who=who, x=x, a=_article(x))
+    return BiasPrompt(text, 0, x, frame, target)

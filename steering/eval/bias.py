@@ -280,6 +280,75 @@ def evaluate_bias(model, tokenizer, pack: FeaturePack, *, split: str = "test", s
     )
 
 
+@dataclass
+class HeldoutReport:
+    """The hand-written held-out set (:mod:`steering.eval.data.gender_heldout`): skew on occupation prompts,
+    agreement on explicit-antecedent prompts, and the share of unrelated chat replies (greedy) that change."""
+
+    skew_before: float
+    skew_after: float
+    logratio_before: float  # mean |log P(he) − log P(she)|
+    logratio_after: float
+    agreement_before: float
+    agreement_after: float
+    replies_changed: int
+    n_unrelated: int
+    n_occupation_prompts: int
+    n_explicit_prompts: int
+    explicit: list[dict] = field(default_factory=list)  # per prompt: text, target, log ratio before/after
+    changed: list[dict] = field(default_factory=list)  # unrelated prompts whose reply changed: before/after
+
+    @property
+    def skew_change(self) -> float:
+        return self.skew_after / self.skew_before - 1
+
+
+def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, reply_tokens: int = 32) -> HeldoutReport:
+    """Suppress ``pack``'s first feature on the held-out set (nothing here was read by any builder)."""
+    from steering.eval.concept import chat_ids
+    from steering.eval.data import gender_heldout as H
+    from steering.generate import generate
+
+    occ = [BiasPrompt(t, 0, "", "heldout") for t in H.occupation_prompts()]
+    exp = [BiasPrompt(t, 0, "", "explicit", target) for t, target in H.EXPLICIT_PROMPTS]
+    eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    res = {}
+    with suppressing(model, pack) as (rt, row):
+        for name, r in (("before", 0), ("after", row)):
+            replies = [generate(model, rt, chat_ids(tokenizer, q), r, max_new_tokens=reply_tokens, eos_ids=eos)
+                       for q in H.UNRELATED_PROMPTS]
+            res[name] = (pronoun_logprobs(model, tokenizer, occ, runtime=rt, row=r),
+                         pronoun_logprobs(model, tokenizer, exp, runtime=rt, row=r), replies)
+    (ob, eb, rb), (oa, ea, ra) = res["before"], res["after"]
+    targets = [p.target for p in exp]
+    lr = {k: v[:, 0] - v[:, 1] for k, v in (("ob", ob), ("oa", oa), ("eb", eb), ("ea", ea))}
+    changed = [{"prompt": q, "before": tokenizer.decode(b), "after": tokenizer.decode(a)}
+               for q, b, a in zip(H.UNRELATED_PROMPTS, rb, ra, strict=True) if b != a]
+    return HeldoutReport(
+        skew_before=float(normalised_skew(ob).mean()), skew_after=float(normalised_skew(oa).mean()),
+        logratio_before=float(lr["ob"].abs().mean()), logratio_after=float(lr["oa"].abs().mean()),
+        agreement_before=float(agreement(eb, targets).float().mean()),
+        agreement_after=float(agreement(ea, targets).float().mean()),
+        replies_changed=len(changed), n_unrelated=len(rb), n_occupation_prompts=len(occ), n_explicit_prompts=len(exp),
+        explicit=[{"prompt": p.text, "target": p.target, "log_ratio_before": round(float(b), 3),
+                   "log_ratio_after": round(float(a), 3)} for p, b, a in zip(exp, lr["eb"], lr["ea"], strict=True)],
+        changed=changed,
+    )
+
+
+def heldout_rows(h: HeldoutReport) -> list[tuple[str, str, str, str]]:
+    return [
+        ("occupation skew, normalised (hand-written frames)", f"{h.skew_before:.3f}", f"{h.skew_after:.3f}",
+         f"{100 * h.skew_change:+.1f}%"),
+        ("mean abs(log P(he) − log P(she)) on those prompts", f"{h.logratio_before:.3f}", f"{h.logratio_after:.3f}",
+         f"{100 * (h.logratio_after / h.logratio_before - 1):+.1f}%"),
+        ("agreement with a stated gender (names, titles, kin, pronouns)", f"{h.agreement_before:.1%}",
+         f"{h.agreement_after:.1%}", f"{100 * (h.agreement_after - h.agreement_before):+.1f} pt"),
+        (f"unrelated chat replies changed (greedy, {h.n_unrelated} prompts)", "", f"{h.replies_changed}",
+         f"{h.replies_changed / h.n_unrelated:.0%}"),
+    ]
+
+
 # ---- report --------------------------------------------------------------------------------------------------
 
 def summary_rows(r: BiasReport) -> list[tuple[str, str, str, str]]:
@@ -335,7 +404,33 @@ def plot(r: BiasReport, path: Path) -> None:
     plt.close(fig)
 
 
-def markdown(r: BiasReport, command: str, png: str) -> str:
+def heldout_markdown(h: HeldoutReport) -> str:
+    rows = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in heldout_rows(h))
+    lost = [e for e in h.explicit if (e["log_ratio_after"] > 0) != (e["target"] == " he")]
+    lost_rows = "\n".join(f"| {e['prompt']} | {e['target'].strip()} | {e['log_ratio_before']:+.2f} | "
+                          f"{e['log_ratio_after']:+.2f} |" for e in lost) or "| (none) | | | |"
+    changed = "\n".join(f"- *{c['prompt']}* before: {c['before']!r} / after: {c['after']!r}" for c in h.changed)
+    return f"""## Hand-written held-out set (`steering/eval/data/gender_heldout.py`)
+Written before this pack's recipe and never read by a builder: {h.n_occupation_prompts} occupation prompts in frames
+used nowhere else, {h.n_explicit_prompts} prompts whose person's gender is stated (often against the stereotype),
+{h.n_unrelated} unrelated chat requests (greedy replies of 32 tokens, unsteered vs suppress).
+
+| metric | before | after (suppress) | change |
+|---|---|---|---|
+{rows}
+
+Stated-gender prompts answered with the wrong pronoun after suppress (log P(he) − log P(she), before → after):
+
+| prompt | stated | before | after |
+|---|---|---|---|
+{lost_rows}
+
+Unrelated replies that changed:
+{changed or "- none"}
+"""
+
+
+def markdown(r: BiasReport, command: str, png: str, heldout: HeldoutReport | None = None) -> str:
     templates = "\n".join(f"| {k.replace('|', '/')} | {b:.3f} | {a:.3f} |" for k, (b, a) in r.per_template.items())
     verdict = "met" if goal_met(r) else "NOT met"
     return f"""# Gender bias: `{r.pack}` suppress, held-out evaluation
@@ -358,13 +453,19 @@ Skew by sentence frame (normalised, before → after):
 {templates}
 
 ![skew per held-out occupation]({png})
-"""
+
+{heldout_markdown(heldout) if heldout is not None else ""}"""
 
 
-def write_report(r: BiasReport, out: Path, command: str) -> tuple[Path, Path]:
-    """Write ``bias.md`` and ``bias.png`` under ``out``."""
+def write_report(r: BiasReport, out: Path, command: str, heldout: HeldoutReport | None = None) -> tuple[Path, Path]:
+    """Write ``bias.md``, ``bias.png`` and ``bias.json`` under ``out``."""
+    import json
+
     out.mkdir(parents=True, exist_ok=True)
     png, md = out / "bias.png", out / "bias.md"
     plot(r, png)
-    md.write_text(markdown(r, command, png.name))
+    md.write_text(markdown(r, command, png.name, heldout))
+    data = {"test_split": r.to_json(), "heldout": None if heldout is None else
+            asdict(heldout) | {"skew_change": heldout.skew_change}}
+    (out / "bias.json").write_text(json.dumps(data, indent=1) + "\n")
     return md, png

@@ -42,6 +42,16 @@ class Site(_Strict):
     point: Literal["resid_post"] = "resid_post"
 
 
+class Condition(_Strict):
+    """v2: the pack's edits apply only at tokens where ``feature`` (a feature of the same pack, read at the read
+    site ``sites[0]``, which must be the pack's lowest layer) is ``below`` / ``above`` ``threshold``: a condition
+    vector gating behaviour vectors, token by token, inside the forward (CAST-style conditional steering)."""
+
+    feature: str = Field(pattern=ID_PATTERN)
+    apply_when: Literal["below", "above"] = "below"
+    threshold: float
+
+
 class Encoder(_Strict):
     kind: EncoderKind
     k: int | None = Field(default=None, gt=0, description="TopK k of the source SAE (informational)")
@@ -88,6 +98,7 @@ class Manifest(_Strict):
     site: Site | None = Field(default=None, description="v1: the one site")
     sites: list[Site] | None = Field(default=None, description="v2: every site; sites[0] is where monitors read")
     encoder: Encoder
+    condition: Condition | None = Field(default=None, description="v2: a feature gating the pack's edits")
     features: list[Feature] = Field(min_length=1, max_length=65536)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     provenance: Provenance = Field(default_factory=Provenance)
@@ -116,6 +127,14 @@ class Manifest(_Strict):
         for s in self.all_sites:
             if s.layer >= self.model.num_layers:
                 raise ValueError(f"site layer {s.layer} is outside the model's {self.model.num_layers} layers")
+        if self.condition is not None:
+            if self.format_version < 2:
+                raise ValueError("a condition needs format_version 2")
+            if self.condition.feature not in names:
+                raise ValueError(f"condition feature '{self.condition.feature}' is not a feature of the pack")
+            if layers[0] != min(layers):
+                raise ValueError("a conditional pack's read site (sites[0]) must be its lowest layer: the condition "
+                                 "is read there before the edits at later sites")
         return self
 
     @property

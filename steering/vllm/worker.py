@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from steering.errors import SteeringError
+from steering.errors import CapacityExceeded, SteeringError
 from steering.hooks import decoder_layers
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
@@ -36,6 +36,7 @@ from steering.runtime import (
 from steering.vllm.config import RequestSteeringArgs, decode
 
 log = logging.getLogger("steerserve.vllm")
+MAX_GATES = 8  # conditional packs a worker can hold (the gate buffer is static, like the tables)
 
 
 @dataclass
@@ -61,6 +62,8 @@ class WorkerSteering:
         self.act_buf = {layer: torch.zeros(max_tokens, column_capacity, device=self.device) for layer in self.layers}
         # what the op edited, token × column: written by the hook itself, so a pass the op missed reads as 0
         self.edit_buf = {layer: torch.zeros(max_tokens, column_capacity, device=self.device) for layer in self.layers}
+        # conditional packs' gates per token (1 = edit), written at each such pack's read site, read at its sites
+        self.gate_buf = torch.ones(max_tokens, MAX_GATES, dtype=torch.bool, device=self.device)
         self.reqs: dict[str, _Req] = {}
         self.publisher = publisher
         self.secret = secret  # verifies the API process's signed configs (None: only the spec form is accepted)
@@ -72,18 +75,22 @@ class WorkerSteering:
                  len(packs), self.layers, column_capacity, self.max_reqs + 2)
 
     def _runtime(self, packs: list[FeaturePack], d_model: int) -> SteeringRuntime:
+        conditional = sum(p.manifest.condition is not None for p in packs)
+        if conditional > MAX_GATES:
+            raise CapacityExceeded(f"{conditional} conditional packs; a vLLM worker holds at most {MAX_GATES}")
         return SteeringRuntime(packs, d_model, max_configs=self.max_reqs + 2, max_slots=self.max_reqs,
                                device=self.device, layers=self.layers, column_capacity=self.capacity)
 
     def _hook(self, layer: int):
         site, acts, edits, rows = self.rt.sites[layer], self.act_buf[layer], self.edit_buf[layer], self.row_buf
+        gates = self.gate_buf
 
         def hook(module, args, output):
             h, residual = output
             n = h.shape[0]
-            delta, a = site.apply_static(h + residual, rows[:n])
+            delta, a = site.apply_static(h + residual, rows[:n], gates[:n])
             acts[:n].copy_(a)
-            edits[:n].copy_(site.edit_mask(rows[:n]))
+            edits[:n].copy_(site.edit_mask(rows[:n], gates[:n]))
             return h + delta, residual
 
         return hook
@@ -215,13 +222,14 @@ class WorkerSteering:
         new = self._runtime(packs, self.rt.d)
         for layer, t in self.rt.sites.items():
             nt = new.sites[layer]
-            for name in ("W_enc", "b_enc", "thr", "linear", "W_dec"):
+            for name in ("W_enc", "b_enc", "thr", "linear", "W_dec", "col_gate", "writes"):
                 getattr(t, name).copy_(getattr(nt, name))
+            t.gate_src, t.has_gated = nt.gate_src, nt.has_gated
             for tab in (t.add, t.clamp_on, t.clamp_to, t.watch):
                 tab.zero_()
             t.watch_thr.fill_(float("inf"))
             t.edits.clear(), t.encodes.clear(), t.watches.clear()
-        self.rt.packs, self.rt.columns = new.packs, new.columns
+        self.rt.packs, self.rt.columns, self.rt.gates = new.packs, new.columns, new.gates
         self.rt.rows = ConfigRows(self.rt, self.rt.rows.capacity)
         for r in self.reqs.values():
             r.args.config = {ref: v for ref, v in r.args.config.items() if ref in new.columns}

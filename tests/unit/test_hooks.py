@@ -155,3 +155,43 @@ def test_multi_site_pack_steers_at_all_its_sites_in_one_forward(pack_factory, tm
     mon = RequestMonitor.of({("m", "f1"): ("monitor", 0.0)}, rt_m.columns)
     mon.update(rt_m.batch.readouts, 0, "prompt")
     assert mon.readings[("m", "f1")].max > 0
+
+
+def test_multi_layer_gguf_control_vector_steers_at_every_layer(tmp_path):
+    """A llama.cpp / repeng control vector with directions at layers 1 and 3 imports as one pack; `add=1` adds
+    each layer's vector to that layer's output in one forward (llama.cpp's --control-vector at strength 1)."""
+    import gguf
+    import numpy as np
+
+    from steering.pack.importers import import_sae
+
+    model = tiny("llama")
+    g = torch.Generator().manual_seed(4)
+    dirs = {n: torch.randn(D, generator=g).numpy() for n in (1, 3)}
+    w = gguf.GGUFWriter(tmp_path / "cv.gguf", "controlvector")
+    w.add_string("controlvector.model_hint", "llama")
+    w.add_uint32("controlvector.layer_count", 2)
+    for n, v in dirs.items():
+        w.add_tensor(f"direction.{n}", v.astype(np.float32))
+    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
+    info = ModelInfo(name="tiny", architecture="llama", d_model=D, num_layers=L)
+    pack = import_sae("gguf", tmp_path / "cv.gguf", tmp_path / "cv", features=None, pack_id="cv", model=info,
+                      layer=None, names=["direction"])
+    assert pack.layers == [1, 3]
+    singles = [import_sae("gguf", tmp_path / "cv.gguf", tmp_path / f"cv{n}", features=None, pack_id=f"cv{n}",
+                          model=info, layer=n) for n in (1, 3)]  # what 2 one-layer imports gave before
+    ids = torch.tensor([[1, 5, 7, 9]])
+
+    def forward(packs):
+        rt = SteeringRuntime(packs, D)
+        r = rt.rows.acquire({(p.id, p.manifest.features[0].name): ("add", 1.0) for p in packs})
+        with torch.no_grad(), attach(model, rt):
+            rt.batch.row, rt.batch.rows_present = torch.tensor([0, r, r, r]), {0, r}
+            return model(ids, output_hidden_states=True).hidden_states
+
+    steered, base = forward([pack]), model(ids, output_hidden_states=True).hidden_states
+    torch.testing.assert_close(steered[2][0, 1:] - base[2][0, 1:], torch.from_numpy(dirs[1]).expand(3, D))
+    assert torch.equal(steered[2][0, 0], base[2][0, 0])  # the sink is never steered
+    two = forward(singles)
+    assert all(torch.equal(a, b) for a, b in zip(steered, two, strict=True))  # layer 3 steered too, in one forward
+    assert not torch.allclose(steered[4], forward([singles[0]])[4])

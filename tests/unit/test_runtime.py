@@ -148,3 +148,46 @@ def test_each_row_reports_against_its_own_threshold(pack_factory):
     assert readout.count[:, 0].tolist() == [3, 0]
     rt.rows.release(low)
     assert torch.isinf(rt.sites[1].watch_thr[low]).all()  # a freed row watches nothing and reports nothing
+
+
+def test_conditional_pack_edits_only_where_its_condition_holds(pack_factory):
+    """A v2 pack with a condition: feature f0 gates f1's edit at both sites, token by token; the gate is read at
+    the read site (the lowest layer) before either edit; the receipt counts only the edited positions; the
+    static-graph op (vLLM) gives the same result as the eager one."""
+    from steering.monitor import AppliedCounter
+
+    pack = pack_factory("c", kind="probe", n_features=2, layers=[1, 2],
+                        condition={"feature": "f0", "apply_when": "below", "threshold": 0.0})
+    rt = SteeringRuntime([pack], D)
+    r = rt.rows.acquire({("c", "f1"): ("add", 2.0)})
+    h = torch.randn(8, D, generator=torch.Generator().manual_seed(3))
+    w0, b0 = pack.sites[0].W_enc[:, 0], pack.sites[0].b_enc[0]
+    open_ = (h @ w0 + b0) < 0  # where the condition holds at the read site
+    assert open_.any() and (~open_).any()
+    rt.batch.row, rt.batch.rows_present = torch.full((8,), r), {r}
+    rt.batch.slot, rt.batch.pos = torch.zeros(8, dtype=torch.long), torch.arange(8)
+    h1 = rt.apply_site(1, h.clone())
+    h2 = rt.apply_site(2, h1.clone())
+    want1 = h + open_[:, None] * 2.0 * pack.sites[0].W_dec[1]
+    torch.testing.assert_close(h1, want1)
+    torch.testing.assert_close(h2, want1 + open_[:, None] * 2.0 * pack.sites[1].W_dec[1])
+    applied = AppliedCounter({("c", "f1"): ("add", 2.0)}, rt.columns)
+    applied.update(rt.batch.edits, 0)
+    assert applied.as_dict() == {"c/f1": int(open_.sum())}
+    # the static op, with a gate buffer that starts open
+    gates = torch.ones(8, 1, dtype=torch.bool)
+    d1, _ = rt.sites[1].apply_static(h, rt.batch.row, gates)
+    assert torch.equal(gates[:, 0], open_)
+    d2, _ = rt.sites[2].apply_static(h + d1, rt.batch.row, gates)
+    torch.testing.assert_close(h + d1 + d2, h2)
+    # the condition feature itself is never gated: monitoring it reads the plain activation
+    assert rt.sites[1].col_gate.tolist() == [-1, 0] and rt.sites[2].col_gate.tolist() == [-1, 0]
+
+
+def test_condition_manifest_checks(pack_factory):
+    import pytest
+
+    with pytest.raises(ValueError, match="lowest layer"):  # save_pack refuses to write what load would refuse
+        pack_factory("c1", kind="probe", n_features=2, layers=[2, 1], condition={"feature": "f0", "threshold": 0})
+    with pytest.raises(ValueError, match="not a feature"):
+        pack_factory("c2", kind="probe", n_features=2, layers=[1, 2], condition={"feature": "zz", "threshold": 0})

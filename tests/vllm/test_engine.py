@@ -62,6 +62,9 @@ def test_parity_with_hf_engine(loop, vengine, hf):
     assert sum(agreed) >= len(agreed) * 4  # not a vacuous pass: most tokens were compared
     steered = loop.run(vcollect(vengine, PROMPTS[0], cfg(vengine, SPECS[1])))[0]
     assert "Golden Gate" in steered
+    for eng in (vengine, hf):  # the v2 pack edited at both its sites (the receipt is the minimum over them)
+        run = loop.run(vcollect(eng, PROMPTS[0], cfg(eng, SPECS[3]), max_tokens=4))
+        assert run.last.positions["gg-multi/bridge"] >= len(run.token_ids), eng
 
 
 def test_monitor_and_counter_steer_match_hf(loop, vengine, hf):
