@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_PACKS = Path(__file__).resolve().parent.parent / "feature_packs"
@@ -35,3 +35,12 @@ class ServerSettings(BaseSettings):
     max_model_len: int = Field(2048, ge=16, le=1 << 20, description="vLLM engine: context length")
     strict_packs: bool = Field(False, description="refuse to start if any pack fails verification (default: skip "
                                "it with an error in the log)")
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _not_a_service_link(cls, v):
+        """Kubernetes injects ``STEERSERVE_PORT=tcp://<ip>:<port>`` for a Service named ``steerserve`` (a docker
+        link variable, not ours): it must not stop the server from starting. Keep the default port."""
+        if isinstance(v, str) and v.startswith(("tcp://", "udp://")):
+            return 8000
+        return v

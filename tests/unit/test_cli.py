@@ -40,3 +40,13 @@ def test_import_error_is_a_message_not_a_traceback(tmp_path):
     r = steer("pack", "import", "saelens", str(tmp_path / "missing"), str(tmp_path / "out"), "--features", "0",
               "--id", "x", "--layer", "1")
     assert r.returncode == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_kubernetes_service_link_variable_does_not_break_settings(monkeypatch):
+    """A Service named `steerserve` makes Kubernetes set STEERSERVE_PORT=tcp://ip:port in every pod."""
+    from server.settings import ServerSettings
+
+    monkeypatch.setenv("STEERSERVE_PORT", "tcp://10.96.0.12:8000")
+    assert ServerSettings().port == 8000
+    monkeypatch.setenv("STEERSERVE_PORT", "9000")
+    assert ServerSettings().port == 9000
