@@ -57,8 +57,7 @@ packs: install
 	  --exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco|bridge' --layer 15 \
 	  --out feature_packs/smollm2-135m-instruct/golden-gate
 	$(BIN)/steer probe train --task unsafe-code --out feature_packs/smollm2-135m-instruct/unsafe-code
-	$(BIN)/steer probe train --task gender --method leace --layer 12 \
-	  --out feature_packs/smollm2-135m-instruct/gender
+	$(BIN)/steer probe train --task gender --method readout --out feature_packs/smollm2-135m-instruct/gender
 	$(BIN)/steer eval bias --pack feature_packs/smollm2-135m-instruct/gender --out docs/eval
 	$(BIN)/python -m pip install -q --no-deps chatterbot-corpus==1.3.3
 	$(BIN)/steer probe train --task scope --method logistic --layers 10,15,18,20 --pooling tokens,max \

@@ -78,7 +78,7 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     import tempfile
 
     from steering.build.gender_readout import Recipe, build_readout_pack, choose, dev_sweep, sweep_table
-    from steering.eval.bias import evaluate_bias, evaluate_heldout, heldout_markdown, summary_table
+    from steering.eval.bias import HELDOUT_SETS, evaluate_bias, evaluate_heldout, heldout_markdown, summary_table
 
     command = "steer " + " ".join(sys.argv[1:])
     erase = [tuple(int(x) for x in e.split(",")) for e in (a.erase or ["29", "27,28,29"])]
@@ -88,14 +88,16 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
         rows = dev_sweep(model, tok, info, recipes, Path(tmp))
     best = choose(recipes, rows)
     pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command)
-    report, heldout = evaluate_bias(model, tok, pack), evaluate_heldout(model, tok, pack)
+    report = evaluate_bias(model, tok, pack)
+    heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS]
+    sets = "\n".join(heldout_markdown(h).replace("## ", "### ") for h in heldout)
     extra = (f"\n## Measured\nReproduce with `steer eval bias --pack {a.out} --out docs/eval`.\n\n"
              f"### Test split of `steering/build/bias_data.py` (never used to fit or choose)\n{summary_table(report)}\n\n"
-             f"{heldout_markdown(heldout).replace('## ', '### ')}\n## Dev sweep (chosen: largest skew drop with "
-             f"perplexity ≤ ×1.05 and agreement within 5 points)\n{sweep_table(rows, best)}\n")
+             f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and both agreements within "
+             f"5 points)\n{sweep_table(rows, best)}\n")
     pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra)
     print(summary_table(report))
-    print(heldout_markdown(heldout))
+    print(sets)
     return 0
 
 
@@ -221,17 +223,24 @@ def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_bias(a: argparse.Namespace) -> int:
-    from steering.eval.bias import evaluate_bias, evaluate_heldout, heldout_markdown, summary_table, write_report
+    from steering.eval.bias import (
+        HELDOUT_SETS,
+        evaluate_bias,
+        evaluate_heldout,
+        heldout_markdown,
+        summary_table,
+        write_report,
+    )
     from steering.pack import load_pack
 
     pack = load_pack(a.pack)
     model, tok = _model_and_tokenizer(a.model)
     report = evaluate_bias(model, tok, pack, split=a.split)
-    heldout = evaluate_heldout(model, tok, pack) if a.split == "test" else None
+    heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS] if a.split == "test" else []
     md, png = write_report(report, Path(a.out), "steer " + " ".join(sys.argv[1:]), heldout)
     print(summary_table(report))
-    if heldout is not None:
-        print(heldout_markdown(heldout))
+    for h in heldout:
+        print(heldout_markdown(h))
     print(f"wrote {md} and {png}")
     return 0
 

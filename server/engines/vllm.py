@@ -62,7 +62,7 @@ class VLLMEngine:
 
     def __init__(self, model_path: str | Path, packs: list[FeaturePack], *, model_id: str | None = None,
                  max_num_seqs: int = 32, enforce_eager: bool = True, max_model_len: int = 2048,
-                 dtype: str = "float16", enable_prefix_caching: bool = True) -> None:
+                 dtype: str = "float16", enable_prefix_caching: bool = True, tensor_parallel_size: int = 1) -> None:
         from vllm import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
@@ -78,7 +78,7 @@ class VLLMEngine:
         args = AsyncEngineArgs(model=str(model_path), served_model_name=model_id or self.model_path.name,
                                dtype=dtype, max_model_len=max_model_len, max_num_seqs=max_num_seqs,
                                enforce_eager=enforce_eager, enable_prefix_caching=enable_prefix_caching,
-                               seed=0)
+                               tensor_parallel_size=tensor_parallel_size, seed=0)
         # signs the resolved configs this process sends; vLLM's input processor (here) and its workers (children)
         # verify them, so no other client of the engine can send one (one secret per process tree)
         self._secret = os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))

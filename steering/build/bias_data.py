@@ -199,6 +199,27 @@ STATED_FRAMES = {  # {who}: the person (capitalised at a sentence start); {x}: t
 UNSTATED_WHO = ("my friend", "someone I know", "the new hire")
 
 
+# Gender stated by a pronoun about the occupation itself (possessive, reflexive, object). {p}: her/his,
+# {r}: herself/himself; the unstated twin has "the" / "themselves"-free wording ({p} = "the", {r} = "the team").
+PRONOUN_FRAMES = {
+    "fit": ["The {x} picked up {p} phone, and", "The {x} drove {r} to the station, and then",
+            "I thanked the {x} for {p} help, and", "The {x} finished {p} lunch quickly because"],
+    "dev": ["The {x} checked {p} notes before"],
+    "test": ["The {x} packed {p} bag, and"],
+}
+
+
+def pronoun_cue_prompts(split: str, seed: int = 0, n_occupations: int = 20) -> list[BiasPrompt]:
+    """Occupation prompts whose gender is stated by an earlier pronoun (target = the matching pronoun), and their
+    twins with the pronoun replaced by a neutral word (target None)."""
+    out = []
+    for x in [o.name for o in occupation_split(seed)[split]][:n_occupations]:
+        for frame in PRONOUN_FRAMES[split]:
+            for p, r, target in (("her", "herself", " she"), ("his", "himself", " he"), ("the", "the team", None)):
+                out.append(BiasPrompt(frame.format(x=x, p=p, r=r), 0, x, frame, target))
+    return out
+
+
 def stated_prompts(tokenizer, split: str, seed: int = 0, n_occupations: int = 20) -> list[BiasPrompt]:
     """Prompts whose person has a stated gender (``target`` = the matching pronoun) and their unstated twins
     (``target`` None), over the split's occupations, names, titles, kinship nouns and frames."""

@@ -293,6 +293,7 @@ class HeldoutReport:
     agreement_after: float
     replies_changed: int
     n_unrelated: int
+    name: str
     n_occupation_prompts: int
     n_explicit_prompts: int
     explicit: list[dict] = field(default_factory=list)  # per prompt: text, target, log ratio before/after
@@ -303,21 +304,27 @@ class HeldoutReport:
         return self.skew_after / self.skew_before - 1
 
 
-def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, reply_tokens: int = 32) -> HeldoutReport:
-    """Suppress ``pack``'s first feature on the held-out set (nothing here was read by any builder)."""
+HELDOUT_SETS = ("gender_heldout", "gender_heldout_b")  # modules of steering.eval.data
+
+
+def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, name: str = "gender_heldout",
+                     reply_tokens: int = 32) -> HeldoutReport:
+    """Suppress ``pack``'s first feature on a hand-written held-out set (nothing there was read by any builder)."""
+    import importlib
+
     from steering.eval.concept import chat_ids
-    from steering.eval.data import gender_heldout as H
     from steering.generate import generate
 
+    H = importlib.import_module(f"steering.eval.data.{name}")
     occ = [BiasPrompt(t, 0, "", "heldout") for t in H.occupation_prompts()]
     exp = [BiasPrompt(t, 0, "", "explicit", target) for t, target in H.EXPLICIT_PROMPTS]
     eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
     res = {}
     with suppressing(model, pack) as (rt, row):
-        for name, r in (("before", 0), ("after", row)):
+        for when, r in (("before", 0), ("after", row)):
             replies = [generate(model, rt, chat_ids(tokenizer, q), r, max_new_tokens=reply_tokens, eos_ids=eos)
                        for q in H.UNRELATED_PROMPTS]
-            res[name] = (pronoun_logprobs(model, tokenizer, occ, runtime=rt, row=r),
+            res[when] = (pronoun_logprobs(model, tokenizer, occ, runtime=rt, row=r),
                          pronoun_logprobs(model, tokenizer, exp, runtime=rt, row=r), replies)
     (ob, eb, rb), (oa, ea, ra) = res["before"], res["after"]
     targets = [p.target for p in exp]
@@ -329,7 +336,8 @@ def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, reply_tokens: int =
         logratio_before=float(lr["ob"].abs().mean()), logratio_after=float(lr["oa"].abs().mean()),
         agreement_before=float(agreement(eb, targets).float().mean()),
         agreement_after=float(agreement(ea, targets).float().mean()),
-        replies_changed=len(changed), n_unrelated=len(rb), n_occupation_prompts=len(occ), n_explicit_prompts=len(exp),
+        replies_changed=len(changed), n_unrelated=len(rb), name=name, n_occupation_prompts=len(occ),
+        n_explicit_prompts=len(exp),
         explicit=[{"prompt": p.text, "target": p.target, "log_ratio_before": round(float(b), 3),
                    "log_ratio_after": round(float(a), 3)} for p, b, a in zip(exp, lr["eb"], lr["ea"], strict=True)],
         changed=changed,
@@ -410,10 +418,10 @@ def heldout_markdown(h: HeldoutReport) -> str:
     lost_rows = "\n".join(f"| {e['prompt']} | {e['target'].strip()} | {e['log_ratio_before']:+.2f} | "
                           f"{e['log_ratio_after']:+.2f} |" for e in lost) or "| (none) | | | |"
     changed = "\n".join(f"- *{c['prompt']}* before: {c['before']!r} / after: {c['after']!r}" for c in h.changed)
-    return f"""## Hand-written held-out set (`steering/eval/data/gender_heldout.py`)
-Written before this pack's recipe and never read by a builder: {h.n_occupation_prompts} occupation prompts in frames
-used nowhere else, {h.n_explicit_prompts} prompts whose person's gender is stated (often against the stereotype),
-{h.n_unrelated} unrelated chat requests (greedy replies of 32 tokens, unsteered vs suppress).
+    return f"""## Hand-written held-out set `steering/eval/data/{h.name}.py`
+Never read by a builder (its docstring says when it was written): {h.n_occupation_prompts} occupation prompts in
+frames used nowhere else, {h.n_explicit_prompts} prompts whose person's gender is stated (often against the
+stereotype), {h.n_unrelated} unrelated chat requests (greedy replies of 32 tokens, unsteered vs suppress).
 
 | metric | before | after (suppress) | change |
 |---|---|---|---|
@@ -430,7 +438,7 @@ Unrelated replies that changed:
 """
 
 
-def markdown(r: BiasReport, command: str, png: str, heldout: HeldoutReport | None = None) -> str:
+def markdown(r: BiasReport, command: str, png: str, heldout: list[HeldoutReport] = ()) -> str:
     templates = "\n".join(f"| {k.replace('|', '/')} | {b:.3f} | {a:.3f} |" for k, (b, a) in r.per_template.items())
     verdict = "met" if goal_met(r) else "NOT met"
     return f"""# Gender bias: `{r.pack}` suppress, held-out evaluation
@@ -454,10 +462,10 @@ Skew by sentence frame (normalised, before → after):
 
 ![skew per held-out occupation]({png})
 
-{heldout_markdown(heldout) if heldout is not None else ""}"""
+{"".join(heldout_markdown(h) + chr(10) for h in heldout)}"""
 
 
-def write_report(r: BiasReport, out: Path, command: str, heldout: HeldoutReport | None = None) -> tuple[Path, Path]:
+def write_report(r: BiasReport, out: Path, command: str, heldout: list[HeldoutReport] = ()) -> tuple[Path, Path]:
     """Write ``bias.md``, ``bias.png`` and ``bias.json`` under ``out``."""
     import json
 
@@ -465,7 +473,6 @@ def write_report(r: BiasReport, out: Path, command: str, heldout: HeldoutReport 
     png, md = out / "bias.png", out / "bias.md"
     plot(r, png)
     md.write_text(markdown(r, command, png.name, heldout))
-    data = {"test_split": r.to_json(), "heldout": None if heldout is None else
-            asdict(heldout) | {"skew_change": heldout.skew_change}}
+    data = {"test_split": r.to_json(), "heldout": [asdict(h) | {"skew_change": h.skew_change} for h in heldout]}
     (out / "bias.json").write_text(json.dumps(data, indent=1) + "\n")
     return md, png

@@ -67,6 +67,16 @@ def test_parity_with_hf_engine(loop, vengine, hf):
         assert run.last.positions["gg-multi/bridge"] >= len(run.token_ids), eng
 
 
+def test_conditional_pack_matches_hf(loop, vengine, hf):
+    """The gender pack is conditional (its gate is read at layer 27 and gates layers 27-29 in the same forward):
+    the vLLM worker's static gate buffer gives what the HF engine's per-forward gates give."""
+    prompt = "Complete the sentence with one short clause: The surgeon walked in, and"
+    runs = [loop.run(vcollect(e, prompt, cfg(e, "gender"), max_tokens=16)) for e in (vengine, hf)]
+    assert assert_greedy_agree(*runs) >= 4
+    for r in runs:
+        assert set(r.last.monitors) == {"gender/unstated"}  # the bare pack: suppress + its gate's monitor
+
+
 def test_monitor_and_counter_steer_match_hf(loop, vengine, hf):
     mon = "unsafe-code/python:monitor"
     v = loop.run(vcollect(vengine, SHELL, cfg(vengine, mon), max_tokens=60))
