@@ -201,6 +201,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--vllm-compile", dest="vllm_compile", action="store_const", const=True,
                    help="vLLM: torch.compile the model with steering inside the graph (default eager)")
     s.add_argument("--max-model-len", dest="max_model_len", type=int, help="vLLM: context length (default 2048)")
+    s.add_argument("--tensor-parallel-size", dest="tensor_parallel_size", type=int,
+                   help="vLLM: tensor-parallel ranks (default 1)")
     s.add_argument("--model", help="model directory (default: embedded SmolLM2-135M-Instruct)")
     s.add_argument("--model-id", dest="model_id", help="model name clients send")
     s.add_argument("--packs", help="feature pack root directory")

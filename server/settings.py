@@ -33,6 +33,9 @@ class ServerSettings(BaseSettings):
     vllm_compile: bool = Field(False, description="vLLM engine: torch.compile the model (steering is part of the "
                                "compiled graph; slow start-up on CPU). Default: eager")
     max_model_len: int = Field(2048, ge=16, le=1 << 20, description="vLLM engine: context length")
+    tensor_parallel_size: int = Field(1, ge=1, le=64, description="vLLM engine: tensor-parallel ranks (the model's "
+                                      "attention heads must divide by it; on CPU set VLLM_CPU_OMP_THREADS_BIND "
+                                      "per rank, e.g. '0|1')")
     strict_packs: bool = Field(False, description="refuse to start if any pack fails verification (default: skip "
                                "it with an error in the log)")
 

@@ -62,7 +62,8 @@ def build_engine(settings: ServerSettings):
         from server.engines.vllm import VLLMEngine
 
         return VLLMEngine(path, packs, model_id=model_id, max_num_seqs=settings.max_num_seqs,
-                          enforce_eager=not settings.vllm_compile, max_model_len=settings.max_model_len)
+                          enforce_eager=not settings.vllm_compile, max_model_len=settings.max_model_len,
+                          tensor_parallel_size=settings.tensor_parallel_size)
     return HFEngine(path, packs, model_id=model_id, dtype=getattr(torch, settings.dtype),
                     max_num_seqs=settings.max_num_seqs, max_configs=settings.max_configs,
                     max_prefill_tokens=settings.max_prefill_tokens)
