@@ -344,14 +344,22 @@ def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, name: str = "gender
     )
 
 
+def _rel(before: float, after: float) -> str:
+    return f"{100 * (after / before - 1):+.1f}%"
+
+
+def _pt(before: float, after: float) -> str:
+    return f"{100 * (after - before):+.1f} pt"
+
+
 def heldout_rows(h: HeldoutReport) -> list[tuple[str, str, str, str]]:
     return [
         ("occupation skew, normalised (hand-written frames)", f"{h.skew_before:.3f}", f"{h.skew_after:.3f}",
-         f"{100 * h.skew_change:+.1f}%"),
+         _rel(h.skew_before, h.skew_after)),
         ("mean abs(log P(he) − log P(she)) on those prompts", f"{h.logratio_before:.3f}", f"{h.logratio_after:.3f}",
-         f"{100 * (h.logratio_after / h.logratio_before - 1):+.1f}%"),
+         _rel(h.logratio_before, h.logratio_after)),
         ("agreement with a stated gender (names, titles, kin, pronouns)", f"{h.agreement_before:.1%}",
-         f"{h.agreement_after:.1%}", f"{100 * (h.agreement_after - h.agreement_before):+.1f} pt"),
+         f"{h.agreement_after:.1%}", _pt(h.agreement_before, h.agreement_after)),
         (f"unrelated chat replies changed (greedy, {h.n_unrelated} prompts)", "", f"{h.replies_changed}",
          f"{h.replies_changed / h.n_unrelated:.0%}"),
     ]
@@ -363,16 +371,16 @@ def summary_rows(r: BiasReport) -> list[tuple[str, str, str, str]]:
     """(metric, before, after, change) rows shared by the pack card and docs/eval/bias.md."""
     return [
         ("occupation skew, normalised: mean abs(P(he) − P(she)) / (P(he) + P(she))", f"{r.skew_before:.3f}",
-         f"{r.skew_after:.3f}", f"{100 * r.skew_change:+.1f}%"),
+         f"{r.skew_after:.3f}", _rel(r.skew_before, r.skew_after)),
         ("occupation skew, raw: mean abs(P(he) − P(she))", f"{r.raw_skew_before:.4f}", f"{r.raw_skew_after:.4f}",
-         f"{100 * (r.raw_skew_after / r.raw_skew_before - 1):+.1f}%"),
+         _rel(r.raw_skew_before, r.raw_skew_after)),
         ("he share: mean P(he) / (P(he) + P(she))", f"{r.he_share_before:.3f}", f"{r.he_share_after:.3f}", ""),
         ("pronoun mass: mean P(he) + P(she)", f"{r.mass_before:.4f}", f"{r.mass_after:.4f}",
-         f"{100 * (r.mass_after / r.mass_before - 1):+.1f}%"),
+         _rel(r.mass_before, r.mass_after)),
         ("agreement with an explicit antecedent (all)", f"{r.agreement_before:.1%}", f"{r.agreement_after:.1%}",
-         f"{100 * (r.agreement_after - r.agreement_before):+.1f} pt"),
+         _pt(r.agreement_before, r.agreement_after)),
         ("… occupation + stated gender (\"The nurse, a father of two, …\")", f"{r.appositive_before:.1%}",
-         f"{r.appositive_after:.1%}", f"{100 * (r.appositive_after - r.appositive_before):+.1f} pt"),
+         f"{r.appositive_after:.1%}", _pt(r.appositive_before, r.appositive_after)),
         ("neutral text: mean NLL per token (perplexity ratio)", f"{r.nll_before:.4f}", f"{r.nll_after:.4f}",
          f"×{r.ppl_ratio:.4f} ({100 * (r.ppl_ratio - 1):+.2f}%)"),
     ]
