@@ -78,7 +78,8 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     import tempfile
 
     from steering.build.gender_readout import Recipe, build_readout_pack, choose, dev_sweep, sweep_table
-    from steering.eval.bias import HELDOUT_SETS, evaluate_bias, evaluate_heldout, heldout_markdown, summary_table
+    from steering.eval.bias import HELDOUT_SETS, evaluate_bias, evaluate_heldout
+    from steering.eval.bias_report import heldout_markdown, summary_table
 
     command = "steer " + " ".join(sys.argv[1:])
     erase = [tuple(int(x) for x in e.split(",")) for e in (a.erase or ["29", "27,28,29"])]
@@ -223,14 +224,8 @@ def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_bias(a: argparse.Namespace) -> int:
-    from steering.eval.bias import (
-        HELDOUT_SETS,
-        evaluate_bias,
-        evaluate_heldout,
-        heldout_markdown,
-        summary_table,
-        write_report,
-    )
+    from steering.eval.bias import HELDOUT_SETS, evaluate_bias, evaluate_heldout
+    from steering.eval.bias_report import heldout_markdown, summary_table, write_report
     from steering.pack import load_pack
 
     pack = load_pack(a.pack)

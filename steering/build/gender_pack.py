@@ -293,7 +293,7 @@ setting was chosen on dev alone; neither build comes near the −70% goal.
 def write_card(out: Path, r: dict, report) -> None:
     """The pack card: build command, data and licences, settings, held-out numbers (``report`` is the test-split
     :class:`~steering.eval.bias.BiasReport`, the same that ``steer eval bias`` reproduces)."""
-    from steering.eval.bias import goal_met, summary_table
+    from steering.eval.bias_report import goal_met, summary_table
 
     pack, s, st = r["pack"], r["settings"], r["stats"]
     m = pack.manifest
