@@ -255,6 +255,9 @@ class AlertDispatcher:
         self._closed = False
         self._workers = [asyncio.create_task(self._work(i), name=f"alert-sink-{s.name}")
                          for i, s in enumerate(self.sinks)]
+        for i, s in enumerate(self.sinks):  # read at scrape time: queued + the one being sent or retried
+            self.metrics.alert_queue.labels(s.name).set_function(
+                lambda i=i: self.queues[i].qsize() + (self._inflight[i] is not None))
 
     async def _work(self, i: int) -> None:
         sink, q = self.sinks[i], self.queues[i]
@@ -263,6 +266,7 @@ class AlertDispatcher:
             self._inflight[i] = alert
             try:
                 await sink.send(alert)
+                self.metrics.delivered.labels(sink.name).inc()
             except DeliveryFailed as e:
                 self.metrics.alerts_dropped.inc()
                 log.warning("alert %s dropped by sink %s: %s", alert.feature, sink.name, e)

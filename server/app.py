@@ -81,6 +81,10 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
     async def metrics() -> Response:
         if state.engine is not None:
             state.metrics.batch_size.set(getattr(state.engine, "batch_size", 0))
+            if hasattr(state.engine, "steering_state"):  # engines whose rows live in this process
+                rows, tables = state.engine.steering_state()
+                state.metrics.config_rows.set(rows)
+                state.metrics.pack_tables.set(tables)
         if state.service is not None:
             state.metrics.in_flight.set(state.service.admission.in_flight)
         return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")

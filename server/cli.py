@@ -35,6 +35,7 @@ EXAMPLES = """examples:
   steer bench op                                # fused-op throughput, steered ÷ unsteered, side by side
   steer bench vllm --out docs/benchmarks.md     # steered vLLM ÷ vanilla vLLM (engines and servers)
   steer bench load --out docs/benchmarks.md     # TTFT/ITL/e2e under load: steer serve, vllm serve, plain generate
+  steer bench soak --out docs/benchmarks.md     # 64 streams, 10 min, disconnects, webhook outage, reloads, SIGTERM
 """
 
 
@@ -183,7 +184,12 @@ def cmd_bench(a: argparse.Namespace) -> int:
         from server.bench_load import run_bench_load
 
         a.max_tokens = a.max_tokens or 32
+        a.duration = a.duration or 30.0
         return run_bench_load(a)
+    if a.what == "soak":
+        from server.bench_soak import run_bench_soak
+
+        return run_bench_soak(a)
     from server.bench import run_bench
 
     return run_bench(a)
@@ -460,9 +466,11 @@ def parser() -> argparse.ArgumentParser:
     kh.set_defaults(fn=cmd_keys_hash)
 
     b = sub.add_parser("bench", help="benchmarks that print ratios measured side by side")
-    b.add_argument("what", choices=["op", "vllm", "load"], help="op: the fused op in the HF engine; vllm: steered "
-                   "vLLM vs vanilla vLLM (engines, then servers); load: steer serve vs vllm serve vs plain batched "
-                   "generate under streaming load (TTFT, ITL, e2e percentiles, tokens/s)")
+    b.add_argument("what", choices=["op", "vllm", "load", "soak"], help="op: the fused op in the HF engine; vllm: "
+                   "steered vLLM vs vanilla vLLM (engines, then servers); load: steer serve vs vllm serve vs plain "
+                   "batched generate under streaming load (TTFT, ITL, e2e percentiles, tokens/s); soak: one server "
+                   "under streaming load with disconnects, a webhook outage, pack reloads, overload and SIGTERM "
+                   "(errors, RSS/open files over time, alert accounting)")
     b.add_argument("--steps", type=int, default=32, help="op: new tokens per request")
     b.add_argument("--batch", type=int, default=16, help="op: batch size")
     b.add_argument("--reps", type=int, default=7, help="interleaved repetitions per variant")
@@ -473,7 +481,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--requests", type=int, default=4, help="load: requests per client in the closed loop (the first "
                    "arrive as one burst; later ones show the steady state)")
     b.add_argument("--rate", type=float, default=4.0, help="load: Poisson arrivals per second (0 = skip)")
-    b.add_argument("--duration", type=float, default=30.0, help="load: seconds of Poisson arrivals")
+    b.add_argument("--duration", type=float, help="load: seconds of Poisson arrivals (default 30); soak: seconds "
+                   "of load (default 600)")
+    b.add_argument("--streams", type=int, default=64, help="soak: concurrent streaming clients")
+    b.add_argument("--disconnect", type=float, default=0.25, help="soak: share of requests the client hangs up early")
+    b.add_argument("--json", help="soak: write the whole report (samples included) to this JSON file")
+    b.add_argument("--plot", help="soak: PNG of RSS, open files, gauges and alerts over time")
     b.add_argument("--skip-vllm", dest="skip_vllm", action="store_true", help="load: steer serve only")
     b.add_argument("--concurrency", default="16,64", help="vllm: concurrent requests (comma list)")
     b.add_argument("--configs", default="1,16,64", help="vllm: distinct steering configs (comma list)")

@@ -32,6 +32,14 @@ class Metrics:
                                    "request that ran (steering silently not applied)", ["pack"], registry=r)
         self.rejected = Counter(p + "requests_rejected_total", "Requests refused before reaching the engine",
                                 ["reason"], registry=r)
+        self.delivered = Counter(p + "alerts_delivered_total", "Alerts a sink delivered (webhook: receiver answered "
+                                 "2xx)", ["sink"], registry=r)
+        self.alert_queue = Gauge(p + "alert_queue_depth", "Alerts waiting for a sink (queued or being retried)",
+                                 ["sink"], registry=r)
+        self.config_rows = Gauge(p + "steering_config_rows", "Steering config rows held by requests in the engine",
+                                 registry=r)
+        self.pack_tables = Gauge(p + "steering_pack_tables", "Pack tables alive in the engine (1, more only while "
+                                 "requests started before a reload run)", registry=r)
         self.in_flight = Gauge(p + "requests_in_flight", "Generations admitted and not finished (running + waiting)",
                                registry=r)
 

@@ -117,6 +117,10 @@ class FakeEngine:
             self.batch_size -= 1
             rt.rows.release(row)
 
+    def steering_state(self) -> tuple[int, int]:
+        """(config rows held, pack tables alive); replaced tables are dropped at once here."""
+        return self.runtime.rows.in_use(), 1
+
     def reload(self, packs: list[FeaturePack]) -> SteeringRuntime:
         """Swap tables; requests in flight keep the runtime object they captured."""
         self.runtime = SteeringRuntime(packs, self.info.d_model, max_slots=8)

@@ -148,6 +148,12 @@ class HFEngine:
     def health(self) -> bool:
         return self._thread.is_alive()
 
+    def steering_state(self) -> tuple[int, int]:
+        """(config rows held, pack tables alive): (0, 1) whenever the engine is idle."""
+        with self._meta:
+            tables = [rt for rt, _, _ in self._live.values()]
+        return sum(rt.rows.in_use() for rt in tables), len(tables)
+
     def tokenize_chat(self, messages: list[dict]) -> list[int]:
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return self.tokenize(text)

@@ -76,6 +76,8 @@ async def test_emit_never_blocks_on_hanging_sink():
     assert time.perf_counter() - t0 < 2.0
     assert dropped(m) == 10_000 - 100
     assert sample(m, "steerserve_alerts_total", pack="safety", feature="unsafe-code", action="flag") == 10_000
+    await asyncio.sleep(0)  # the worker takes one alert into send
+    assert sample(m, "steerserve_alert_queue_depth", sink="hang") == 100  # 99 queued + 1 being sent
     await d.stop(timeout=0.05)  # one alert stuck in send, 99 queued: all undelivered, all counted
     assert dropped(m) == 10_000
 
@@ -154,6 +156,7 @@ async def test_receiver_down_then_up():
     assert calls == 4
     assert failures(m) == 3
     assert dropped(m) == 0
+    assert sample(m, "steerserve_alerts_delivered_total", sink="webhook") == 1  # late, not lost
     assert len(slept) == 3
     for s, base in zip(slept, (0.01, 0.02, 0.03), strict=True):  # exponential, capped, ≤10% jitter
         assert base <= s <= base * 1.1
@@ -177,6 +180,7 @@ async def test_retries_exhausted_drop(status):
     assert calls == 5 and len(slept) == 4
     assert failures(m) == 5
     assert dropped(m) == 1
+    assert sample(m, "steerserve_alerts_delivered_total", sink="webhook") == 0
 
 
 async def test_timeouts_are_retried():

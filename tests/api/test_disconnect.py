@@ -30,8 +30,10 @@ def test_disconnect_after_first_chunk_aborts_and_frees_the_row(live):
         first = next(lines)
         assert r.status_code == 200 and first.startswith("data: "), (r.status_code, first[:300])
         assert engine.runtime.rows.in_use() == 1 and engine.batch_size == 1
+        assert "steerserve_steering_config_rows 1.0" in httpx.get(base + "/metrics").text
     wait_for(lambda: engine.runtime.rows.in_use() == 0 and engine.batch_size == 0, "row freed after disconnect")
-    assert "steerserve_engine_batch_size 0.0" in httpx.get(base + "/metrics").text
+    metrics = httpx.get(base + "/metrics").text
+    assert "steerserve_engine_batch_size 0.0" in metrics and "steerserve_steering_config_rows 0.0" in metrics
 
 
 def test_disconnect_of_non_streaming_request_aborts(live):

@@ -4,57 +4,21 @@ turn off the mandatory monitor. (The golden-gate topic monitor stands in until t
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import openai
 import pytest
 
-from server.alerts import verify_signature
 from server.policy import hash_key
+from server.webhook_receiver import Receiver
 from tests.conftest import wait_for
 from tests.e2e.conftest import free_port, start_server
 
 pytestmark = pytest.mark.slow
 SECRET = "webhook-secret"
 INFER, ADMIN = "infer-key", "admin-key"
-
-
-class Receiver:
-    """A webhook receiver we can start late (to prove retries) and that checks signatures."""
-
-    def __init__(self, port: int) -> None:
-        self.port, self.alerts, self.bad = port, [], 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                ok = verify_signature(SECRET, self.headers["X-Steerserve-Timestamp"], body,
-                                      self.headers["X-Steerserve-Signature"])
-                if ok:
-                    outer.alerts.append(json.loads(body))
-                else:
-                    outer.bad += 1
-                self.send_response(200 if ok else 401)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.handler = Handler
-
-    def start(self):
-        self.httpd = HTTPServer(("127.0.0.1", self.port), self.handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +40,7 @@ alerts:
 """)
     os.environ["STEERSERVE_TEST_WEBHOOK_SECRET"] = SECRET
     proc, base = start_server("--config", str(cfg))
-    receiver = Receiver(port)
+    receiver = Receiver(port, SECRET)
     yield base, receiver
     proc.terminate()
     proc.wait(timeout=30)
