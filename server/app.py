@@ -7,7 +7,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from server import errors
@@ -28,7 +28,8 @@ from server.serving import (
 from server.settings import ServerSettings
 from server.state import State
 from server.steering_service import MandatoryMonitorOff, RequestSteering, resolve_request
-from steering.errors import UnknownFeaturePack
+from steering.errors import UnknownFeature, UnknownFeaturePack
+from steering.feature_map import FeatureMap
 
 log = logging.getLogger("steerserve")
 
@@ -106,6 +107,32 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
         if pack_id not in rt.packs:
             raise UnknownFeaturePack(f"unknown feature pack '{pack_id[:64]}'", param="pack_id")
         return pack_view(rt.packs[pack_id], full=True)
+
+    feature_maps: dict[int, tuple[object, FeatureMap]] = {}  # one per pack table (a reload builds a new table)
+
+    def feature_map() -> FeatureMap:
+        rt = state.require().engine.runtime
+        if id(rt) not in feature_maps or feature_maps[id(rt)][0] is not rt:
+            feature_maps.clear()
+            feature_maps[id(rt)] = (rt, FeatureMap.of(rt.packs.values()))
+        return feature_maps[id(rt)][1]
+
+    @app.get("/v1/steering/packs/{pack_id}/features/{feature}/neighbors")
+    async def feature_neighbors(pack_id: str, feature: str, k: int = Query(10, ge=1, le=200),
+                                same_layer: bool = False) -> dict:
+        """Nearest features across all loaded packs by cosine similarity of decoder directions."""
+        rt = state.require().engine.runtime
+        if pack_id not in rt.packs:
+            raise UnknownFeaturePack(f"unknown feature pack '{pack_id[:64]}'", param="pack_id")
+        if (pack_id, feature) not in rt.columns:
+            raise UnknownFeature(f"pack '{pack_id}' has no feature '{feature[:64]}'", param="feature")
+        return {"object": "list", "feature": f"{pack_id}/{feature}",
+                "data": feature_map().neighbors((pack_id, feature), k=k, same_layer=same_layer)}
+
+    @app.get("/v1/steering/map")
+    async def features_map() -> dict:
+        """Every loaded feature at 2-D coordinates (PCA of unit decoder directions), for a map view."""
+        return {"object": "list", "data": feature_map().layout_2d()}
 
     def steering_of(request: Request, req, x_steering: str | None, x_profile: str | None) -> RequestSteering:
         svc = state.require()

@@ -35,4 +35,14 @@ def pack_view(pack: FeaturePack, full: bool = False) -> dict:
         out["description"] = m.description
         out["model"] = m.model.model_dump()
         out["provenance"] = {k: redact_paths(v) for k, v in m.provenance.model_dump().items()}
+        out["features"] = [{**v, "description": f.description} for v, f in zip(out["features"], m.features, strict=True)]
+        out["card"] = card(pack)
     return out
+
+
+def card(pack: FeaturePack, limit: int = 64 * 1024) -> str | None:
+    """The pack's README.md (its card: how it was built, measured numbers), paths redacted, at most ``limit``."""
+    readme = pack.path / "README.md" if pack.path is not None else None
+    if readme is None or not readme.is_file():
+        return None
+    return redact_paths(readme.read_text(encoding="utf-8", errors="replace")[:limit])

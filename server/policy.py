@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from steering.spec import SpecItem, parse_spec
 
@@ -28,9 +28,17 @@ class ProfileConfig(_Strict):
 
 
 class MonitorConfig(_Strict):
-    action: Literal["log", "flag", "block", "steer"] | None = None
+    action: Literal["log", "flag", "block", "steer", "annotate"] | None = None
     threshold: float | None = None
     steer: str | None = Field(None, description="counter-steering applied from the firing token on (action steer)")
+    note: str | None = Field(None, min_length=1, max_length=2000, description="text appended to the reply when "
+                             "the monitor fires (action annotate)")
+
+    @model_validator(mode="after")
+    def _note_for_annotate(self) -> MonitorConfig:
+        if self.action == "annotate" and not self.note:
+            raise ValueError("action 'annotate' needs a 'note': the text appended to a reply that fired")
+        return self
 
 
 class KeyConfig(_Strict):

@@ -32,6 +32,8 @@ class SteeringBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     profile: str | None = Field(default=None, max_length=64)
     features: list[SteeringFeature] = Field(default_factory=list, max_length=64)
+    report: Literal["tokens"] | None = Field(default=None, description="'tokens': every token's readings of the "
+                                             "monitored features in steering.tokens (n = 1 only)")
 
 
 class StreamOptions(BaseModel):

@@ -29,6 +29,9 @@ class Choice:
     alerts: list[dict] = field(default_factory=list)
     monitors: dict | None = None
     positions: dict | None = None
+    token_ids: list[int] = field(default_factory=list)
+    token_readings: dict | None = None
+    tokens: list[dict] | None = None  # the per-token report, when asked for
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -145,8 +148,24 @@ class Service:
     def _requests(self, req, prompt_ids: list[int], steering: RequestSteering, rid: str) -> list[GenerateRequest]:
         if req.stream_options is not None and not req.stream:
             raise APIError("stream_options is only allowed when stream is true", param="stream_options")
+        report = steering.report == "tokens"
+        if report and req.n != 1:
+            raise APIError("steering.report 'tokens' needs n = 1", param="steering.report")
+        if report and not hasattr(self.engine, "token_texts"):
+            raise APIError("steering.report 'tokens' is not available on this engine (the embedded HF engine has "
+                           "it)", param="steering.report", code="unsupported_on_engine")
         return [GenerateRequest(f"{rid}-{i}", prompt_ids, self.sampling(req, len(prompt_ids), i), steering.config,
-                                steering.block_on, steering.steer_on) for i in range(req.n)]
+                                steering.block_on, steering.steer_on, report) for i in range(req.n)]
+
+    def token_report(self, prompt_ids: list[int], c: Choice) -> list[dict]:
+        """``steering.tokens``: every token of prompt and completion with its monitored features' readings (none
+        for the attention sink, position 0, and for the last token, which the model never read back)."""
+        ids = prompt_ids + c.token_ids
+        texts = self.engine.token_texts(ids)
+        traces = c.token_readings or {}
+        return [{"index": i, "token": texts[i], "phase": "prompt" if i < len(prompt_ids) else "completion",
+                 "readings": {name: round(t[i], 5) for name, t in traces.items() if i in t}}
+                for i in range(len(ids))]
 
     def _account(self, steering: RequestSteering, choice: Choice) -> None:
         self.metrics.tokens.inc(choice.completion_tokens)
@@ -183,6 +202,8 @@ class Service:
                 alerts = self._fold(c, d, steering)
                 self.emit_alerts(g.request_id, alerts, steering, key_name, c.text)
             self._account(steering, c)
+            if g.report_tokens:
+                c.tokens = self.token_report(g.prompt_ids, c)
             return c
 
         try:
@@ -192,13 +213,19 @@ class Service:
 
     @staticmethod
     def _fold(c: Choice, d: Delta, steering: RequestSteering) -> list[dict]:
+        """Add one delta to its choice. On the last one, notes of annotate monitors that fired are appended to the
+        delta's text (so the final stream chunk carries them) and to the choice's."""
         alerts = alerts_of(d.events, steering)
+        c.alerts += alerts
+        if d.finish_reason is not None and d.finish_reason != "error":
+            d.text += "".join("\n\n" + a["note"] for a in steering.annotations(c.alerts))
         c.text += d.text
         c.logprobs += d.logprobs
-        c.alerts += alerts
+        c.token_ids += d.token_ids
         c.prompt_tokens, c.completion_tokens = d.prompt_tokens, d.completion_tokens
         if d.finish_reason is not None:
             c.finish_reason, c.monitors, c.positions = d.finish_reason, d.monitors, d.positions
+            c.token_readings = d.token_readings
         return alerts
 
     async def stream(self, req, prompt_ids: list[int], steering: RequestSteering, chunk,
@@ -258,9 +285,11 @@ class Service:
                     yield _sse(body)
                 if d.finish_reason is not None:
                     self._account(steering, c)
+                    if gens[i].report_tokens:
+                        c.tokens = self.token_report(gens[i].prompt_ids, c)
             last = chunk(0, None, None, choices[0], empty=True)
             last["steering"] = steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts],
-                                              _sum_positions(choices))
+                                              _sum_positions(choices), choices[0].tokens)
             if req.stream_options and req.stream_options.include_usage:
                 last["usage"] = usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices))
             yield _sse(last)
@@ -301,7 +330,7 @@ def _envelope(obj: str, id_prefix: str, model: str, rid: str, choices: list[Choi
         "choices": [choice_json(c) for c in choices],
         "usage": usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices)),
         "steering": steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts],
-                                   _sum_positions(choices)),
+                                   _sum_positions(choices), choices[0].tokens),
     }
 
 

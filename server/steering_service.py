@@ -43,6 +43,7 @@ class Policy:
     actions: dict[FeatureRef, str] = field(default_factory=dict)
     counter_steer: dict[FeatureRef, list[SpecItem]] = field(default_factory=dict)
     thresholds: dict[FeatureRef, float] = field(default_factory=dict)  # operator overrides of monitor thresholds
+    notes: dict[FeatureRef, str] = field(default_factory=dict)  # action annotate: the operator's text
     disabled: set[FeatureRef] = field(default_factory=set)  # monitors an admin switched off at run time
 
     @classmethod
@@ -59,6 +60,8 @@ class Policy:
             ref = _ref(ref_text)
             if m.action:
                 p.actions[ref] = m.action
+            if m.note:
+                p.notes[ref] = m.note
             if m.steer:
                 p.counter_steer[ref] = parse_spec(m.steer, param=f"monitors.{ref_text}.steer")
             if m.threshold is not None:
@@ -77,6 +80,13 @@ class Policy:
     def action(self, runtime: SteeringRuntime, ref: FeatureRef) -> str:
         return self.actions.get(ref) or runtime.packs[ref[0]].manifest.feature(ref[1]).action
 
+    def note(self, runtime: SteeringRuntime, ref: FeatureRef) -> str:
+        """What action ``annotate`` appends: the operator's ``note``, else one naming the feature's label."""
+        if ref in self.notes:
+            return self.notes[ref]
+        label = runtime.packs[ref[0]].manifest.feature(ref[1]).label or f"{ref[0]}/{ref[1]}"
+        return f"Note: an automated monitor flagged this reply ({label})."
+
 
 @dataclass
 class RequestSteering:
@@ -84,6 +94,17 @@ class RequestSteering:
     block_on: frozenset[FeatureRef]
     actions: dict[FeatureRef, str]
     steer_on: dict[FeatureRef, ResolvedConfig] = field(default_factory=dict)
+    notes: dict[FeatureRef, str] = field(default_factory=dict)  # monitors with action annotate → text to append
+    report: str | None = None  # "tokens": per-token readings asked for (body steering.report)
+
+    def annotations(self, alerts: list[dict]) -> list[dict]:
+        """``steering.annotations[]``: one per annotate monitor that fired, in firing order."""
+        seen: dict[str, str] = {}
+        for a in alerts:
+            ref = _ref(a["feature"])
+            if a["action"] == "annotate" and ref in self.notes:
+                seen.setdefault(a["feature"], self.notes[ref])
+        return [{"feature": f, "note": n} for f, n in seen.items()]
 
     def applied(self, positions: dict[str, int] | None = None) -> list[dict]:
         """``steering.applied[]``: each feature's op and absolute value, and ``positions``, the number of token
@@ -178,7 +199,9 @@ def resolve_request(
         if a == "steer" and ref in policy.counter_steer:
             steer_on[ref] = resolve([[], policy.counter_steer[ref]], runtime, max_x=policy.max_x)
     block_on = frozenset(r for r, a in actions.items() if a == "block")
-    return RequestSteering(config, block_on, actions, steer_on)
+    notes = {r: policy.note(runtime, r) for r, a in actions.items() if a == "annotate"}
+    report = body.report if isinstance(body, SteeringBody) else None
+    return RequestSteering(config, block_on, actions, steer_on, notes, report)
 
 
 def alerts_of(events: list[MonitorEvent], steering: RequestSteering) -> list[dict]:
@@ -187,8 +210,13 @@ def alerts_of(events: list[MonitorEvent], steering: RequestSteering) -> list[dic
 
 
 def steering_field(steering: RequestSteering, monitors: dict | None, alerts: list[dict],
-                   positions: dict[str, int] | None = None) -> dict:
+                   positions: dict[str, int] | None = None, tokens: list[dict] | None = None) -> dict:
     out = {"applied": steering.applied(positions), "monitors": monitors or {}, "alerts": alerts}
+    if tokens is not None:
+        out["tokens"] = tokens
     if any(a["action"] in ("flag", "block") for a in alerts):
         out["flagged"] = True
+    notes = steering.annotations(alerts)
+    if notes:
+        out["annotations"] = notes
     return out

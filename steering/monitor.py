@@ -62,8 +62,10 @@ class RequestMonitor:
     """Running monitor state of one request over the features it watches."""
 
     def __init__(self, watched: Mapping[FeatureRef, Column],
-                 thresholds: Mapping[FeatureRef, float] | None = None) -> None:
+                 thresholds: Mapping[FeatureRef, float] | None = None, *, trace: bool = False) -> None:
+        """``trace``: also keep every token's reading (``tokens()``), from readouts that carry them."""
         self.columns = dict(watched)
+        self.trace: dict[FeatureRef, dict[int, float]] | None = {ref: {} for ref in self.columns} if trace else None
         thr = thresholds or {}
         self.readings = {ref: FeatureReading(threshold=thr.get(ref, c.threshold)) for ref, c in self.columns.items()}
         self._by_layer: dict[int, list[FeatureRef]] = {}
@@ -71,11 +73,11 @@ class RequestMonitor:
             self._by_layer.setdefault(c.layer, []).append(ref)
 
     @classmethod
-    def of(cls, config: ResolvedConfig, columns: Mapping[FeatureRef, Column]) -> RequestMonitor:
+    def of(cls, config: ResolvedConfig, columns: Mapping[FeatureRef, Column], trace: bool = False) -> RequestMonitor:
         """The monitor of a request's config: its ``monitor`` entries, each with its threshold (falsy when the
         config watches nothing)."""
         thr = {ref: v for ref, (op, v) in config.items() if op == "monitor"}
-        return cls({ref: columns[ref] for ref in thr}, thr)
+        return cls({ref: columns[ref] for ref in thr}, thr, trace=trace)
 
     def __bool__(self) -> bool:
         return bool(self.columns)
@@ -88,6 +90,8 @@ class RequestMonitor:
             if not refs:
                 continue
             maxes, counts, firsts = r.lists()
+            if self.trace is not None and r.tokens is not None:
+                self._keep_tokens(r, refs, slot)
             for ref in refs:
                 col = self.columns[ref].col
                 mx = maxes[slot][col]
@@ -106,8 +110,22 @@ class RequestMonitor:
                     events.append(MonitorEvent(ref, rd.first_token, mx, phase, rd.threshold))
         return events
 
+    def _keep_tokens(self, r: MonitorReadout, refs: list[FeatureRef], slot: int) -> None:
+        seen, slots, pos = r.tokens
+        mine = slots == slot
+        at = pos[mine].tolist()
+        for ref in refs:
+            for p, v in zip(at, seen[mine, self.columns[ref].col].tolist(), strict=True):
+                self.trace[ref][p] = v
+
     def summary(self) -> dict[str, dict]:
         return {f"{p}/{f}": rd.as_dict() for (p, f), rd in self.readings.items()}
+
+    def tokens(self) -> dict[str, dict[int, float]] | None:
+        """Per-token readings (token index in the request → value; the sink and unread tokens absent), if traced."""
+        if self.trace is None:
+            return None
+        return {f"{p}/{f}": dict(sorted(t.items())) for (p, f), t in self.trace.items()}
 
 
 class AppliedCounter:

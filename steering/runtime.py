@@ -149,6 +149,8 @@ class MonitorReadout:
     count: torch.Tensor
     first: torch.Tensor
     _lists: tuple[list, list, list] | None = None
+    # per token, only when the batch state asks for it (``keep_tokens``): seen [N, F], slot [N], pos [N]
+    tokens: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def lists(self) -> tuple[list, list, list]:
         """The three tables as nested Python lists, converted once per forward pass (many requests read them)."""
@@ -204,6 +206,7 @@ class BatchState:
     pos: torch.Tensor | None = None
     rows_present: set[int] | None = None
     gates: torch.Tensor | None = None  # [N, G] conditional packs' gates (1 = edit), written at their read sites
+    keep_tokens: bool = False  # readouts also keep every token's reading (a request asked for a per-token report)
     readouts: list[MonitorReadout] = field(default_factory=list)
     edits: list[EditCount] = field(default_factory=list)
 
@@ -371,7 +374,8 @@ class SteeringRuntime:
         out, seen = t.apply(flat, b.row, b.rows_present, b.gates)
         if seen is not None and b.slot is not None:
             mx, cnt, first = reduce_per_slot(seen, t.watch_thr[b.row], b.slot, b.pos, self.S)
-            b.readouts.append(MonitorReadout(layer, mx, cnt, first))
+            b.readouts.append(MonitorReadout(layer, mx, cnt, first,
+                                             tokens=(seen, b.slot, b.pos) if b.keep_tokens else None))
         if out is not flat and b.slot is not None:  # the op edited this batch: count where, per request
             b.edits.append(EditCount(layer, count_per_slot(t.edit_mask(b.row, b.gates), b.slot, self.S)))
         return out.reshape(shape)

@@ -32,6 +32,7 @@ class GenerateRequest:
     steering: ResolvedConfig = field(default_factory=dict)
     block_on: frozenset = frozenset()  # monitored features whose firing ends the request (content_filter)
     steer_on: dict = field(default_factory=dict)  # feature → config merged in from the token where it fires
+    report_tokens: bool = False  # keep every token's monitor readings (Delta.token_readings on the last delta)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Delta:
     completion_tokens: int = 0
     monitors: dict[str, dict] | None = None
     positions: dict[str, int] | None = None
+    token_readings: dict[str, dict[int, float]] | None = None  # "pack/feature" → {token index: reading}, if asked
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ class FakeEngine:
     def tokenize(self, text: str) -> list[int]:
         return list(text.encode()[: self.info.max_model_len + 10]) or [0]
 
+    def token_texts(self, ids: list[int]) -> list[str]:
+        return [bytes([i % 256]).decode("latin-1") for i in ids]
+
     def tokenize_chat(self, messages: list[dict]) -> list[int]:
         return self.tokenize("".join(f"<{m['role']}>{m['content']}" for m in messages))
 
@@ -64,7 +67,8 @@ class FakeEngine:
         slot = torch.zeros(n, dtype=torch.long)
         if pos0 == 0:
             rows[0], slot[0] = 0, self.runtime.S  # sink
-        self.runtime.batch = BatchState(rows, slot, torch.arange(pos0, pos0 + n), {0, row})
+        self.runtime.batch = BatchState(rows, slot, torch.arange(pos0, pos0 + n), {0, row},
+                                        keep_tokens=mon.trace is not None)
         h = self.embed[torch.tensor(ids) % 256]
         for layer in self.runtime.sites:
             h = self.runtime.apply_site(layer, h)
@@ -74,7 +78,7 @@ class FakeEngine:
     async def generate(self, req: GenerateRequest) -> AsyncIterator[Delta]:
         rt = self.runtime
         row = rt.rows.acquire(req.steering)
-        mon = RequestMonitor.of(req.steering, rt.columns)
+        mon = RequestMonitor.of(req.steering, rt.columns, trace=req.report_tokens)
         applied = AppliedCounter(req.steering, rt.columns)
         steered = any(op != "monitor" for op, _ in req.steering.values())
         reply = (STEERED_REPLY if steered else REPLY) * 100
@@ -88,7 +92,7 @@ class FakeEngine:
                     return
                 if any(e.feature in req.block_on for e in events):
                     yield Delta(events=events, finish_reason="content_filter", prompt_tokens=p, completion_tokens=n,
-                                monitors=mon.summary(), positions=applied.as_dict())
+                                monitors=mon.summary(), positions=applied.as_dict(), token_readings=mon.tokens())
                     return
                 for e in events:
                     if e.feature in req.steer_on:  # conditional steering from the firing token on
@@ -105,7 +109,8 @@ class FakeEngine:
                     out += detok.flush()
                 yield Delta(text=out, token_ids=[ord(ch)], events=events, finish_reason=finish, prompt_tokens=p,
                             completion_tokens=n, monitors=mon.summary() if finish else None,
-                            positions=applied.as_dict() if finish else None)
+                            positions=applied.as_dict() if finish else None,
+                            token_readings=mon.tokens() if finish else None)
                 if finish:
                     return
                 events = self._forward([ord(ch)], p + n - 1, row, mon, applied, "completion")

@@ -161,6 +161,10 @@ class HFEngine:
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def token_texts(self, ids: list[int]) -> list[str]:
+        """Each token's own text (per-token reports)."""
+        return [self.tokenizer.decode([i]) for i in ids]
+
     async def generate(self, req: GenerateRequest) -> AsyncIterator[Delta]:
         with self._meta:
             rt = self.runtime
@@ -171,7 +175,8 @@ class HFEngine:
         if req.sampling.temperature > 0:
             gen = torch.Generator()
             gen.manual_seed(req.sampling.seed if req.sampling.seed is not None else torch.seed())
-        seq = _Seq(req, asyncio.get_running_loop(), asyncio.Queue(), row, RequestMonitor.of(req.steering, rt.columns),
+        seq = _Seq(req, asyncio.get_running_loop(), asyncio.Queue(), row,
+                   RequestMonitor.of(req.steering, rt.columns, trace=req.report_tokens),
                    AppliedCounter(req.steering, rt.columns),
                    Detokenizer(self.tokenizer, req.sampling.stop), gen, rt)
         self._by_id[req.request_id] = seq
@@ -289,7 +294,8 @@ class HFEngine:
                     if t.rt is s.rt:
                         row[j, L - p + 1:] = t.row
                 states[id(s.rt)] = BatchState(row=row.flatten(), slot=slot.flatten(), pos=pos.flatten(),
-                                              rows_present={0} | {t.row for t in group if t.rt is s.rt})
+                                              rows_present={0} | {t.row for t in group if t.rt is s.rt},
+                                              keep_tokens=any(t.req.report_tokens for t in group))
         self._set_batches(states)
         cache = DynamicCache()
         try:
@@ -340,7 +346,8 @@ class HFEngine:
         for s in active:
             if id(s.rt) not in states:
                 rows = [t.row if t.rt is s.rt else 0 for t in active]
-                states[id(s.rt)] = BatchState(row=torch.tensor(rows), slot=slot, pos=pos, rows_present=set(rows))
+                states[id(s.rt)] = BatchState(row=torch.tensor(rows), slot=slot, pos=pos, rows_present=set(rows),
+                                              keep_tokens=any(t.req.report_tokens for t in active))
         self._set_batches(states)
         cache = batch.cache()
         mask = torch.nn.functional.pad(batch.mask, (0, 1), value=1)  # [B, T+1]
@@ -433,4 +440,5 @@ class HFEngine:
         seq.pending.finish_reason = reason
         seq.pending.monitors = seq.monitor.summary()
         seq.pending.positions = seq.applied.as_dict()
+        seq.pending.token_readings = seq.monitor.tokens()
         self._flush(seq)

@@ -22,7 +22,7 @@ ID_RE = re.compile(ID_PATTERN)
 
 EncoderKind = Literal["sae-relu", "sae-jumprelu", "sae-topk", "probe", "direction"]
 Op = Literal["add", "clamp", "suppress", "monitor", "off"]
-Action = Literal["log", "flag", "block", "steer"]
+Action = Literal["log", "flag", "block", "steer", "annotate"]
 VALUE_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?x?$")
 
 

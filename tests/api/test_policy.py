@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
 from server.app import build_app
 from server.engines.fake import FakeEngine
-from server.policy import PolicyConfig, hash_key
+from server.policy import PolicyConfig, hash_key, load_policy
 from server.settings import ServerSettings
 from tests.api.conftest import chat
 
@@ -184,3 +186,52 @@ def test_max_x_setting_survives_a_pack_reload(packs, tmp_path):
         assert (status(5), status(6)) == (200, 400)
         assert c.post("/admin/packs/reload", headers=auth(ADMIN)).status_code == 200
         assert (status(5), status(6)) == (200, 400)
+
+
+NOTE = "Automated review: this reply touched a monitored topic. See https://example.com/policy."
+
+
+def _stream_text(c, headers, **body) -> tuple[str, dict]:
+    text, last = "", {}
+    with c.stream("POST", "/v1/chat/completions", headers=headers,
+                  json={"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8,
+                        "temperature": 0, "stream": True, **body}) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                msg = json.loads(line[6:])
+                text += "".join(ch["delta"].get("content") or "" for ch in msg["choices"])
+                last = msg.get("steering", last)
+    return text, last
+
+
+def test_annotate_action_appends_the_operators_note_once_streamed_or_not(make_client):
+    cfg = policy(monitors={"safety/f1": {"action": "annotate", "threshold": -1000.0, "note": NOTE}})
+    with make_client(cfg) as c:
+        plain = chat(c, auth(INFER)).json()["choices"][0]["message"]["content"]
+        r = chat(c, {**auth(INFER), "X-Steering": "safety/f1:monitor"}).json()
+        assert [a["feature"] for a in r["steering"]["alerts"] if a["action"] == "annotate"] == ["safety/f1"]
+        assert r["choices"][0]["message"]["content"] == plain + "\n\n" + NOTE  # the note, once, at the end
+        assert r["steering"]["annotations"] == [{"feature": "safety/f1", "note": NOTE}]
+        assert "flagged" not in r["steering"]
+        text, steering = _stream_text(c, {**auth(INFER), "X-Steering": "safety/f1:monitor"})
+        assert text == plain + "\n\n" + NOTE and steering["annotations"] == r["steering"]["annotations"]
+        comp = c.post("/v1/completions", headers={**auth(INFER), "X-Steering": "safety/f1:monitor"},
+                      json={"model": "fake-model", "prompt": "hi", "max_tokens": 8, "temperature": 0}).json()
+        assert comp["choices"][0]["text"].endswith("\n\n" + NOTE)
+
+
+def test_annotate_adds_nothing_when_the_monitor_does_not_fire(make_client):
+    cfg = policy(monitors={"safety/f1": {"action": "annotate", "threshold": 1e9, "note": NOTE}})
+    with make_client(cfg) as c:
+        plain = chat(c, auth(INFER)).json()["choices"][0]["message"]["content"]
+        r = chat(c, {**auth(INFER), "X-Steering": "safety/f1:monitor"}).json()
+        assert r["choices"][0]["message"]["content"] == plain
+        assert "safety/f1" not in {a["feature"] for a in r["steering"]["alerts"]}  # (the mandatory f0 logs)
+        assert "annotations" not in r["steering"]
+
+
+def test_annotate_needs_a_note_in_the_policy_file(tmp_path):
+    f = tmp_path / "policy.yaml"
+    f.write_text("monitors:\n  safety/f1: {action: annotate, threshold: 0.5}\n")
+    with pytest.raises(ValueError, match="annotate.*needs a 'note'"):
+        load_policy(f)

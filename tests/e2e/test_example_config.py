@@ -9,9 +9,10 @@ import httpx
 import openai
 import pytest
 
+from server.webhook_receiver import Receiver
 from tests.conftest import wait_for
 from tests.e2e.conftest import start_server
-from tests.e2e.test_alerts_webhook import SECRET, Receiver
+from tests.e2e.test_alerts_webhook import SECRET
 
 pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config.yaml"
@@ -54,7 +55,7 @@ def test_insecure_code_alert_in_response_metrics_and_webhook_after_it_comes_back
     # the receiver (examples/config.yaml points at 127.0.0.1:9009) is down: deliveries fail and are retried
     wait_for(lambda: 'alert_sink_failures_total{sink="webhook"}' in httpx.get(server + "/metrics").text,
              "a failed webhook delivery", timeout=20)
-    receiver = Receiver(9009)
+    receiver = Receiver(9009, SECRET)
     receiver.start()
     try:
         wait_for(lambda: receiver.alerts, "the alert at the webhook once it is back", timeout=60)
