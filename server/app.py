@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from server import errors
 from server.admin import router as admin_router
@@ -31,6 +32,11 @@ from server.steering_service import MandatoryMonitorOff, RequestSteering, resolv
 from steering.errors import UnknownFeature, UnknownFeaturePack
 from steering.feature_map import FeatureMap
 
+# The playground page (static files, no data in them): public, so a browser can open it before it has a key; every
+# call it makes goes through the API with the key typed into the page.
+PLAYGROUND_DIR = Path(__file__).parent / "playground"
+PLAYGROUND_ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+PLAYGROUND_PATHS = {"/playground"} | {f"/playground/{a}" for a in PLAYGROUND_ASSETS}
 log = logging.getLogger("steerserve")
 
 
@@ -77,6 +83,16 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
         status = ("ok" if ok else "draining" if state.draining else "failed" if state.load_error is not None
                   else "loading" if state.engine is None else "dead")
         return JSONResponse({"status": status}, status_code=200 if ok else 503)
+
+    @app.get("/playground", include_in_schema=False)
+    async def playground() -> FileResponse:
+        return FileResponse(PLAYGROUND_DIR / "index.html", media_type="text/html")
+
+    @app.get("/playground/{asset}", include_in_schema=False)
+    async def playground_asset(asset: str) -> FileResponse:
+        if asset not in PLAYGROUND_ASSETS:
+            raise APIError(f"no playground asset '{asset[:64]}'", status=404, code="not_found", type_="not_found_error")
+        return FileResponse(PLAYGROUND_DIR / asset, media_type=PLAYGROUND_ASSETS[asset])
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -202,7 +218,7 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
 
         return await respond(request, req, prompt_ids, steering, completion_response, chunk)
 
-    public = {"/health"} | ({"/metrics"} if cfg.server.metrics_public else set())
+    public = {"/health"} | PLAYGROUND_PATHS | ({"/metrics"} if cfg.server.metrics_public else set())
     app.add_middleware(AuthMiddleware, admin=cfg.keys.admin, inference=cfg.keys.inference, public=public,
                        on_denied=state.count_rejected)
     app.add_middleware(LimitsMiddleware, max_body_bytes=cfg.server.max_body_bytes, on_reject=state.count_rejected)

@@ -4,8 +4,9 @@ Servers, one at a time on the same machine: ``steer serve`` (HF engine, the embe
 ``--skip-vllm``, a plain ``vllm serve`` of the same model (fp16, no plugin). For each: closed-loop load (``C``
 clients, each sending ``--requests`` streaming chat requests back to back) at every ``--concurrency``, and open-loop
 Poisson arrivals (``--rate`` requests/s for ``--duration`` s). Every request asks for exactly ``--max-tokens`` tokens
-(``ignore_eos``). Per request: TTFT (first content chunk), inter-token latencies (ITL) and end-to-end latency;
-reported as p50/p90/p99 with output tokens/s over the run.
+(``ignore_eos``). Per request: TTFT (first content chunk), inter-token latencies (ITL), TPOT (time per output token
+after the first: (e2e − TTFT) ÷ (tokens − 1), vLLM's definition) and end-to-end latency; reported as p50/p90/p99
+with output tokens/s over the run.
 
 Baseline: a plain batched ``model.generate`` loop (transformers, fp32, the same prompts left-padded) at batch ``C``,
 best of 3, after the servers have stopped (nothing else runs meanwhile). Ratios printed: TTFT p50 ÷ end-to-end p50
@@ -114,13 +115,14 @@ def summarize(name: str, load: str, reqs: list[Req], wall: float) -> dict:
     itl = [x for r in ok for x in r.itl]
     tok = sum(r.tokens for r in ok)
     s = {"server": name, "load": load, "n": len(reqs), "errors": len(reqs) - len(ok), "tps": tok / wall}
-    for key, xs in (("ttft", [r.ttft for r in ok]), ("itl", itl), ("e2e", [r.e2e for r in ok])):
+    tpot = [(r.e2e - r.ttft) / (r.tokens - 1) for r in ok if r.tokens > 1]
+    for key, xs in (("ttft", [r.ttft for r in ok]), ("itl", itl), ("tpot", tpot), ("e2e", [r.e2e for r in ok])):
         for q in (50, 90, 99):
             s[f"{key}{q}"] = pct(xs, q)
     s["ttft_share"] = s["ttft50"] / s["e2e50"] if s["e2e50"] else float("nan")
     print(f"  {name:<28} {load:<22} {s['n']:>4} req, {s['errors']} errors, {s['tps']:6.1f} tok/s, "
-          f"TTFT p50 {s['ttft50']:.2f} s, ITL p50 {1000 * s['itl50']:.0f} ms, e2e p50 {s['e2e50']:.2f} s "
-          f"(TTFT/e2e {s['ttft_share']:.2f})", flush=True)
+          f"TTFT p50 {s['ttft50']:.2f} s, ITL p50 {1000 * s['itl50']:.0f} ms, TPOT p50 {1000 * s['tpot50']:.0f} ms, "
+          f"e2e p50 {s['e2e50']:.2f} s (TTFT/e2e {s['ttft_share']:.2f})", flush=True)
     return s
 
 
@@ -194,11 +196,13 @@ def run_bench_load(args) -> int:
         print(f"[{len(servers) + 1}/{len(servers) + 1}] plain batched model.generate at batch {args.conc}", flush=True)
         plain = {c: plain_generate(path, c, args.max_tokens) for c in args.conc}
     lines = ["| server | load | requests | errors | tok/s | TTFT p50 / p90 / p99 (s) | ITL p50 / p90 / p99 (ms) | "
-             "e2e p50 / p90 / p99 (s) | TTFT p50 ÷ e2e p50 |", "|---|---|---|---|---|---|---|---|---|"]
+             "TPOT p50 / p90 / p99 (ms) | e2e p50 / p90 / p99 (s) | TTFT p50 ÷ e2e p50 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['server']} | {r['load']} | {r['n']} | {r['errors']} | {r['tps']:.1f} | "
                      f"{r['ttft50']:.2f} / {r['ttft90']:.2f} / {r['ttft99']:.2f} | "
                      f"{1000 * r['itl50']:.0f} / {1000 * r['itl90']:.0f} / {1000 * r['itl99']:.0f} | "
+                     f"{1000 * r['tpot50']:.0f} / {1000 * r['tpot90']:.0f} / {1000 * r['tpot99']:.0f} | "
                      f"{r['e2e50']:.2f} / {r['e2e90']:.2f} / {r['e2e99']:.2f} | **{r['ttft_share']:.3f}** |")
     lines += ["", "| batch = streams | plain `model.generate` tok/s | steer serve (HF) tok/s | ratio |", "|---|---|---|---|"]
     for c in args.conc:

@@ -373,11 +373,14 @@ def parser() -> argparse.ArgumentParser:
                        epilog="example:\n  steer features top --pack feature_packs/smollm2-135m-instruct/golden-gate "
                        "--chars 200000 --out top.md", formatter_class=argparse.RawDescriptionHelpFormatter)
     ft.add_argument("--pack", required=True)
-    ft.add_argument("--features", help="comma-separated feature names (default: the first 20)")
+    ft.add_argument("--features", help="comma-separated feature names, or 'all' (default: the first 20)")
     ft.add_argument("--corpus", help="a `steer corpus build` directory (default: built-in prose + code mix)")
     ft.add_argument("--chars", type=int, default=300_000)
     ft.add_argument("--n", type=int, default=10)
     ft.add_argument("--out")
+    ft.add_argument("--write-examples", dest="write_examples", action="store_true",
+                    help="also write the contexts into the pack as examples.json (served with the pack and shown in "
+                         "/playground)")
     ft.add_argument("--model")
     ft.set_defaults(fn=cmd_features)
     fs = fe.add_parser("search", help="features that fire on positive texts and not on negative ones",

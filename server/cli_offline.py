@@ -320,9 +320,18 @@ def cmd_features(a: argparse.Namespace) -> int:
     texts = corpus_texts(Path(a.corpus), a.chars) if a.corpus else default_texts(a.chars)
     acts = list(layer_activations(model, tok, texts, pack.layer, desc="texts"))
     tokens = [[tok.decode([t]) for t in tok(x, truncation=True, max_length=256)["input_ids"][1:]] for x in texts]
-    want = a.features.split(",") if a.features else list(names.values())[:20]
+    want = list(names.values()) if a.features == "all" else a.features.split(",") if a.features else \
+        list(names.values())[:20]
     cols = [rt.column((pack.id, w)).col for w in want]
-    report = markdown_report(top_contexts(acts, tokens, site.activation, cols, n_top=a.n), names)
+    top = top_contexts(acts, tokens, site.activation, cols, n_top=a.n)
+    report = markdown_report(top, names)
+    if a.write_examples:
+        from steering.pack.examples import write_examples
+
+        corpus = f"steer corpus build directory {Path(a.corpus).name}" if a.corpus else "built-in prose + code mix"
+        dest = write_examples(Path(a.pack), {names[c]: [(x.value, x.snippet) for x in ctxs] for c, ctxs in top.items()},
+                              command=" ".join(["steer", *sys.argv[1:]]), corpus=f"{corpus}, {a.chars} chars")
+        print(f"wrote {dest}", file=sys.stderr)
     if a.out:
         Path(a.out).write_text(report)
     print(report)

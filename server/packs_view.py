@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from steering.pack import FeaturePack
+from steering.pack.examples import read_examples
 
 # an absolute path inside free text (a build command, a source): clients see only its last component
 _ABS_PATH = re.compile(r"(?<![\w.~:/-])/(?:[\w.+~-]+/)*([\w.+~-]+)")
@@ -35,7 +36,12 @@ def pack_view(pack: FeaturePack, full: bool = False) -> dict:
         out["description"] = m.description
         out["model"] = m.model.model_dump()
         out["provenance"] = {k: redact_paths(v) for k, v in m.provenance.model_dump().items()}
-        out["features"] = [{**v, "description": f.description} for v, f in zip(out["features"], m.features, strict=True)]
+        ex = read_examples(pack.path)
+        shown = (ex or {}).get("features", {})
+        out["features"] = [{**v, "description": f.description, "examples": shown.get(f.name, [])}
+                           for v, f in zip(out["features"], m.features, strict=True)]
+        out["examples_source"] = None if ex is None else {"command": redact_paths(ex["command"]),
+                                                          "corpus": redact_paths(ex["corpus"])}
         out["card"] = card(pack)
     return out
 

@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const OPS = ["off", "add", "clamp", "suppress", "monitor"];
 const EXAMPLES = {
   bridge: {prompt: "What is your favourite place to visit?", set: {"golden-gate/bridge": ["add", 1.5]}},
-  insecure: {prompt: 'Review this code:\nimport os\ndef clean(name):\n    os.system("rm -rf /tmp/" + name)\n',
+  insecure: {prompt: 'Fix this: import os\ndef rm(name):\n    os.system("rm " + name)\n',
              set: {"unsafe-code/python": ["monitor", 1]}},
   gender: {prompt: "The nurse finished the shift and went home. Write one more sentence about what happened next.",
            set: {"gender/gender": ["suppress", 1]}},
@@ -63,6 +63,8 @@ async function showPack(id) {
   $("pack-title").textContent = `${p.title} — ${p.encoder}, layer${p.sites.length > 1 ? "s" : ""} ` +
     p.sites.map((s) => s.layer).join(", ");
   $("card").textContent = p.card || "(this pack has no card)";
+  $("examples-source").textContent = p.examples_source ?
+    `Examples: ${p.examples_source.corpus} (${p.examples_source.command})` : "No top-activating examples in this pack.";
   $("features").innerHTML = "";
   for (const f of p.features) $("features").appendChild(featureRow(p, f));
   await selectFeature(`${p.id}/${p.features[0].name}`);
@@ -77,6 +79,7 @@ function featureRow(p, f) {
     <div class="feature-name"><a href="#" class="pick">${esc(f.name)}</a> <span class="muted">${esc(f.label)}</span></div>
     <div class="muted small">${esc(f.description || "")} (max activation ${f.max_activation.toPrecision(3)}` +
     `${f.threshold != null ? `, threshold ${f.threshold.toPrecision(3)}` : ""}, default ${f.default_op})</div>
+    ${examplesHtml(f.examples)}
     <select class="op" aria-label="op for ${ref}">${OPS.map((o) => `<option>${o}</option>`).join("")}</select>
     <input class="strength" type="range" min="-8" max="8" step="0.25" aria-label="strength for ${ref}">
     <span class="value"></span>`;
@@ -102,6 +105,13 @@ function featureRow(p, f) {
   return row;
 }
 
+function examplesHtml(examples) {
+  if (!examples || !examples.length) return "";
+  const items = examples.map((x) => `<li><span class="muted">${x.activation.toFixed(2)}</span> ` +
+    `${esc(x.context).replace(/«(.*?)»/g, "<mark>$1</mark>")}</li>`).join("");
+  return `<details class="examples-list"><summary>top-activating examples (${examples.length})</summary><ol>${items}</ol></details>`;
+}
+
 function refreshRows() { for (const row of document.querySelectorAll(".feature")) row.sync && row.sync(); }
 
 // ---- map: neighbours and the 2-D layout --------------------------------------------------------------------
@@ -125,7 +135,9 @@ function drawMap(near) {
   const sy = (y) => H - pad - (H - 2 * pad) * (y - y0) / ((y1 - y0) || 1);
   $("map").innerHTML = pts.map((p) => {
     const cls = p.feature === state.selected ? "sel" : near.has(p.feature) ? "near" : "";
-    const label = cls ? `<text x="${sx(p.x) + 5}" y="${sy(p.y) - 4}">${esc(p.feature)}</text>` : "";
+    const right = sx(p.x) > 0.6 * W;  // labels on the right half grow leftwards, so none is cut off
+    const label = cls ? `<text x="${sx(p.x) + (right ? -5 : 5)}" y="${sy(p.y) - 4}" text-anchor="${right ? "end" : "start"}">` +
+      `${esc(p.feature)}</text>` : "";
     return `<g class="${cls}" data-feature="${esc(p.feature)}"><circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="${cls ? 4 : 2.5}">` +
       `<title>${esc(p.feature)}: ${esc(p.label)}</title></circle>${label}</g>`;
   }).join("");
@@ -274,6 +286,7 @@ async function main() {
 }
 
 async function start() {
+  showError("");
   try {
     await loadPacks();
     updateSnippets();

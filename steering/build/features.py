@@ -30,12 +30,24 @@ def snippet(tokens: list[str], i: int, window: int) -> str:
 
 
 def top_contexts(acts: list[torch.Tensor], tokens: list[list[str]], activation: Callable[[torch.Tensor], torch.Tensor],
-                 cols: list[int], n_top: int = 10, window: int = 8) -> dict[int, list[Context]]:
+                 cols: list[int], n_top: int = 10, window: int = 8,
+                 massive: float | None = 10.0) -> dict[int, list[Context]]:
     """For each column in ``cols``: the ``n_top`` (text, token) positions with the highest activation, at most one
-    per text (so one long document cannot fill the list). ``acts[i]`` is ``[T_i, d]``, ``tokens[i]`` its strings."""
+    per text (so one long document cannot fill the list). ``acts[i]`` is ``[T_i, d]``, ``tokens[i]`` its strings.
+    ``massive``: leave out tokens whose residual norm is over this many times the median over all texts (the few
+    "massive activation" tokens, e.g. a text's first newline, give nearly every feature its largest value and
+    would fill every list; steering/build/sae.py ``fvu_typical`` sets them apart the same way)."""
     heaps: dict[int, list[Context]] = {c: [] for c in cols}
+    limit = None
+    if massive is not None and acts:
+        median = torch.cat([a.norm(dim=1) for a in acts]).median()
+        limit = massive * median if median > 0 else None
     for ti, (a, toks) in enumerate(zip(acts, tokens, strict=True)):
         f = activation(a)[:, cols]  # [T, len(cols)]
+        if limit is not None:
+            f = f.masked_fill((a.norm(dim=1) > limit).unsqueeze(1), float("-inf"))
+        if not torch.isfinite(f).any():
+            continue
         vals, idx = f.max(0)
         for j, c in enumerate(cols):
             ctx = Context(float(vals[j]), ti, int(idx[j]), snippet(toks, int(idx[j]), window))

@@ -71,3 +71,22 @@ def test_feature_map_places_every_loaded_feature(client, packs):
     data = client.get("/v1/steering/map").json()["data"]
     assert {d["feature"] for d in data} == {f"{p.id}/{f.name}" for p in packs for f in p.manifest.features}
     assert all(isinstance(d["x"], float) and isinstance(d["y"], float) and d["label"] for d in data)
+
+
+def test_full_pack_view_has_card_descriptions_and_examples_when_the_pack_has_them(client, packs):
+    from steering.pack.examples import EXAMPLES_FILE, write_examples
+
+    safety = next(p for p in packs if p.id == "safety")
+    view = client.get("/v1/steering/packs/safety").json()
+    assert view["card"].startswith("# test pack") and view["examples_source"] is None
+    assert all(f["examples"] == [] and "description" in f for f in view["features"])
+    write_examples(safety.path, {"f0": [(3.5, "a «bad» call"), (float("nan"), "dropped"), (1.25, "x «y» z")]},
+                   command="steer features top --pack /root/secret/packs/safety --write-examples", corpus="mix")
+    view = client.get("/v1/steering/packs/safety").json()
+    assert view["features"][0]["examples"] == [{"activation": 3.5, "context": "a «bad» call"},
+                                               {"activation": 1.25, "context": "x «y» z"}]
+    assert view["features"][1]["examples"] == []
+    assert "/root/secret" not in view["examples_source"]["command"]  # paths redacted like provenance
+    (safety.path / EXAMPLES_FILE).write_text('{"format": "steering-pack-examples", "features": {"f0": 7}}')
+    view = client.get("/v1/steering/packs/safety")  # a malformed file means no examples, never an error
+    assert view.status_code == 200 and view.json()["examples_source"] is None

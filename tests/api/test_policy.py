@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import build_app
+from server.app import PLAYGROUND_PATHS, build_app
 from server.engines.fake import FakeEngine
 from server.policy import PolicyConfig, hash_key, load_policy
 from server.settings import ServerSettings
@@ -51,7 +51,7 @@ def auth(key):
 
 def test_every_route_but_the_public_list_needs_a_key(make_client):
     with make_client(policy()) as c:
-        public = {"/health", "/metrics"}
+        public = {"/health", "/metrics"} | PLAYGROUND_PATHS  # the page's static files; its API calls need the key
         for route in c.app.routes:
             path = getattr(route, "path", None)
             if path is None or path in public:

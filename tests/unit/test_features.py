@@ -35,3 +35,16 @@ def test_contrastive_finds_the_feature_that_separates_positives_from_negatives()
         a[3, 2] += 5.0  # feature 2 fires on every positive text
     ranked = contrastive(pos, neg, identity, n=2)
     assert ranked[0][0] == 2 and ranked[0][1] == 1.0 and ranked[0][2] > ranked[0][3]
+
+
+def test_top_contexts_leave_out_massive_activation_tokens():
+    g = torch.Generator().manual_seed(0)
+    acts = [torch.rand(6, D, generator=g) + 0.5 for _ in range(3)]
+    tokens = [[f"t{i}w{j} " for j in range(6)] for i in range(3)]
+    acts[0][1] = 1000.0  # a massive token: the largest value of every feature, and not what any feature is about
+    acts[2][4, 0] = 8.0  # an ordinary token that really is the top of feature 0
+    top = top_contexts(acts, tokens, identity, cols=[0, 1], n_top=3, window=0)
+    assert top[0][0].value == 8.0 and all(c.value < 100 for cs in top.values() for c in cs)
+    assert all((c.text_index, c.token_index) != (0, 1) for cs in top.values() for c in cs)
+    kept = top_contexts(acts, tokens, identity, cols=[0], n_top=1, window=0, massive=None)
+    assert kept[0][0].value == 1000.0  # massive=None keeps them
