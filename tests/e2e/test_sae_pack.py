@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from server.settings import REPO_PACKS
-from steering.build.activations import layer_activations
 from steering.model import EMBEDDED_MODEL_ID
 from steering.pack import load_pack
 from steering.runtime import SteeringRuntime
+from steerlab.build.activations import layer_activations
 
 pytestmark = pytest.mark.slow
 PACK = REPO_PACKS / EMBEDDED_MODEL_ID / "sae-l15"

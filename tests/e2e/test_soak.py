@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.bench_soak import SoakConfig, run_soak
-from server.bench_soak_report import markdown
+from steerlab.bench.soak import SoakConfig, run_soak
+from steerlab.bench.soak_report import markdown
 
 pytestmark = pytest.mark.slow
 

@@ -48,11 +48,11 @@ from sae_lens import (  # noqa: E402
 from sae_lens.config import SAETrainerConfig  # noqa: E402
 from sae_lens.training.sae_trainer import SAETrainer  # noqa: E402
 
-from steering.build.sae import TopKSAE as SteerTopKSAE  # noqa: E402
-from steering.build.sae import load_saelens_topk, save_saelens  # noqa: E402
 from steering.pack import ModelInfo  # noqa: E402
 from steering.pack.importers import import_sae  # noqa: E402
 from steering.runtime import SteeringRuntime  # noqa: E402
+from steerlab.build.sae import TopKSAE as SteerTopKSAE  # noqa: E402
+from steerlab.build.sae import load_saelens_topk, save_saelens  # noqa: E402
 
 D, F, K, N, LAYER = 96, 64, 8, 48, 2
 MODEL = ModelInfo(name="tiny", architecture="LlamaForCausalLM", d_model=D, num_layers=4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.bench_load import Req, pct, summarize
+from steerlab.bench.load import Req, pct, summarize
 
 
 def test_percentiles_and_tpot_per_request():

@@ -6,9 +6,9 @@ import ast
 
 import pytest
 
-from steering.build.code_pairs import CLASSES, generate
-from steering.build.unsafe_code_pairs import Program, best_f1_threshold, pair_accuracy, token_labels
-from steering.eval.data.unsafe_code_heldout import PAIRS
+from steerlab.build.code_pairs import CLASSES, generate
+from steerlab.build.unsafe_code_pairs import Program, best_f1_threshold, pair_accuracy, token_labels
+from steerlab.eval.data.unsafe_code_heldout import PAIRS
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import random
 
 import pytest
 
-from steering.build import corpus as corpus_mod
-from steering.build.corpus import allocate, build_corpus, chunk_text, default_corpus_dir, default_mix, iter_corpus
-from steering.build.sources import (
+from steerlab.build import corpus as corpus_mod
+from steerlab.build.corpus import allocate, build_corpus, chunk_text, default_corpus_dir, default_mix, iter_corpus
+from steerlab.build.sources import (
     Document,
     SourceUnavailable,
     code_chunks,

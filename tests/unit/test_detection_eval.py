@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from steering.build.code_data import CodeFile
-from steering.build.unsafe_code_pack import split_files
-from steering.eval.detection import LineSet, _binary, roc_points
+from steerlab.build.code_data import CodeFile
+from steerlab.build.unsafe_code_pack import split_files
+from steerlab.eval.detection import LineSet, _binary, roc_points
 
 
 def _files():

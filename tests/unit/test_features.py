@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from steering.build.features import auto_label, contrastive, markdown_report, top_contexts
+from steerlab.build.features import auto_label, contrastive, markdown_report, top_contexts
 
 D = 4
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from steering.build.gender_pack import Eraser, leace_fit
-from steering.eval.bias import agreement, normalised_skew
 from steering.pack import load_pack, save_pack
 from steering.runtime import SteeringRuntime
+from steerlab.build.gender_pack import Eraser, leace_fit
+from steerlab.eval.bias import agreement, normalised_skew
 from tests.conftest import TINY
 
 D = TINY.d_model

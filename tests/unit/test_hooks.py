@@ -103,7 +103,7 @@ class _CharTokenizer:
 
 
 def test_batched_layer_activations_equal_one_text_at_a_time():
-    from steering.build.activations import layer_activations
+    from steerlab.build.activations import layer_activations
 
     model, tok = tiny("llama"), _CharTokenizer()
     texts = ["hello world", "a", "steering runtime", "xyz", "the same again"]

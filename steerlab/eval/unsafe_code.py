@@ -1,0 +1,162 @@
+"""The ``unsafe-code`` monitor on the held-out matched pairs, beside bandit, in four contexts.
+
+The set (``steerlab/eval/data/unsafe_code_heldout.py``): 30 hand-written programs, each insecure and fixed, written
+before the pair generators and never trained on. Contexts, as live traffic carries code:
+
+* ``raw``: the program alone, as ``/v1/completions`` sends it;
+* ``chat``: pasted into a user message (a question, a fenced block) under the model's chat template;
+* ``truncated``: cut at the end of the line where the twins stop differing (the rest of the function missing; the
+  cut falls at a line end, so the rest often still parses and bandit can read it);
+* ``prose``: inside a markdown document (a paragraph before, a fenced block, a paragraph after), raw text.
+
+Probe score of a program = max over its tokens (the sink excluded) of the probe logit, what the serving monitor
+computes; it fires above the pack's threshold. Bandit 1.9.4 runs on each text as a file; its score is the highest
+severity it reports (0 none, 1 LOW, 2 MEDIUM, 3 HIGH); it cannot parse truncated code or prose (score 0).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from steering.pack import FeaturePack
+from steerlab.build.unsafe_code_pack import auroc
+from steerlab.build.unsafe_code_pairs import model_text, residuals
+from steerlab.eval.data.unsafe_code_heldout import PAIRS
+
+CONTEXTS = ("raw", "chat", "truncated", "prose")
+SEVERITY = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
+
+
+def _cut_after_diff(a: str, b: str) -> tuple[str, str]:
+    """Both twins cut at the end of the line where their differing region ends."""
+    import difflib
+
+    ops = [op for op in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    ea, eb = ops[-1][2], ops[-1][4]
+    ca, cb = a.find("\n", max(ea - 1, 0)), b.find("\n", max(eb - 1, 0))
+    return a[: ca + 1 if ca != -1 else len(a)], b[: cb + 1 if cb != -1 else len(b)]
+
+
+def variant(code: str, context: str) -> tuple[str, str]:
+    """(text, model context) of one program in ``context`` (``truncated`` is applied to the pair beforehand)."""
+    if context == "chat":
+        return f"I found this in our repo, does it look OK to you?\n\n```python\n{code}```\n", "chat"
+    if context == "prose":
+        return ("## Nightly maintenance\n\nThe helper below is called by the scheduler once a night. It was written "
+                f"quickly during the migration.\n\n```python\n{code}```\n\nAfter it returns, the job posts a summary "
+                "to the team channel.\n"), "raw"
+    return code, "raw"
+
+
+def heldout_texts(tok) -> list[dict]:
+    """Every held-out program in every context: text as the model reads it, label, pair, class, context."""
+    rows = []
+    for i, (cls, bad, good) in enumerate(PAIRS):
+        for ctx in CONTEXTS:
+            b, g = _cut_after_diff(bad, good) if ctx == "truncated" else (bad, good)
+            for code, label in ((b, 1), (g, 0)):
+                text, mctx = variant(code, ctx)
+                rows.append({"pair": i, "cls": cls, "context": ctx, "label": label, "source": text,
+                             "model_text": model_text(tok, text, mctx)[0]})
+    return rows
+
+
+def bandit_scores(texts: list[str]) -> list[int]:
+    """Highest bandit severity per text (0 when it reports nothing or cannot parse)."""
+    exe = shutil.which("bandit") or str(Path(sys.executable).with_name("bandit"))
+    with tempfile.TemporaryDirectory() as d:
+        for i, t in enumerate(texts):
+            Path(d, f"s{i:04d}.py").write_text(t)
+        r = subprocess.run([exe, "-q", "-r", d, "-f", "json"], capture_output=True, text=True)
+        found = json.loads(r.stdout or "{}").get("results", [])
+    best = [0] * len(texts)
+    for f in found:
+        i = int(Path(f["filename"]).stem[1:])
+        best[i] = max(best[i], SEVERITY.get(f["issue_severity"], 0))
+    return best
+
+
+def _pr(fired: list[bool], labels: list[int]) -> tuple[float, float]:
+    tp = sum(f and y for f, y in zip(fired, labels, strict=True))
+    fp = sum(f and not y for f, y in zip(fired, labels, strict=True))
+    return tp / max(tp + fp, 1), tp / max(sum(labels), 1)
+
+
+def _pairs(rows, scores) -> float:
+    """Share of pairs (per context) whose insecure twin scores strictly above its fixed twin."""
+    by = {}
+    for r, s in zip(rows, scores, strict=True):
+        by.setdefault((r["pair"], r["context"]), {})[r["label"]] = s
+    return sum(d[1] > d[0] for d in by.values()) / len(by)
+
+
+def evaluate_unsafe_code(model, tok, pack: FeaturePack) -> dict:
+    rows = heldout_texts(tok)
+    w, b = pack.W_enc[:, 0].float(), float(pack.b_enc[0])
+    thr = pack.manifest.features[0].threshold
+    acts = residuals(model, tok, [r["model_text"] for r in rows], [pack.layer], "held-out programs")
+    probe = [float((a[pack.layer][1:].float() @ w + b).max()) for a, _ in acts]
+    band = bandit_scores([r["source"] for r in rows])
+    out = {"threshold": thr, "layer": pack.layer, "pairs": len(PAIRS), "contexts": {}}
+    for ctx in CONTEXTS + ("all",):
+        idx = [i for i, r in enumerate(rows) if ctx == "all" or r["context"] == ctx]
+        sub = [rows[i] for i in idx]
+        y = [r["label"] for r in sub]
+        ps, bs = [probe[i] for i in idx], [band[i] for i in idx]
+        p_prec, p_rec = _pr([s > thr for s in ps], y)
+        bm_prec, bm_rec = _pr([s >= 2 for s in bs], y)
+        bl_prec, bl_rec = _pr([s >= 1 for s in bs], y)
+        out["contexts"][ctx] = {
+            "n": len(sub), "probe_auroc": auroc(ps, y), "probe_pair_acc": _pairs(sub, ps),
+            "probe_precision": p_prec, "probe_recall": p_rec, "bandit_auroc": auroc([float(s) for s in bs], y),
+            "bandit_pair_acc": _pairs(sub, bs), "bandit_medium_precision": bm_prec, "bandit_medium_recall": bm_rec,
+            "bandit_low_precision": bl_prec, "bandit_low_recall": bl_rec,
+        }
+    out["rows"] = [{k: v for k, v in r.items() if k != "model_text"} | {"probe": p, "bandit": s}
+                   for r, p, s in zip(rows, probe, band, strict=True)]
+    return out
+
+
+def report(result: dict, build: dict | None = None) -> str:
+    c = result["contexts"]
+    lines = ["| context | programs | probe AUROC | probe pair acc. | probe P / R at threshold | bandit AUROC | "
+             "bandit pair acc. | bandit ≥ MEDIUM P / R | bandit ≥ LOW P / R |", "|---|---|---|---|---|---|---|---|---|"]
+    for ctx in CONTEXTS + ("all",):
+        r = c[ctx]
+        lines.append(f"| {ctx} | {r['n']} | **{r['probe_auroc']:.3f}** | {r['probe_pair_acc']:.2f} | "
+                     f"{r['probe_precision']:.2f} / {r['probe_recall']:.2f} | {r['bandit_auroc']:.3f} | "
+                     f"{r['bandit_pair_acc']:.2f} | {r['bandit_medium_precision']:.2f} / "
+                     f"{r['bandit_medium_recall']:.2f} | {r['bandit_low_precision']:.2f} / "
+                     f"{r['bandit_low_recall']:.2f} |")
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = result["contexts"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = range(len(CONTEXTS))
+    for ax, (key_p, key_b, title) in zip(axes, [("probe_auroc", "bandit_auroc", "AUROC, insecure vs fixed twin"),
+                                                ("probe_recall", "bandit_medium_recall",
+                                                 "recall (probe at threshold, bandit ≥ MEDIUM)")], strict=True):
+        ax.bar([i - 0.2 for i in x], [c[k][key_p] for k in CONTEXTS], 0.4, label="steerserve probe")
+        ax.bar([i + 0.2 for i in x], [c[k][key_b] for k in CONTEXTS], 0.4, label="bandit 1.9.4")
+        ax.set_xticks(list(x), CONTEXTS)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(title, fontsize=10)
+    axes[0].axhline(0.95, ls="--", c="gray", lw=0.8)
+    axes[0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"unsafe-code monitor on {result['pairs']} held-out matched pairs (layer {result['layer']})",
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
