@@ -8,6 +8,7 @@ mandatory monitors, which must still be monitored after the merge (else 403).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from server.policy import KeyConfig, PolicyConfig
@@ -15,7 +16,7 @@ from server.protocol import SteeringBody
 from steering.errors import InvalidSteeringSpec, NotPermitted
 from steering.monitor import MonitorEvent
 from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime
-from steering.spec import SpecItem, expand, parse_item, parse_spec, parse_value, resolve
+from steering.spec import SpecItem, check_item, expand_all, merge, parse_spec, parse_value, resolve
 
 
 class MandatoryMonitorOff(NotPermitted):
@@ -125,22 +126,29 @@ def body_items(body: SteeringBody | str | None) -> tuple[list[SpecItem], str | N
     if isinstance(body, str):
         return parse_spec(body, param="steering"), None
     items = []
-    for n, f in enumerate(body.features):
+    for n, f in enumerate(body.features):  # built directly from the parsed JSON, with the grammar's checks
         where = f"steering.features[{n}]"
-        text = f.feature if f.op is None else f"{f.feature}:{f.op}"
+        ref = "".join(f.feature.split())  # whitespace is ignored, as in the header
+        shown = ref + (f":{f.op}" if f.op else "") + ("" if f.value is None else f"={f.value}")
+        pack, feature = check_item(ref, f.op, f.value is not None, shown=shown, n=n + 1, param=where)
+        value, x = None, False
         if f.value is not None:
-            value = f.value if isinstance(f.value, str) else repr(float(f.value))
             try:
-                parse_value(value)
+                value, x = parse_value(f.value) if isinstance(f.value, str) else (_finite(float(f.value)), False)
             except ValueError as e:
                 raise InvalidSteeringSpec(f"{where}.value: {e}", param=f"{where}.value") from None
-            text += f"={value}"
-        items.append(parse_item(text, n + 1, param=where))
+        items.append(SpecItem(pack, feature, f.op, value, x))
     refs = [i.ref for i in items]
     dup = next((r for r in refs if refs.count(r) > 1), None)
     if dup:
         raise InvalidSteeringSpec(f"steering.features names '{dup}' more than once", param="steering.features")
     return items, body.profile
+
+
+def _finite(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError("value must be finite")
+    return v
 
 
 def _check_packs(items: list[SpecItem], key: KeyConfig | None) -> None:
@@ -171,20 +179,14 @@ def resolve_request(
             raise InvalidSteeringSpec(f"unknown steering profile '{profile_name[:64]}'",
                                       param="X-Steering-Profile", code="unknown_steering_profile")
         layers.append(policy.profiles[profile_name])
-    config = dict(resolve([*layers, b_items, h_items], runtime, max_x=policy.max_x))
-    for ref, (op, v) in config.items():
-        bound = policy.pack_max_x.get(ref[0])
-        if bound is not None and op != "monitor" and abs(v) > bound * runtime.column(ref).max_activation:
-            from steering.errors import ValueOutOfRange
-
-            raise ValueOutOfRange(f"value for '{ref[0]}/{ref[1]}' is outside the policy bound ±{bound:g}x",
-                                  param="steering")
+    requested = expand_all(b_items, runtime) + expand_all(h_items, runtime)  # each item expanded once
+    config = dict(merge([*(expand_all(layer, runtime) for layer in layers), requested], runtime,
+                        max_x=policy.max_x, pack_max_x=policy.pack_max_x))
     if not admin:
-        for item in b_items + h_items:
-            for ref, op, _, _ in expand(item, runtime):
-                if ref in policy.mandatory - policy.disabled and op != "monitor":
-                    raise MandatoryMonitorOff(f"'{ref[0]}/{ref[1]}' is a mandatory monitor and cannot be turned "
-                                              f"off or overridden", f"{ref[0]}/{ref[1]}")
+        for ref, op, _, _ in requested:
+            if ref in policy.mandatory - policy.disabled and op != "monitor":
+                raise MandatoryMonitorOff(f"'{ref[0]}/{ref[1]}' is a mandatory monitor and cannot be turned "
+                                          f"off or overridden", f"{ref[0]}/{ref[1]}")
     for ref in policy.mandatory - policy.disabled:
         config[ref] = ("monitor", 0.0)  # operator layers may not drop it either (threshold set below)
     for ref in policy.disabled:

@@ -68,6 +68,21 @@ def parse_value(text: str) -> tuple[float, bool]:
     return v, x
 
 
+def check_item(ref: str, op: str | None, has_value: bool, *, shown: str, n: int, param: str) -> tuple[str, str | None]:
+    """The grammar's checks on a ref and an op, shared by the header (text) and the body (structured) forms:
+    returns ``(pack, feature or None)``; errors name the item (``shown``) and its position ``n``."""
+    pack, slash, feature = ref.partition("/")
+    if not ID_RE.match(pack):
+        raise _bad(n, shown, "pack id must match [a-z0-9][a-z0-9._-]{0,63}", param)
+    if slash and not ID_RE.match(feature):
+        raise _bad(n, shown, "feature name must match [a-z0-9][a-z0-9._-]{0,63}", param)
+    if op is not None and op not in OPS:
+        raise _bad(n, shown, f"unknown op {op[:20]!r} (expected one of {', '.join(OPS)})", param)
+    if has_value and op not in VALUE_OPS:
+        raise _bad(n, shown, f"op '{op}' takes no value", param)
+    return pack, feature or None
+
+
 def parse_item(raw: str, n: int = 1, param: str = "X-Steering") -> SpecItem:
     item = _WS.sub("", raw)
     if not item:
@@ -76,24 +91,16 @@ def parse_item(raw: str, n: int = 1, param: str = "X-Steering") -> SpecItem:
     if not sep and "=" in ref:
         raise _bad(n, item, "a value needs an op, e.g. 'golden-gate/bridge:add=2x'", param)
     op, eq, value = rest.partition("=")
-    pack, slash, feature = ref.partition("/")
-    if not ID_RE.match(pack):
-        raise _bad(n, item, "pack id must match [a-z0-9][a-z0-9._-]{0,63}", param)
-    if slash and not ID_RE.match(feature):
-        raise _bad(n, item, "feature name must match [a-z0-9][a-z0-9._-]{0,63}", param)
+    pack, feature = check_item(ref, op if sep else None, bool(eq), shown=item, n=n, param=param)
     if not sep:
-        return SpecItem(pack, feature or None, None)  # the features' default ops and values
-    if op not in OPS:
-        raise _bad(n, item, f"unknown op {op[:20]!r} (expected one of {', '.join(OPS)})", param)
+        return SpecItem(pack, feature, None)  # the features' default ops and values
     if not eq:
-        return SpecItem(pack, feature or None, op)
-    if op not in VALUE_OPS:
-        raise _bad(n, item, f"op '{op}' takes no value", param)
+        return SpecItem(pack, feature, op)
     try:
         v, x = parse_value(value)
     except ValueError as e:
         raise _bad(n, item, str(e) if value else "missing value after '='", param) from None
-    return SpecItem(pack, feature or None, op, v, x)
+    return SpecItem(pack, feature, op, v, x)
 
 
 def parse_spec(text: str, *, max_items: int = MAX_ITEMS, param: str = "X-Steering") -> list[SpecItem]:
@@ -148,6 +155,13 @@ def _default_value(f, op: str | None = None) -> tuple[float, bool]:
     return float(f.default_value), False
 
 
+Expanded = list[tuple[FeatureRef, str, float | None, bool]]
+
+
+def expand_all(items: Iterable[SpecItem], runtime: SteeringRuntime) -> Expanded:
+    return [e for item in items for e in expand(item, runtime)]
+
+
 def resolve(
     layers: Iterable[Iterable[SpecItem]], runtime: SteeringRuntime, *, max_x: float = DEFAULT_MAX_X
 ) -> ResolvedConfig:
@@ -155,26 +169,37 @@ def resolve(
 
     Typical order: server defaults, profile, body, header.
     """
+    return merge([expand_all(layer, runtime) for layer in layers], runtime, max_x=max_x)
+
+
+def merge(layers: Iterable[Expanded], runtime: SteeringRuntime, *, max_x: float = DEFAULT_MAX_X,
+          pack_max_x: dict[str, float] | None = None) -> ResolvedConfig:
+    """:func:`resolve` on layers already expanded (each item expanded once per request). ``max_x`` bounds every
+    value as it is merged; ``pack_max_x`` (policy, per pack) bounds what the merged config finally applies."""
     merged: dict[FeatureRef, tuple[str, float]] = {}
     for layer in layers:
-        for item in layer:
-            for ref, op, value, x in expand(item, runtime):
-                col = runtime.column(ref)
-                if op == "off":
-                    merged.pop(ref, None)
-                    continue
-                if op == "suppress":
-                    merged[ref] = ("clamp", 0.0)
-                    continue
-                if op == "monitor":
-                    merged[ref] = ("monitor", col.threshold)  # the pack's calibrated threshold
-                    continue
-                v = value * col.max_activation if x else value
-                if not math.isfinite(v) or abs(v) > max_x * col.max_activation:
-                    raise ValueOutOfRange(
-                        f"value for '{ref[0]}/{ref[1]}' is outside ±{max_x:g}x "
-                        f"(±{max_x * col.max_activation:.4g}) of its max_activation",
-                        param="steering",
-                    )
-                merged[ref] = (op, float(v))
+        for ref, op, value, x in layer:
+            col = runtime.column(ref)
+            if op == "off":
+                merged.pop(ref, None)
+                continue
+            if op == "suppress":
+                merged[ref] = ("clamp", 0.0)
+                continue
+            if op == "monitor":
+                merged[ref] = ("monitor", col.threshold)  # the pack's calibrated threshold
+                continue
+            v = value * col.max_activation if x else value
+            if not math.isfinite(v) or abs(v) > max_x * col.max_activation:
+                raise ValueOutOfRange(
+                    f"value for '{ref[0]}/{ref[1]}' is outside ±{max_x:g}x "
+                    f"(±{max_x * col.max_activation:.4g}) of its max_activation",
+                    param="steering",
+                )
+            merged[ref] = (op, float(v))
+    for ref, (op, v) in merged.items():
+        bound = (pack_max_x or {}).get(ref[0])
+        if bound is not None and op != "monitor" and abs(v) > bound * runtime.column(ref).max_activation:
+            raise ValueOutOfRange(f"value for '{ref[0]}/{ref[1]}' is outside the policy bound ±{bound:g}x",
+                                  param="steering")
     return merged

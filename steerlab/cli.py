@@ -21,8 +21,7 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     c = model.config
-    info = ModelInfo(name=a.model_name or EMBEDDED_MODEL_ID, architecture=c.architectures[0], d_model=c.hidden_size,
-                     num_layers=c.num_hidden_layers)
+    info = ModelInfo.from_hf_config(c, a.model_name or EMBEDDED_MODEL_ID)
     if a.task == "gender":
         return _train_gender(a, model, tok, info)
     if a.task == "scope":
@@ -274,8 +273,7 @@ def cmd_sae_label(a: argparse.Namespace) -> int:
 
     model, tok = _model_and_tokenizer(a.model)
     c = model.config
-    info = ModelInfo(name=EMBEDDED_MODEL_ID, architecture=c.architectures[0], d_model=c.hidden_size,
-                     num_layers=c.num_hidden_layers)
+    info = ModelInfo.from_hf_config(c, EMBEDDED_MODEL_ID)
     r = label_and_ship(model, tok, info, sae_dir=Path(a.sae).expanduser(), corpus=Path(a.corpus).expanduser(),
                        skip_chars=a.skip_chars, chars=a.chars, out_pack=Path(a.out_pack), report=Path(a.report),
                        n_random=a.random, n_concept=a.per_concept, seed=a.seed,

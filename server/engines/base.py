@@ -60,12 +60,19 @@ class Delta:
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ServedModel:
+    """What the server serves (``GET /v1/models``): its id and context length, and the shape packs must match."""
+
     id: str
     max_model_len: int
     d_model: int
     num_layers: int
     architecture: str
+
+    def pack_model(self) -> PackModelInfo:
+        """The same model as packs name it (``pack.json`` ``model``)."""
+        return PackModelInfo(name=self.id, architecture=self.architecture, d_model=self.d_model,
+                             num_layers=self.num_layers)
 
 
 class Engine(Protocol):
@@ -74,7 +81,7 @@ class Engine(Protocol):
 
     def reload(self, packs: list[FeaturePack]) -> SteeringRuntime: ...
 
-    def model_info(self) -> ModelInfo: ...
+    def model_info(self) -> ServedModel: ...
 
     def health(self) -> bool: ...
 

@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator
 
 import torch
 
-from server.engines.base import Delta, GenerateRequest, ModelInfo
+from server.engines.base import Delta, GenerateRequest, ServedModel
 from server.engines.sampling import Detokenizer
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.pack import ModelInfo as PackModel
 from steering.runtime import BatchState, SteeringRuntime
 
 REPLY = "Hello from the fake engine. "
@@ -37,15 +36,14 @@ class FakeEngine:
         packs = list(packs)
         d = d_model or (packs[0].manifest.model.d_model if packs else 16)
         layers = max([layer for p in packs for layer in p.layers], default=0) + 1
-        self.info = ModelInfo(id=model_id, max_model_len=max_model_len, d_model=d, num_layers=layers,
+        self.info = ServedModel(id=model_id, max_model_len=max_model_len, d_model=d, num_layers=layers,
                               architecture="FakeForCausalLM")
-        self.pack_model = packs[0].manifest.model if packs else PackModel(
-            name=model_id, architecture="FakeForCausalLM", d_model=d, num_layers=layers)
+        self.pack_model = packs[0].manifest.model if packs else self.info.pack_model()
         self.runtime = SteeringRuntime(packs, d, max_slots=8)
         self.embed = torch.randn(256, d, generator=torch.Generator().manual_seed(0)) * 4  # [V, d]
         self.delay, self.batch_size, self.aborted = delay, 0, set()
 
-    def model_info(self) -> ModelInfo:
+    def model_info(self) -> ServedModel:
         return self.info
 
     def health(self) -> bool:

@@ -21,14 +21,13 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
-from server.engines.base import Delta, GenerateRequest, ModelInfo
+from server.engines.base import Delta, GenerateRequest, ServedModel
 from server.engines.kv import PaddedBatch, cache_tensors
 from server.engines.sampling import Detokenizer, sample, token_logprob
 from steering.errors import SteeringError
 from steering.hooks import attach
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.pack import ModelInfo as PackModel
 from steering.runtime import BatchState, SteeringRuntime
 
 log = logging.getLogger("steerserve.engine.hf")
@@ -79,7 +78,7 @@ class HFEngine:
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()
         cfg = self.model.config
-        self.info = ModelInfo(
+        self.info = ServedModel(
             id=model_id or Path(model_path).name,
             max_model_len=int(getattr(cfg, "max_position_embeddings", 2048)),
             d_model=cfg.hidden_size,
@@ -89,8 +88,7 @@ class HFEngine:
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
         self.max_num_seqs, self.max_configs, self.max_prefill_tokens = max_num_seqs, max_configs, max_prefill_tokens
-        self.pack_model = PackModel(name=self.info.id, architecture=self.info.architecture, d_model=cfg.hidden_size,
-                                    num_layers=cfg.num_hidden_layers)
+        self.pack_model = self.info.pack_model()
         # Live tables: the current one plus, after a reload, older ones until their last request finishes.
         # Each has its own hooks; a token's row is 0 (a no-op) in every table but its request's.
         self._live: dict[int, tuple[SteeringRuntime, object, int]] = {}  # id → (runtime, hooks, requests)
@@ -142,7 +140,7 @@ class HFEngine:
             rt.batch = active.get(key, BatchState())
 
     # -- Engine protocol ---------------------------------------------------------------------------------------
-    def model_info(self) -> ModelInfo:
+    def model_info(self) -> ServedModel:
         return self.info
 
     def health(self) -> bool:

@@ -54,8 +54,7 @@ def build_engine(settings: ServerSettings):
     path = model_path(settings)
     cfg = AutoConfig.from_pretrained(path)
     model_id = settings.model_id or path.name
-    info = ModelInfo(name=model_id, architecture=(cfg.architectures or ["?"])[0], d_model=cfg.hidden_size,
-                     num_layers=cfg.num_hidden_layers)
+    info = ModelInfo.from_hf_config(cfg, model_id)
     packs = load_packs(packs_root(settings, model_id), info, strict=settings.strict_packs)
     log.info("loaded %d feature packs: %s", len(packs), ", ".join(p.id for p in packs) or "-")
     if settings.engine == "vllm":

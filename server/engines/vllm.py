@@ -22,10 +22,9 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from server.engines.base import Delta, GenerateRequest, ModelInfo, TokenLogprob
+from server.engines.base import Delta, GenerateRequest, ServedModel, TokenLogprob
 from steering.monitor import RequestMonitor
 from steering.pack import FeaturePack
-from steering.pack import ModelInfo as PackModel
 from steering.runtime import SteeringRuntime
 from steering.vllm.config import SECRET_ENV, cache_salt, encode_resolved
 from steering.vllm.plugin import PACKS_ENV
@@ -86,11 +85,10 @@ class VLLMEngine:
         with _environ({ADDR_ENV: addr, PACKS_ENV: os.pathsep.join(str(p.path) for p in packs)}):
             self.llm = AsyncLLM.from_engine_args(args)
         hf = self.llm.vllm_config.model_config.hf_config
-        self.info = ModelInfo(id=model_id or self.model_path.name, max_model_len=max_model_len,
+        self.info = ServedModel(id=model_id or self.model_path.name, max_model_len=max_model_len,
                               d_model=hf.hidden_size, num_layers=hf.num_hidden_layers,
                               architecture=(hf.architectures or ["?"])[0])
-        self.pack_model = PackModel(name=self.info.id, architecture=self.info.architecture,
-                                    d_model=self.info.d_model, num_layers=self.info.num_layers)
+        self.pack_model = self.info.pack_model()
         self.max_num_seqs = max_num_seqs
         self._set_packs(packs)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -107,7 +105,7 @@ class VLLMEngine:
             self.inbox.start()
 
     # -- Engine protocol ---------------------------------------------------------------------------------------
-    def model_info(self) -> ModelInfo:
+    def model_info(self) -> ServedModel:
         return self.info
 
     def health(self) -> bool:

@@ -36,6 +36,12 @@ class ModelInfo(_Strict):
     d_model: int = Field(gt=0, le=65536)
     num_layers: int = Field(gt=0, le=1024)
 
+    @classmethod
+    def from_hf_config(cls, config, name: str) -> ModelInfo:
+        """The model a transformers config describes, under the served/pack model ``name``."""
+        return cls(name=name, architecture=(config.architectures or ["?"])[0], d_model=config.hidden_size,
+                   num_layers=config.num_hidden_layers)
+
 
 class Site(_Strict):
     layer: int = Field(ge=0, description="decoder layer index; the hook reads and edits that layer's output")

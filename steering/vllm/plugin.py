@@ -44,8 +44,7 @@ def model_info(model_config) -> ModelInfo:
     name = name[0] if isinstance(name, list | tuple) else name
     if not name or "/" in str(name) or name == model_config.model:
         name = Path(model_config.model).name
-    return ModelInfo(name=str(name), architecture=(hf.architectures or ["?"])[0], d_model=hf.hidden_size,
-                     num_layers=hf.num_hidden_layers)
+    return ModelInfo.from_hf_config(hf, str(name))
 
 
 def load_packs(paths: list[str], model: ModelInfo) -> list[FeaturePack]:
