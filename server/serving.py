@@ -16,6 +16,7 @@ from server.errors import APIError
 from server.metrics import Metrics
 from server.protocol import ChatCompletionRequest, CompletionRequest, new_id, now, usage
 from server.steering_service import RequestSteering, alerts_of, steering_field
+from steering.runtime import FeatureRef
 
 log = logging.getLogger("steerserve.serving")
 
@@ -180,7 +181,7 @@ class Service:
                 self.metrics.not_applied.labels(pack).inc()
                 log.warning("steering NOT applied: %s/%s:%s edited 0 of %d positions", pack, feat, op, ran)
         for name, m in (choice.monitors or {}).items():
-            pack, feat = name.split("/", 1)
+            pack, feat = FeatureRef.parse(name)
             if m.get("max") is not None:
                 self.metrics.activation.labels(pack, feat).observe(m["max"])
 

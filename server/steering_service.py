@@ -27,11 +27,6 @@ class MandatoryMonitorOff(NotPermitted):
         self.feature = feature
 
 
-def _ref(text: str) -> FeatureRef:
-    pack, _, feature = text.partition("/")
-    return pack, feature
-
-
 @dataclass
 class Policy:
     """The policy in force, compiled against the loaded packs (rebuilt on pack reload)."""
@@ -53,12 +48,12 @@ class Policy:
         p = cls(
             defaults=parse_spec(s.defaults, param="steering.defaults"),
             profiles={name: parse_spec(pr.steering, param=f"profiles.{name}") for name, pr in s.profiles.items()},
-            mandatory={_ref(r) for r in s.mandatory_monitors},
+            mandatory={FeatureRef.parse(r) for r in s.mandatory_monitors},
             max_x=s.max_x,
             pack_max_x=dict(s.pack_max_x),
         )
         for ref_text, m in cfg.monitors.items():
-            ref = _ref(ref_text)
+            ref = FeatureRef.parse(ref_text)
             if m.action:
                 p.actions[ref] = m.action
             if m.note:
@@ -85,7 +80,7 @@ class Policy:
         """What action ``annotate`` appends: the operator's ``note``, else one naming the feature's label."""
         if ref in self.notes:
             return self.notes[ref]
-        label = runtime.packs[ref[0]].manifest.feature(ref[1]).label or f"{ref[0]}/{ref[1]}"
+        label = runtime.packs[ref[0]].manifest.feature(ref[1]).label or str(FeatureRef(*ref))
         return f"Note: an automated monitor flagged this reply ({label})."
 
 
@@ -102,7 +97,7 @@ class RequestSteering:
         """``steering.annotations[]``: one per annotate monitor that fired, in firing order."""
         seen: dict[str, str] = {}
         for a in alerts:
-            ref = _ref(a["feature"])
+            ref = FeatureRef.parse(a["feature"])
             if a["action"] == "annotate" and ref in self.notes:
                 seen.setdefault(a["feature"], self.notes[ref])
         return [{"feature": f, "note": n} for f, n in seen.items()]

@@ -28,13 +28,30 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 
 from steering.errors import CapacityExceeded, UnknownFeature, UnknownFeaturePack
 from steering.pack.io import FeaturePack, SiteTensors
 
-FeatureRef = tuple[str, str]  # (pack id, feature name)
+
+class FeatureRef(NamedTuple):
+    """``(pack id, feature name)``, a plain tuple to the tables; ``str()`` and :meth:`parse` are its text form,
+    ``"pack/feature"`` (responses, metrics labels, policy files)."""
+
+    pack: str
+    feature: str
+
+    def __str__(self) -> str:
+        return f"{self.pack}/{self.feature}"
+
+    @classmethod
+    def parse(cls, text: str) -> FeatureRef:
+        pack, _, feature = text.partition("/")
+        return cls(pack, feature)
+
+
 # A resolved request config: feature → (op, absolute value). Ops: add | clamp | monitor (suppress = clamp to 0).
 # A monitor's value is its threshold (the pack's calibrated one unless policy overrides it): thresholds travel with
 # the config into every engine's tables, so the API process and vLLM workers can never disagree on them.
@@ -292,7 +309,7 @@ class SteeringRuntime:
             t = SiteTable(layer, d_model, F, max_configs, torch.device(device), dtype)
             for col, (p, site, f) in enumerate(feats):
                 self._fill_column(t, col, p.manifest.encoder.kind, site, f.index)
-                placed.setdefault((p.id, f.name), []).append((layer, col))
+                placed.setdefault(FeatureRef(p.id, f.name), []).append((layer, col))
                 cond = p.manifest.condition
                 if cond is not None and f.name == cond.feature:
                     if layer == p.layer:  # read at the read site only; never gated itself
@@ -307,7 +324,7 @@ class SteeringRuntime:
                 at = sorted(placed[(p.id, f.name)], key=lambda lc: p.layers.index(lc[0]))  # the pack's site order
                 thr = f.threshold if f.threshold is not None else float("inf")
                 writes = tuple(layer for layer, col in at if self.sites[layer].writes[col] > 0)
-                self.columns[(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes)
+                self.columns[FeatureRef(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes)
         self.rows = ConfigRows(self, max_configs)
         self.batch = BatchState()
 

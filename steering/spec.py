@@ -136,7 +136,7 @@ def expand(item: SpecItem, runtime: SteeringRuntime) -> list[tuple[FeatureRef, s
         features = runtime.packs[item.pack].manifest.features
     out = []
     for f in features:
-        ref, op = (item.pack, f.name), item.op or f.default_op
+        ref, op = FeatureRef(item.pack, f.name), item.op or f.default_op
         if op in VALUE_OPS and item.value is None:
             out.append((ref, op, *_default_value(f, op)))
         else:
