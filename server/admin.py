@@ -39,7 +39,7 @@ async def reload_packs(request: Request) -> dict:
     """Verify every pack under the packs root, then swap the table atomically: requests in flight finish on the
     table they started with; a pack that fails verification aborts the reload and nothing changes."""
     st = request.app.state.steer
-    svc = st.require()
+    svc = st.require_ready()
     root = Path(st.settings.packs) if st.settings.packs else packs_root(st.settings, svc.engine.model_info().id)
     packs = load_packs(root, svc.engine.pack_model, strict=True)
     runtime = await asyncio.to_thread(svc.engine.reload, packs)
@@ -59,7 +59,7 @@ async def monitors(request: Request) -> dict:
 @router.post("/monitors/{pack_id}/{feature}")
 async def switch_monitor(pack_id: str, feature: str, body: MonitorSwitch, request: Request) -> dict:
     st = request.app.state.steer
-    svc = st.require()
+    svc = st.require_ready()
     ref = (pack_id, feature)
     svc.engine.runtime.column(ref)  # unknown pack / feature → 404 / 400
     if ref not in st.policy.mandatory and not body.enabled:

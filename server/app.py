@@ -108,18 +108,18 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
 
     @app.get("/v1/models")
     async def models() -> dict:
-        info = state.require().engine.model_info()
+        info = state.require_ready().engine.model_info()
         return {"object": "list", "data": [{"id": info.id, "object": "model", "created": now(),
                                             "owned_by": "steerserve", "max_model_len": info.max_model_len}]}
 
     @app.get("/v1/steering/packs")
     async def list_packs() -> dict:
-        rt = state.require().engine.runtime
+        rt = state.require_ready().engine.runtime
         return {"object": "list", "data": [pack_view(p) for p in rt.packs.values()]}
 
     @app.get("/v1/steering/packs/{pack_id}")
     async def get_pack(pack_id: str) -> dict:
-        rt = state.require().engine.runtime
+        rt = state.require_ready().engine.runtime
         if pack_id not in rt.packs:
             raise UnknownFeaturePack(f"unknown feature pack '{pack_id[:64]}'", param="pack_id")
         return pack_view(rt.packs[pack_id], full=True)
@@ -127,7 +127,7 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
     feature_maps: dict[int, tuple[object, FeatureMap]] = {}  # one per pack table (a reload builds a new table)
 
     def feature_map() -> FeatureMap:
-        rt = state.require().engine.runtime
+        rt = state.require_ready().engine.runtime
         if id(rt) not in feature_maps or feature_maps[id(rt)][0] is not rt:
             feature_maps.clear()
             feature_maps[id(rt)] = (rt, FeatureMap.of(rt.packs.values()))
@@ -137,7 +137,7 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
     async def feature_neighbors(pack_id: str, feature: str, k: int = Query(10, ge=1, le=200),
                                 same_layer: bool = False) -> dict:
         """Nearest features across all loaded packs by cosine similarity of decoder directions."""
-        rt = state.require().engine.runtime
+        rt = state.require_ready().engine.runtime
         if pack_id not in rt.packs:
             raise UnknownFeaturePack(f"unknown feature pack '{pack_id[:64]}'", param="pack_id")
         if (pack_id, feature) not in rt.columns:
@@ -151,7 +151,7 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
         return {"object": "list", "data": feature_map().layout_2d()}
 
     def steering_of(request: Request, req, x_steering: str | None, x_profile: str | None) -> RequestSteering:
-        svc = state.require()
+        svc = state.require_ready()
         if req.model_extra:  # accepted like the OpenAI API does, but visible to the operator
             log.info("ignoring unknown request fields: %s", ", ".join(sorted(req.model_extra))[:200])
         try:
@@ -164,7 +164,7 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
             raise
 
     async def respond(request: Request, req, prompt_ids: list[int], steering: RequestSteering, build, chunk):
-        svc = state.require()
+        svc = state.require_ready()
         if req.n > state.config.server.max_n:
             raise APIError(f"n must be at most {state.config.server.max_n}", param="n")
         if (req.max_tokens or 0) > state.config.server.max_tokens:
@@ -185,7 +185,7 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
     @app.post("/v1/chat/completions")
     async def chat(request: Request, req: ChatCompletionRequest, x_steering: str | None = Header(None),
                    x_steering_profile: str | None = Header(None)):
-        svc = state.require()
+        svc = state.require_ready()
         svc.check_model(req.model)
         steering = steering_of(request, req, x_steering, x_steering_profile)
         prompt_ids = svc.engine.tokenize_chat([{"role": m.role, "content": m.text()} for m in req.messages])
@@ -203,7 +203,7 @@ def build_app(settings: ServerSettings, engine: Engine | None = None, *, engine_
     @app.post("/v1/completions")
     async def completions(request: Request, req: CompletionRequest, x_steering: str | None = Header(None),
                           x_steering_profile: str | None = Header(None)):
-        svc = state.require()
+        svc = state.require_ready()
         svc.check_model(req.model)
         steering = steering_of(request, req, x_steering, x_steering_profile)
         prompt_ids = svc.prompt_ids(req.prompt)

@@ -87,7 +87,7 @@ class Admission:
         return release
 
 
-class Service:
+class CompletionService:
     def __init__(self, engine: Engine, metrics: Metrics, alerts: AlertDispatcher, max_tokens_default: int = 512,
                  max_in_flight: int = 1 << 30):
         self.engine, self.metrics, self.alerts = engine, metrics, alerts
@@ -200,7 +200,7 @@ class Service:
         async def one(i: int, g: GenerateRequest) -> Choice:
             c = Choice(i)
             async for d in self.engine.generate(g):
-                alerts = self._fold(c, d, steering)
+                alerts = self._add_delta(c, d, steering)
                 self.emit_alerts(g.request_id, alerts, steering, key_name, c.text)
             self._account(steering, c)
             if g.report_tokens:
@@ -213,7 +213,7 @@ class Service:
             release()
 
     @staticmethod
-    def _fold(c: Choice, d: Delta, steering: RequestSteering) -> list[dict]:
+    def _add_delta(c: Choice, d: Delta, steering: RequestSteering) -> list[dict]:
         """Add one delta to its choice. On the last one, notes of annotate monitors that fired are appended to the
         delta's text (so the final stream chunk carries them) and to the choice's."""
         alerts = alerts_of(d.events, steering)
@@ -277,7 +277,7 @@ class Service:
                     live -= 1
                     continue
                 c = choices[i]
-                alerts = self._fold(c, d, steering)
+                alerts = self._add_delta(c, d, steering)
                 self.emit_alerts(gens[i].request_id, alerts, steering, key_name, c.text)
                 if d.text or d.finish_reason or alerts:
                     body = chunk(i, d, d.finish_reason, c)

@@ -10,9 +10,9 @@ from server.engines.base import Engine
 from server.errors import APIError
 from server.metrics import Metrics
 from server.policy import PolicyConfig
-from server.serving import Service
+from server.serving import CompletionService
 from server.settings import ServerSettings
-from server.steering_service import Policy
+from server.steering_service import CompiledPolicy
 
 log = logging.getLogger("steerserve")
 
@@ -36,17 +36,17 @@ class State:
         self.metrics = Metrics()
         self.alerts = build_alerts(config, self.metrics)
         self.engine: Engine | None = None
-        self.service: Service | None = None
-        self.policy = Policy()
+        self.service: CompletionService | None = None
+        self.policy = CompiledPolicy()
         self.draining = False
         self.load_error: BaseException | None = None  # the engine failed to load (the server then exits)
         if engine is not None:
             self.ready(engine)
 
-    def compile_policy(self, runtime) -> Policy:
+    def compile_policy(self, runtime) -> CompiledPolicy:
         """The policy file compiled against ``runtime``'s packs; ``max_x`` from the settings unless the file sets
         it (at start-up and on every pack reload alike)."""
-        policy = Policy.from_config(self.config, runtime)
+        policy = CompiledPolicy.from_config(self.config, runtime)
         if "max_x" not in self.config.steering.model_fields_set:
             policy.max_x = self.settings.max_x
         return policy
@@ -57,10 +57,10 @@ class State:
         self.engine = engine
         waiting = self.config.server.max_waiting
         waiting = self.settings.max_waiting if waiting is None else waiting
-        self.service = Service(engine, self.metrics, self.alerts, self.settings.max_tokens_default,
-                               max_in_flight=self.settings.max_num_seqs + waiting)
+        self.service = CompletionService(engine, self.metrics, self.alerts, self.settings.max_tokens_default,
+                                         max_in_flight=self.settings.max_num_seqs + waiting)
 
-    def require(self) -> Service:
+    def require_ready(self) -> CompletionService:
         if self.service is None or self.draining:
             raise APIError("the model is still loading" if not self.draining else "the server is shutting down",
                            status=503, code="model_loading" if not self.draining else "server_shutting_down",

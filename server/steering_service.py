@@ -28,7 +28,7 @@ class MandatoryMonitorOff(NotPermitted):
 
 
 @dataclass
-class Policy:
+class CompiledPolicy:
     """The policy in force, compiled against the loaded packs (rebuilt on pack reload)."""
 
     defaults: list[SpecItem] = field(default_factory=list)
@@ -43,7 +43,7 @@ class Policy:
     disabled: set[FeatureRef] = field(default_factory=set)  # monitors an admin switched off at run time
 
     @classmethod
-    def from_config(cls, cfg: PolicyConfig, runtime: SteeringRuntime) -> Policy:
+    def from_config(cls, cfg: PolicyConfig, runtime: SteeringRuntime) -> CompiledPolicy:
         s = cfg.steering
         p = cls(
             defaults=parse_spec(s.defaults, param="steering.defaults"),
@@ -68,7 +68,7 @@ class Policy:
         resolve([p.defaults, *p.profiles.values(), *p.counter_steer.values()], runtime, max_x=p.max_x)
         return p
 
-    def keep_switches(self, old: Policy) -> Policy:
+    def keep_switches(self, old: CompiledPolicy) -> CompiledPolicy:
         """Carry run-time monitor switches over to a recompiled policy (pack reload)."""
         self.disabled = old.disabled & self.mandatory
         return self
@@ -156,7 +156,7 @@ def _check_packs(items: list[SpecItem], key: KeyConfig | None) -> None:
 
 def resolve_request(
     runtime: SteeringRuntime,
-    policy: Policy,
+    policy: CompiledPolicy,
     header: str | None,
     profile_header: str | None,
     body: SteeringBody | str | None,

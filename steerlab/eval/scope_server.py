@@ -13,7 +13,7 @@ from pathlib import Path
 
 from server.engines.base import GenerateRequest, SamplingParams
 from server.policy import load_policy
-from server.steering_service import Policy, resolve_request
+from server.steering_service import CompiledPolicy, resolve_request
 from steering.pack import FeaturePack
 
 
@@ -26,7 +26,7 @@ class EngineAsker:
         from server.engines.hf import HFEngine
 
         self.engine = HFEngine(model_path, packs, model_id=model_id, max_num_seqs=max_num_seqs)
-        policy = Policy.from_config(load_policy(policy_path), self.engine.runtime)
+        policy = CompiledPolicy.from_config(load_policy(policy_path), self.engine.runtime)
         self.steering = resolve_request(self.engine.runtime, policy, None, profile, None)
         self.feature = feature
         self._ids = itertools.count()
@@ -74,7 +74,7 @@ def run_scope_eval(model_path: str | Path, pack: FeaturePack, *, policy_path: st
     tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path)
     model = model or AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
     runtime = SteeringRuntime([pack], model.config.hidden_size, max_slots=2 * batch)
-    policy = Policy.from_config(load_policy(policy_path), runtime)
+    policy = CompiledPolicy.from_config(load_policy(policy_path), runtime)
     rs = resolve_request(runtime, policy, None, profile, None)
     splits, _ = scope_splits(seed)
     report = evaluate_scope(model, tokenizer, runtime, rs.config, rs.block_on, splits["test"], profile=profile,

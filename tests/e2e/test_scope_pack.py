@@ -10,7 +10,7 @@ import pytest
 
 from server.engines.base import GenerateRequest, SamplingParams
 from server.policy import load_policy
-from server.steering_service import Policy, resolve_request
+from server.steering_service import CompiledPolicy, resolve_request
 
 pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scope-health.yaml"
@@ -19,7 +19,7 @@ REF = ("topics", "off-scope")
 
 @pytest.fixture(scope="module")
 def profile(engine):
-    policy = Policy.from_config(load_policy(EXAMPLE), engine.runtime)
+    policy = CompiledPolicy.from_config(load_policy(EXAMPLE), engine.runtime)
     return resolve_request(engine.runtime, policy, None, "health-assistant", None)
 
 

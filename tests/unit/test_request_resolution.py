@@ -8,7 +8,7 @@ import pytest
 import steering.spec as spec
 from server.policy import PolicyConfig
 from server.protocol import SteeringBody
-from server.steering_service import MandatoryMonitorOff, Policy, resolve_request
+from server.steering_service import CompiledPolicy, MandatoryMonitorOff, resolve_request
 from steering.errors import InvalidSteeringSpec, ValueOutOfRange
 from steering.runtime import SteeringRuntime
 from tests.conftest import TINY
@@ -21,8 +21,8 @@ def runtime(pack_factory):
     return SteeringRuntime(packs, TINY.d_model)
 
 
-def policy(runtime, **steering) -> Policy:
-    return Policy.from_config(PolicyConfig.model_validate({"steering": steering}), runtime)
+def policy(runtime, **steering) -> CompiledPolicy:
+    return CompiledPolicy.from_config(PolicyConfig.model_validate({"steering": steering}), runtime)
 
 
 def test_each_item_is_parsed_once_and_expanded_once(runtime, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from server.policy import load_policy
-from server.steering_service import Policy, resolve_request
+from server.steering_service import CompiledPolicy, resolve_request
 from steering.monitor import RequestMonitor
 from steering.pack import load_pack
 from steering.runtime import BatchState, SteeringRuntime
@@ -124,7 +124,7 @@ def test_example_policy_profile_blocks_on_the_topics_monitor(tmp_path):
     c = Candidate(2, "max", torch.ones(TINY.d_model), 0.0, 1.0, 0.9, 0.8, 0.05, 0.9)
     pack = save_scope_pack(tmp_path / PACK_ID, TINY, c, 3.0, {"corpus": "synthetic", "command": "test"})
     rt = SteeringRuntime([pack], TINY.d_model)
-    policy = Policy.from_config(load_policy(EXAMPLE), rt)
+    policy = CompiledPolicy.from_config(load_policy(EXAMPLE), rt)
     rs = resolve_request(rt, policy, None, "health-assistant", None)
     assert rs.config == {(PACK_ID, FEATURE): ("monitor", rt.column((PACK_ID, FEATURE)).threshold)}
     assert rs.block_on == frozenset({(PACK_ID, FEATURE)})
