@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -29,9 +28,7 @@ def _audit(request: Request, what: str, feature: str = "-") -> None:
     st = request.app.state.steer
     key = getattr(request.scope.get("steerserve.key"), "name", None)
     log.warning("admin %s by %s", what, key or "(no keys configured)")
-    st.alerts.emit(Alert(request_id="-", model=st.engine.model_info().id, feature=feature, action="admin",
-                         token_index=-1, value=0.0, threshold=None, phase="admin", time=time.time(), key_name=key,
-                         excerpt=what))
+    st.alerts.emit(Alert.event(st.engine.model_info().id, feature, "admin", "admin", key, what))
 
 
 @router.post("/packs/reload")

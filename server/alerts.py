@@ -74,6 +74,13 @@ class Alert:
     key_name: str | None = None
     excerpt: str = ""
 
+    @classmethod
+    def event(cls, model: str, feature: str, action: str, phase: str, key_name: str | None, excerpt: str) -> Alert:
+        """An alert that is not a monitor firing on a request: an admin change, a denied attempt to turn off a
+        mandatory monitor (``request_id`` "-", no token, no value)."""
+        return cls(request_id="-", model=model, feature=feature, action=action, token_index=-1, value=0.0,
+                   threshold=None, phase=phase, time=time.time(), key_name=key_name, excerpt=excerpt)
+
     def payload(self) -> dict:
         """The JSON object every sink sends. Request id, model and key come from clients, so they are cleaned."""
         return {

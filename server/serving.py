@@ -110,9 +110,8 @@ class CompletionService:
 
     def denied_mandatory(self, feature: str, key_name: str | None) -> None:
         """An attempt to switch off a mandatory monitor: counted and alerted (the request itself gets 403)."""
-        self.alerts.emit(Alert(request_id="-", model=self.engine.model_info().id, feature=feature, action="denied",
-                               token_index=-1, value=0.0, threshold=None, phase="request", time=time.time(),
-                               key_name=key_name, excerpt="attempt to turn off a mandatory monitor"))
+        self.alerts.emit(Alert.event(self.engine.model_info().id, feature, "denied", "request", key_name,
+                                     "attempt to turn off a mandatory monitor"))
 
     def emit_alerts(self, rid: str, alerts: list[dict], steering: RequestSteering, key_name: str | None,
                     text: str) -> None:

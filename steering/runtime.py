@@ -264,6 +264,14 @@ class ConfigRows:
                 self.runtime._write_row(r, {})
                 del self._by_key[self._key_of.pop(r)]
 
+    def switch(self, row: int, config: ResolvedConfig) -> int:
+        """Move a request from ``row`` to ``config``'s row (counter-steering from the token where a monitor fires).
+        The new row is taken before the old one is given back, so a row other requests share is never rewritten
+        under them. Raises CapacityExceeded (the request then keeps ``row``)."""
+        new = self.acquire(config)
+        self.release(row)
+        return new
+
     def in_use(self) -> int:
         return sum(1 for c in self._refs if c > 0)
 

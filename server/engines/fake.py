@@ -95,10 +95,9 @@ class FakeEngine:
                 for e in events:
                     if e.feature in req.steer_on:  # conditional steering from the firing token on
                         config = {**req.steering, **req.steer_on[e.feature]}
-                        new = rt.rows.acquire(config)
-                        rt.rows.release(row)
+                        row = rt.rows.switch(row, config)
                         applied.set_config(config)
-                        row, reply = new, reply[:n] + STEERED_REPLY * 100
+                        reply = reply[:n] + STEERED_REPLY * 100
                 ch = reply[n]
                 n += 1
                 out, hit_stop = detok.push(ord(ch))

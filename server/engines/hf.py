@@ -410,12 +410,11 @@ class HFEngine:
         """Conditional steering: from now on this request runs with its config plus ``extra``."""
         config = {**seq.req.steering, **extra}
         try:
-            row = seq.rt.rows.acquire(config)
+            seq.row = seq.rt.rows.switch(seq.row, config)
         except SteeringError:
             log.warning("no free config row for counter-steering %s; continuing unchanged", seq.req.request_id)
             return
-        seq.rt.rows.release(seq.row)
-        seq.row, seq.req.steering = row, config
+        seq.req.steering = config
         seq.applied.set_config(config)
 
     def _decode_one(self, tok: int) -> str:

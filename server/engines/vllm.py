@@ -27,14 +27,13 @@ from steering.monitor import RequestMonitor
 from steering.pack import FeaturePack
 from steering.runtime import SteeringRuntime
 from steering.vllm.config import SECRET_ENV, cache_salt, encode_resolved
+from steering.vllm.cpu import cpu_defaults
 from steering.vllm.plugin import PACKS_ENV
 from steering.vllm.readings import ADDR_ENV, ReadingsInbox
 
 log = logging.getLogger("steerserve.engine.vllm")
 READINGS_TIMEOUT_S = 5.0
-# vLLM-CPU defaults that work on small machines (docs/decisions.md); an operator's own environment wins
-CPU_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": f"0-{(os.cpu_count() or 1) - 1}",
-                "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+CPU_DEFAULTS = cpu_defaults()  # an operator's own environment wins
 
 
 @contextlib.contextmanager

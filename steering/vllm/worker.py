@@ -202,12 +202,11 @@ class WorkerSteering:
 
     def _switch(self, rid: str, r: _Req, config: dict) -> None:
         try:
-            row = self.rt.rows.acquire(config)
+            r.row = self.rt.rows.switch(r.row, config)
         except SteeringError as e:
             log.error("steerserve: cannot counter-steer %s: %s", rid, e.message)
             return
-        self.rt.rows.release(r.row)
-        r.row, r.args.config = row, config
+        r.args.config = config
         if r.applied:
             r.applied.set_config(config)
 

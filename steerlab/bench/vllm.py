@@ -25,11 +25,11 @@ from pathlib import Path
 import httpx
 import psutil
 
+from steering.vllm.cpu import cpu_defaults
 from steerlab.bench.op import config, synthetic_packs
 
 PROMPT = "Write a long story about a lighthouse keeper."
-CPU_ENV = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": f"0-{(os.cpu_count() or 1) - 1}",
-           "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+CPU_ENV = cpu_defaults()
 
 
 def tree_cpu() -> float:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from steering.errors import CapacityExceeded
 from steering.runtime import SteeringRuntime, reduce_per_slot
 
 D = 16
@@ -191,3 +193,19 @@ def test_condition_manifest_checks(pack_factory):
         pack_factory("c1", kind="probe", n_features=2, layers=[2, 1], condition={"feature": "f0", "threshold": 0})
     with pytest.raises(ValueError, match="not a feature"):
         pack_factory("c2", kind="probe", n_features=2, layers=[1, 2], condition={"feature": "zz", "threshold": 0})
+
+
+def test_switch_moves_one_request_without_touching_a_shared_row(pack_factory):
+    from steering.runtime import FeatureRef
+
+    rt = SteeringRuntime([pack_factory("p")], D, max_configs=4)
+    base = {("p", "f0"): ("add", 1.0)}
+    a, b = rt.rows.acquire(base), rt.rows.acquire(base)  # two requests share a row
+    before = rt.sites[1].add[a].clone()
+    moved = rt.rows.switch(a, {**base, ("p", "f1"): ("add", 2.0)})  # one of them starts counter-steering
+    assert moved != a and rt.rows.in_use() == 2
+    assert torch.equal(rt.sites[1].add[b], before)  # the other request's row is unchanged
+    with pytest.raises(CapacityExceeded):  # no room: the request keeps its row
+        rt.rows.acquire({("p", "f2"): ("add", 1.0)}), rt.rows.switch(moved, {("p", "f2"): ("add", 3.0)})
+    assert rt.rows.in_use() == 3
+    assert str(FeatureRef("p", "f0")) == "p/f0" and FeatureRef.parse("p/f0") == ("p", "f0")

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from steering.vllm.cpu import cpu_defaults
 from tests.e2e.conftest import (  # noqa: F401  (fixtures and helpers the vLLM tests import from here)
     LOGPROB_TOL,
     SMOL,
@@ -29,8 +30,7 @@ from tests.e2e.conftest import (  # noqa: F401  (fixtures and helpers the vLLM t
     vcollect,
 )
 
-VLLM_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": f"0-{(os.cpu_count() or 1) - 1}",
-            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "HF_HUB_OFFLINE": "1"}
+VLLM_ENV = {**cpu_defaults(kv_cache_gib=1), "HF_HUB_OFFLINE": "1"}
 for k, v in VLLM_ENV.items():
     os.environ.setdefault(k, v)
 
