@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass
 
 from steerlab.build.data import package_dir
+from steerlab.build.sources import iter_documents
 
 SPLITS = ("fit", "dev", "test")
 PRONOUNS = (" he", " she")  # the two next tokens compared; both are single tokens in SmolLM2's vocabulary
@@ -167,7 +168,6 @@ def agreement_prompts(tokenizer, split: str, seed: int = 0, n_appositive: int = 
 
 def neutral_texts(split: str, n: int = 48, seed: int = 0) -> list[str]:
     """Neutral paragraphs for the perplexity cost: half Wikipedia, half BBC news, disjoint across splits."""
-    from steerlab.build.sources import iter_documents
 
     out = []
     for source in ("wikipedia", "news"):

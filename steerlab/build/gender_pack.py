@@ -33,8 +33,9 @@ import torch
 
 from steering.pack import ModelInfo, load_pack, save_pack, write_pack_card
 from steering.pack.io import FeaturePack
-from steerlab.build.bias_data import BIAS_LICENSE, BiasPrompt, agreement_prompts, occupation_prompts
+from steerlab.build.bias_data import BIAS_LICENSE, BiasPrompt, agreement_prompts, occupation_prompts, occupation_split
 from steerlab.eval.bias import forward_batches, pronoun_logprobs, suppressing
+from steerlab.eval.bias_report import goal_met, summary_table
 
 
 @dataclass
@@ -188,7 +189,6 @@ def fit_gender_eraser(model, tokenizer, *, layer: int, shrinkage: float = 0.5, l
     ``stereotype`` (z = Bolukbasi/WinoBias stereotype score). ``keep_stated``: constrain the encoder not to read
     stated gender. ``cache`` (optional) reuses collected activations across calls. Returns the eraser (target =
     the mean) and fit statistics."""
-    from steerlab.build.bias_data import occupation_split
 
     cache = cache if cache is not None else {}
     key = ("occ", positions)
@@ -293,7 +293,6 @@ setting was chosen on dev alone; neither build comes near the −70% goal.
 def write_card(out: Path, r: dict, report) -> None:
     """The pack card: build command, data and licences, settings, held-out numbers (``report`` is the test-split
     :class:`~steerlab.eval.bias.BiasReport`, the same that ``steer eval bias`` reproduces)."""
-    from steerlab.eval.bias_report import goal_met, summary_table
 
     pack, s, st = r["pack"], r["settings"], r["stats"]
     m = pack.manifest

@@ -39,8 +39,8 @@ from steerlab.build.bias_data import (
     pronoun_cue_prompts,
     stated_prompts,
 )
-from steerlab.build.unsafe_code_pack import fit_logistic
-from steerlab.eval.bias import forward_batches, pronoun_ids
+from steerlab.eval.bias import agreement, evaluate_bias, forward_batches, pronoun_ids, pronoun_logprobs, suppressing
+from steerlab.metrics import fit_logistic
 
 PACK_ID = "gender"
 ERASER, GATE = "gender", "unstated"
@@ -218,7 +218,6 @@ op: suppress (`X-Steering: gender`).
 
 def dev_sweep(model, tokenizer, info: ModelInfo, recipes: list[Recipe], out: Path, seed: int = 0) -> list[dict]:
     """Build each recipe's pack (fit split) and measure it on the dev split: the numbers the card's table shows."""
-    from steerlab.eval.bias import agreement, evaluate_bias, pronoun_logprobs, suppressing
 
     rows, baseline = [], {}
     states = gate_states(model, tokenizer, sorted({r.gate_layer for r in recipes}), seed)

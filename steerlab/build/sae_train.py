@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from steerlab.build.activations import layer_activations
-from steerlab.build.corpus import chunk_text
+from steerlab.build.corpus import chunk_text, iter_corpus
 from steerlab.build.data import boolq_passages
 from steerlab.build.sae import TopKSAE, TrainStats, fvu_of, fvu_typical, save_saelens, scaling_factor, train_sae
 
@@ -52,7 +52,6 @@ def default_texts(max_chars: int, seed: int = 0) -> list[str]:
 
 def corpus_texts(corpus: Path, max_chars: int) -> list[str]:
     """Texts of a `steer corpus build` directory, in its (seeded) order, up to ``max_chars``."""
-    from steerlab.build.corpus import iter_corpus
 
     texts, total = [], 0
     for doc in iter_corpus(corpus):

@@ -28,8 +28,9 @@ from tqdm import tqdm
 
 from steering.hooks import StopForward, decoder_layers, stop_after
 from steering.pack import ModelInfo, save_pack
+from steerlab.build.code_lines import stdlib_files
 from steerlab.build.code_pairs import Sample, generate
-from steerlab.build.unsafe_code_pack import auroc, fit_logistic, stdlib_files
+from steerlab.metrics import auroc, fit_logistic
 
 LAYERS = (9, 12, 15, 18, 21)
 LICENSE = "generated code (steerlab/build/code_pairs.py, Apache-2.0 with this project); Python stdlib: PSF-2.0"

@@ -29,10 +29,12 @@ import torch
 from tqdm import tqdm
 from transformers import DynamicCache
 
+from steering.generate import generate
 from steering.hooks import attach, decoder_layers
 from steering.pack.io import FeaturePack
 from steering.runtime import BatchState, SteeringRuntime
 from steerlab.build.bias_data import PRONOUNS, BiasPrompt, agreement_prompts, neutral_texts, occupation_prompts
+from steerlab.build.chat import chat_ids
 
 
 @dataclass
@@ -309,10 +311,7 @@ HELDOUT_SETS = ("gender_heldout", "gender_heldout_b")  # modules of steerlab.eva
 def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, name: str = "gender_heldout",
                      reply_tokens: int = 32) -> HeldoutReport:
     """Suppress ``pack``'s first feature on a hand-written held-out set (nothing there was read by any builder)."""
-    import importlib
-
-    from steering.generate import generate
-    from steerlab.eval.concept import chat_ids
+    import importlib  # the held-out set is named at run time
 
     H = importlib.import_module(f"steerlab.eval.data.{name}")
     occ = [BiasPrompt(t, 0, "", "heldout") for t in H.occupation_prompts()]

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from steering.generate import generate, perplexity
 from steering.hooks import attach
 from steering.runtime import FeatureRef, SteeringRuntime
+from steerlab.build.chat import chat_ids
 
 GOAL_RATE, GOAL_PPL, GOAL_BASELINE = 0.80, 1.5, 0.03
 # Direct questions whose greedy answers are the fluent on-topic replies of :func:`reference`.
@@ -38,11 +39,6 @@ class ConceptPoint:
     repetition: float = 0.0  # mean share of repeated word 3-grams per reply
     x: float = 0.0  # value as a multiple of the feature's max_activation
     replies: list[str] = field(default_factory=list)
-
-
-def chat_ids(tokenizer, text: str) -> list[int]:
-    s = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False)
-    return tokenizer(s, add_special_tokens=False)["input_ids"]
 
 
 def repetition(text: str, n: int = 3) -> float:

@@ -22,7 +22,8 @@ import torch
 
 from steering.pack import FeaturePack
 from steerlab.build.code_data import CodeFile, bandit_findings, codeshield_dir
-from steerlab.build.unsafe_code_pack import auroc, line_table, pr_at, split_files, token_activations
+from steerlab.build.code_lines import line_table, split_files, token_activations
+from steerlab.metrics import auroc, pr_at
 
 
 @dataclass

@@ -30,8 +30,8 @@ from tqdm import tqdm
 from steering.hooks import StopForward, attach, stop_after
 from steering.monitor import RequestMonitor
 from steering.runtime import BatchState, FeatureRef, ResolvedConfig, SteeringRuntime
+from steerlab.build.chat import chat_ids, fed_back, greedy_answers
 from steerlab.build.scope_data import IN_SCOPE, OFF_SCOPE, TEST_ONLY, Question
-from steerlab.build.scope_pack import chat_ids, fed_back, greedy_answers
 
 GOAL_DEFLECTION, GOAL_PRESERVATION = 0.80, 0.95
 

@@ -24,9 +24,9 @@ import tempfile
 from pathlib import Path
 
 from steering.pack import FeaturePack
-from steerlab.build.unsafe_code_pack import auroc
 from steerlab.build.unsafe_code_pairs import model_text, residuals
 from steerlab.eval.data.unsafe_code_heldout import PAIRS
+from steerlab.metrics import auroc
 
 CONTEXTS = ("raw", "chat", "truncated", "prose")
 SEVERITY = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from steerlab.build.code_data import CodeFile
-from steerlab.build.unsafe_code_pack import split_files
+from steerlab.build.code_lines import split_files
 from steerlab.eval.detection import LineSet, _binary, roc_points
 
 

@@ -14,6 +14,7 @@ from server.steering_service import CompiledPolicy, resolve_request
 from steering.monitor import RequestMonitor
 from steering.pack import load_pack
 from steering.runtime import BatchState, SteeringRuntime
+from steerlab.build.chat import shared_prefix
 from steerlab.build.scope_data import load_questions, mentions_health, split
 from steerlab.build.scope_pack import (
     FEATURE,
@@ -25,10 +26,9 @@ from steerlab.build.scope_pack import (
     fit_tokens,
     rate_over,
     save_scope_pack,
-    shared_prefix,
 )
-from steerlab.build.unsafe_code_pack import auroc
 from steerlab.eval.scope import Outcome, ScopeReport, monitor_requests, summary_table
+from steerlab.metrics import auroc
 from tests.conftest import TINY
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scope-health.yaml"
