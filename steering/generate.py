@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
-from steering.runtime import BatchState, SteeringRuntime
+from steering.runtime import SteeringRuntime
 
 POSITIONS = ("all", "generated", "prompt")
 
@@ -24,22 +24,19 @@ def generate(model, runtime: SteeringRuntime, prompt_ids: list[int], row: int, *
     if positions not in POSITIONS:
         raise ValueError(f"positions must be one of {POSITIONS}, not {positions!r}")
     p = len(prompt_ids)
-    rows = torch.full((p,), 0 if positions == "generated" else row)
-    rows[0] = 0
     decode_row = 0 if positions == "prompt" else row
-    runtime.batch = BatchState(row=rows, rows_present={0, row})
     cache = DynamicCache()
-    logits = model(input_ids=torch.tensor([prompt_ids]), past_key_values=cache, use_cache=True,
-                   logits_to_keep=1).logits[0, -1]
+    with runtime.forward(torch.full((p,), 0 if positions == "generated" else row), None, torch.arange(p)):
+        logits = model(input_ids=torch.tensor([prompt_ids]), past_key_values=cache, use_cache=True,
+                       logits_to_keep=1).logits[0, -1]
     out: list[int] = []
     for _ in range(max_new_tokens):
         tok = int(logits.argmax())
         if tok in eos_ids:
             break
         out.append(tok)
-        runtime.batch = BatchState(row=torch.tensor([decode_row]), rows_present={0, decode_row})
-        logits = model(input_ids=torch.tensor([[tok]]), past_key_values=cache, use_cache=True).logits[0, -1]
-    runtime.batch = BatchState()
+        with runtime.forward(torch.tensor([decode_row]), None, torch.tensor([p + len(out) - 1])):
+            logits = model(input_ids=torch.tensor([[tok]]), past_key_values=cache, use_cache=True).logits[0, -1]
     return out
 
 

@@ -14,7 +14,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from steering.runtime import Column, EditCount, FeatureRef, MonitorReadout, ResolvedConfig
+from steering.readout import EditCount, MonitorReadout
+from steering.runtime import Column, FeatureRef, ResolvedConfig, edited, watched
 
 
 @dataclass
@@ -76,7 +77,7 @@ class RequestMonitor:
     def of(cls, config: ResolvedConfig, columns: Mapping[FeatureRef, Column], trace: bool = False) -> RequestMonitor:
         """The monitor of a request's config: its ``monitor`` entries, each with its threshold (falsy when the
         config watches nothing)."""
-        thr = {ref: v for ref, (op, v) in config.items() if op == "monitor"}
+        thr = watched(config)
         return cls({ref: columns[ref] for ref in thr}, thr, trace=trace)
 
     def __bool__(self) -> bool:
@@ -144,7 +145,7 @@ class AppliedCounter:
         """The request's config changed (conditional steering): count the new features from now on."""
         for ref in config:
             self.per_site.setdefault(ref, {})
-        self._edits = {ref: self.columns[ref] for ref, (op, _) in config.items() if op != "monitor"}
+        self._edits = {ref: self.columns[ref] for ref in edited(config)}
 
     def update(self, counts: list[EditCount], slot: int) -> None:
         for r in counts:

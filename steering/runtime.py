@@ -26,7 +26,8 @@ distinct configs are in the batch: it is the same two small matmuls and a gather
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -34,6 +35,7 @@ import torch
 
 from steering.errors import CapacityExceeded, UnknownFeature, UnknownFeaturePack
 from steering.pack.io import FeaturePack, SiteTensors
+from steering.readout import EditCount, MonitorReadout
 
 
 class FeatureRef(NamedTuple):
@@ -57,6 +59,25 @@ class FeatureRef(NamedTuple):
 # the config into every engine's tables, so the API process and vLLM workers can never disagree on them.
 ResolvedConfig = Mapping[FeatureRef, tuple[str, float]]
 LINEAR_KINDS = ("probe", "direction")
+
+
+def watched(config: ResolvedConfig) -> dict[FeatureRef, float]:
+    """The features ``config`` monitors, each with the threshold it reports against."""
+    return {ref: v for ref, (op, v) in config.items() if op == "monitor"}
+
+
+def edited(config: ResolvedConfig) -> dict[FeatureRef, tuple[str, float]]:
+    """The features ``config`` edits (add / clamp), each with its op and absolute value."""
+    return {ref: ov for ref, ov in config.items() if ov[0] != "monitor"}
+
+
+def sink(rows: torch.Tensor, slots: torch.Tensor | None, positions: torch.Tensor,
+         discard: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The attention-sink rule: the token at position 0 of a sequence (its residual norm is ~100x the others;
+    editing it wrecks the model) gets row 0 and the ``discard`` slot, so it is never steered nor monitored.
+    ``rows``/``slots``/``positions`` are per token ``[N]``; returns new ``rows`` and ``slots``."""
+    first = positions == 0
+    return rows.masked_fill(first, 0), None if slots is None else slots.masked_fill(first, discard)
 
 
 @dataclass(frozen=True)
@@ -107,6 +128,10 @@ class SiteTable:
         m = ((self.add[row] != 0) | (self.clamp_on[row] > 0)).to(self.W_dec.dtype) * self.writes
         return self._gated(m, gates)
 
+    def seen(self, a: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        """Activations ``a [N, F]`` where each token's row watches that feature, ``-inf`` elsewhere."""
+        return torch.where(self.watch[row] > 0, a, float("-inf"))
+
     def _gated(self, coef: torch.Tensor, gates: torch.Tensor | None) -> torch.Tensor:
         """``coef [N, F]`` with each conditional pack's columns multiplied by its gate ``gates [N, G]``."""
         if gates is None or not self.has_gated:
@@ -147,7 +172,7 @@ class SiteTable:
         if a is not None and self.gate_src:
             self.write_gates(a, gates)
         watching = a is not None and bool(present & self.watches)
-        seen = torch.where(self.watch[row] > 0, a, float("-inf")) if watching else None  # unwatched → -inf
+        seen = self.seen(a, row) if watching else None
         if not edits:
             return h, seen
         coef = self.add[row]  # [N, F]
@@ -157,66 +182,10 @@ class SiteTable:
 
 
 @dataclass
-class MonitorReadout:
-    """Per-slot reductions of one forward pass at one site: ``max``/``count``/``first`` are ``[S, F]``;
-    unwatched entries are ``-inf`` / 0 / -1."""
-
-    layer: int
-    max: torch.Tensor
-    count: torch.Tensor
-    first: torch.Tensor
-    _lists: tuple[list, list, list] | None = None
-    # per token, only when the batch state asks for it (``keep_tokens``): seen [N, F], slot [N], pos [N]
-    tokens: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-
-    def lists(self) -> tuple[list, list, list]:
-        """The three tables as nested Python lists, converted once per forward pass (many requests read them)."""
-        if self._lists is None:
-            self._lists = (self.max.tolist(), self.count.tolist(), self.first.tolist())
-        return self._lists
-
-
-@dataclass
-class EditCount:
-    """Per-slot receipt of one forward pass at one site: ``count [S, F]`` = positions the op edited."""
-
-    layer: int
-    count: torch.Tensor
-    _list: list | None = None
-
-    def lists(self) -> list:
-        if self._list is None:
-            self._list = self.count.long().tolist()
-        return self._list
-
-
-def count_per_slot(edited: torch.Tensor, slot: torch.Tensor, S: int) -> torch.Tensor:
-    """``edited [N, F]`` (0/1), ``slot [N]`` in ``[0, S]`` → positions edited per slot ``[S, F]``."""
-    out = torch.zeros(S + 1, edited.shape[1], dtype=edited.dtype, device=edited.device)
-    return out.index_add_(0, slot, edited)[:S]
-
-
-def reduce_per_slot(seen: torch.Tensor, thr: torch.Tensor, slot: torch.Tensor, pos: torch.Tensor, S: int):
-    """Reduce ``seen [N, F]`` per request slot against thresholds ``thr`` (``[N, F]``, each token's row's, or
-    ``[F]``). ``slot [N]`` in ``[0, S]`` (``S`` = discard bucket for pads/sinks), ``pos [N]`` the token's index in
-    its request. Returns max, tokens over threshold, first token over (or -1)."""
-    N, F = seen.shape
-    idx = slot.view(N, 1).expand(N, F)
-    mx = torch.full((S + 1, F), float("-inf"), dtype=seen.dtype, device=seen.device)
-    mx.scatter_reduce_(0, idx, seen, reduce="amax")
-    over = seen > thr  # [N, F]
-    count = torch.zeros(S + 1, F, dtype=torch.long, device=seen.device).index_add_(0, slot, over.long())
-    big = torch.iinfo(torch.long).max
-    first = torch.full((S + 1, F), big, dtype=torch.long, device=seen.device)
-    first.scatter_reduce_(0, idx, torch.where(over, pos.view(N, 1).expand(N, F), big), reduce="amin")
-    first = torch.where(first == big, -1, first)
-    return mx[:S], count[:S], first[:S]
-
-
-@dataclass
 class BatchState:
-    """What the engine sets before each forward pass: per token (flattened ``[N]``) config row, request slot and
-    position in the request; and the set of rows present (eager fast path)."""
+    """What the engine sets before each forward pass (:meth:`SteeringRuntime.forward`): per token (flattened
+    ``[N]``) config row, request slot and position in the request; and the set of rows present (eager fast path).
+    The hooks append what the pass reports: monitor ``readouts`` and receipts (``edits``)."""
 
     row: torch.Tensor | None = None
     slot: torch.Tensor | None = None
@@ -334,7 +303,26 @@ class SteeringRuntime:
                 writes = tuple(layer for layer, col in at if self.sites[layer].writes[col] > 0)
                 self.columns[FeatureRef(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes)
         self.rows = ConfigRows(self, max_configs)
-        self.batch = BatchState()
+        self.batch = BatchState()  # idle: the hooks pass the stream through untouched
+
+    @contextmanager
+    def forward(self, rows: torch.Tensor, slots: torch.Tensor | None, positions: torch.Tensor, *,
+                keep_tokens: bool = False) -> Iterator[BatchState]:
+        """The batch state of one forward pass, set for its duration: per token ``[N]`` (flattened) its config
+        row, request slot (``S`` = discard: padding; None: no readouts) and position in its sequence. Applies the
+        attention-sink rule (:func:`sink`); yields the state, whose ``readouts`` and ``edits`` the hooks fill (they
+        stay readable after the block); the runtime is idle again afterwards.
+
+        >>> with runtime.forward(rows, slots, positions) as state:   # doctest: +SKIP
+        ...     logits = model(...)
+        >>> monitor.update(state.readouts, slot, "prompt")            # doctest: +SKIP
+        """
+        rows, slots = sink(rows, slots, positions, self.S)
+        self.batch = state = BatchState(rows, slots, positions, set(rows.unique().tolist()), keep_tokens=keep_tokens)
+        try:
+            yield state
+        finally:
+            self.batch = BatchState()
 
     @staticmethod
     def _fill_column(t: SiteTable, col: int, kind: str, p: SiteTensors, i: int) -> None:
@@ -398,9 +386,8 @@ class SteeringRuntime:
             b.gates = torch.ones(flat.shape[0], len(self.gates), dtype=torch.bool, device=flat.device)
         out, seen = t.apply(flat, b.row, b.rows_present, b.gates)
         if seen is not None and b.slot is not None:
-            mx, cnt, first = reduce_per_slot(seen, t.watch_thr[b.row], b.slot, b.pos, self.S)
-            b.readouts.append(MonitorReadout(layer, mx, cnt, first,
-                                             tokens=(seen, b.slot, b.pos) if b.keep_tokens else None))
+            b.readouts.append(MonitorReadout.reduce(layer, seen, t.watch_thr[b.row], b.slot, b.pos, self.S,
+                                                    keep_tokens=b.keep_tokens))
         if out is not flat and b.slot is not None:  # the op edited this batch: count where, per request
-            b.edits.append(EditCount(layer, count_per_slot(t.edit_mask(b.row, b.gates), b.slot, self.S)))
+            b.edits.append(EditCount.reduce(layer, t.edit_mask(b.row, b.gates), b.slot, self.S))
         return out.reshape(shape)

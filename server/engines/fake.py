@@ -16,7 +16,7 @@ from server.engines.base import Delta, GenerateRequest, ServedModel
 from server.engines.sampling import Detokenizer
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.runtime import BatchState, SteeringRuntime
+from steering.runtime import SteeringRuntime, edited
 
 REPLY = "Hello from the fake engine. "
 STEERED_REPLY = "Steered hello from the fake engine. "
@@ -60,25 +60,21 @@ class FakeEngine:
 
     def _forward(self, ids: list[int], pos0: int, row: int, mon: RequestMonitor, applied: AppliedCounter,
                  phase: str):
-        n = len(ids)
-        rows = torch.full((n,), row)
-        slot = torch.zeros(n, dtype=torch.long)
-        if pos0 == 0:
-            rows[0], slot[0] = 0, self.runtime.S  # sink
-        self.runtime.batch = BatchState(rows, slot, torch.arange(pos0, pos0 + n), {0, row},
-                                        keep_tokens=mon.trace is not None)
-        h = self.embed[torch.tensor(ids) % 256]
-        for layer in self.runtime.sites:
-            h = self.runtime.apply_site(layer, h)
-        applied.update(self.runtime.batch.edits, 0)
-        return mon.update(self.runtime.batch.readouts, 0, phase)
+        n, rt = len(ids), self.runtime
+        with rt.forward(torch.full((n,), row), torch.zeros(n, dtype=torch.long), torch.arange(pos0, pos0 + n),
+                        keep_tokens=mon.trace is not None) as state:
+            h = self.embed[torch.tensor(ids) % 256]
+            for layer in rt.sites:
+                h = rt.apply_site(layer, h)
+        applied.update(state.edits, 0)
+        return mon.update(state.readouts, 0, phase)
 
     async def generate(self, req: GenerateRequest) -> AsyncIterator[Delta]:
         rt = self.runtime
         row = rt.rows.acquire(req.steering)
         mon = RequestMonitor.of(req.steering, rt.columns, trace=req.report_tokens)
         applied = AppliedCounter(req.steering, rt.columns)
-        steered = any(op != "monitor" for op, _ in req.steering.values())
+        steered = bool(edited(req.steering))
         reply = (STEERED_REPLY if steered else REPLY) * 100
         self.batch_size += 1
         try:

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from server.engines.base import Delta, GenerateRequest, ServedModel
 from server.engines.kv import PaddedBatch, cache_tensors
 from server.engines.sampling import Detokenizer, sample, token_logprob
+from server.engines.tables import LiveTables
 from steering.errors import SteeringError
-from steering.hooks import attach
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
 from steering.runtime import BatchState, SteeringRuntime
@@ -89,12 +90,9 @@ class HFEngine:
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
         self.max_num_seqs, self.max_configs, self.max_prefill_tokens = max_num_seqs, max_configs, max_prefill_tokens
         self.pack_model = self.info.pack_model()
-        # Live tables: the current one plus, after a reload, older ones until their last request finishes.
-        # Each has its own hooks; a token's row is 0 (a no-op) in every table but its request's.
-        self._live: dict[int, tuple[SteeringRuntime, object, int]] = {}  # id → (runtime, hooks, requests)
+        self._live = LiveTables(self.model, self.info.d_model, max_configs=max_configs, max_slots=max_num_seqs)
         self._lock = threading.Lock()  # held by the worker for a whole step, and by reload() while adding hooks
-        self._meta = threading.Lock()  # guards the current-table pointer and per-table request counts (cheap)
-        self.runtime = self._add_runtime(packs)
+        self._live.add(packs)
         self._waiting: deque[_Seq] = deque()  # FIFO: admission order is submission order (deterministic batches)
         self._cv = threading.Condition()
         self._active: list[_Seq] = []
@@ -105,39 +103,16 @@ class HFEngine:
         self._thread = threading.Thread(target=self._run, name="hf-engine", daemon=True)
         self._thread.start()
 
-    def _add_runtime(self, packs: list[FeaturePack]) -> SteeringRuntime:
-        rt = SteeringRuntime(packs, self.info.d_model, max_configs=self.max_configs, max_slots=self.max_num_seqs)
-        hooks = attach(self.model, rt)
-        hooks.__enter__()
-        self._live[id(rt)] = (rt, hooks, 0)
-        return rt
+    @property
+    def runtime(self) -> SteeringRuntime:  # the current steering table: new requests start on it
+        return self._live.current
 
     def reload(self, packs: list[FeaturePack]) -> SteeringRuntime:
         """Atomic swap: new requests use the new table; requests in flight finish on the one they started with."""
         with self._lock:
-            rt = self._add_runtime(packs)
-            with self._meta:
-                self.runtime = rt
-            self._retire()
+            rt = self._live.add(packs)
+            self._live.retire()
         return rt
-
-    def _ref(self, rt: SteeringRuntime, delta: int) -> None:
-        with self._meta:
-            r, h, n = self._live[id(rt)]
-            self._live[id(rt)] = (r, h, n + delta)
-
-    def _retire(self) -> None:
-        """Take the hooks of old tables off once no request uses them (worker thread or under the lock)."""
-        with self._meta:
-            gone = [k for k, (rt, _, n) in self._live.items() if rt is not self.runtime and n == 0]
-            retired = [self._live.pop(k)[1] for k in gone]
-        for hooks in retired:
-            hooks.__exit__(None, None, None)
-
-    def _set_batches(self, active: dict[int, BatchState]) -> None:
-        """Give each live table its batch state for the next forward; tables absent from ``active`` sit idle."""
-        for key, (rt, _, _) in self._live.items():
-            rt.batch = active.get(key, BatchState())
 
     # -- Engine protocol ---------------------------------------------------------------------------------------
     def model_info(self) -> ServedModel:
@@ -148,9 +123,7 @@ class HFEngine:
 
     def steering_state(self) -> tuple[int, int]:
         """(config rows held, pack tables alive): (0, 1) whenever the engine is idle."""
-        with self._meta:
-            tables = [rt for rt, _, _ in self._live.values()]
-        return sum(rt.rows.in_use() for rt in tables), len(tables)
+        return self._live.state()
 
     def tokenize_chat(self, messages: list[dict]) -> list[int]:
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -161,14 +134,13 @@ class HFEngine:
 
     def token_texts(self, ids: list[int]) -> list[str]:
         """Each token's own text (per-token reports)."""
-        return [self.tokenizer.decode([i]) for i in ids]
+        return [self._token_text(i) for i in ids]
+
+    def _token_text(self, tok: int) -> str:
+        return self.tokenizer.decode([tok])
 
     async def generate(self, req: GenerateRequest) -> AsyncIterator[Delta]:
-        with self._meta:
-            rt = self.runtime
-            row = rt.rows.acquire(req.steering)  # CapacityExceeded → 429 before anything streams
-            r, h, n = self._live[id(rt)]
-            self._live[id(rt)] = (r, h, n + 1)
+        rt, row = self._live.acquire(req.steering)  # CapacityExceeded → 429 before anything streams
         gen = None
         if req.sampling.temperature > 0:
             gen = torch.Generator()
@@ -201,16 +173,15 @@ class HFEngine:
         with self._cv:
             self._cv.notify()
         await asyncio.to_thread(self._thread.join, 30)
-        for _, hooks, _ in self._live.values():
-            hooks.__exit__(None, None, None)
-        self._live.clear()
+        self._live.close()
 
     # -- worker thread -----------------------------------------------------------------------------------------
     def _run(self) -> None:
         torch.set_grad_enabled(False)
         while not self._stop.is_set():
             if not self._active:
-                self._wait_for_work()
+                with self._cv:
+                    self._cv.wait_for(lambda: self._waiting or self._stop.is_set(), timeout=0.1)
             with self._lock:
                 try:
                     self._admit()
@@ -221,12 +192,8 @@ class HFEngine:
                     for s in self._active:
                         self._finish(s, "error")
                     self._active, self._batch = [], PaddedBatch()
-                self._retire()
+                self._live.retire()
             self.batch_size = len(self._active)
-
-    def _wait_for_work(self) -> None:
-        with self._cv:
-            self._cv.wait_for(lambda: self._waiting or self._stop.is_set(), timeout=0.1)
 
     def _admit(self) -> None:
         """Prefill one batch of waiting requests (FIFO, within the token budget) if there are free slots. One batch
@@ -278,35 +245,21 @@ class HFEngine:
         ids = torch.zeros(k, L, dtype=torch.long)
         mask = torch.zeros(k, L, dtype=torch.long)
         pos = torch.zeros(k, L, dtype=torch.long)
-        slot = torch.full((k, L), group[0].rt.S, dtype=torch.long)  # S = discard (padding, sinks)
+        slot = torch.full((k, L), group[0].rt.S, dtype=torch.long)  # S = discard (padding)
         for j, (s, p) in enumerate(zip(group, lens, strict=True)):
             ids[j, L - p:] = torch.tensor(s.req.prompt_ids)
             mask[j, L - p:] = 1
             pos[j, L - p:] = torch.arange(p)
-            slot[j, L - p + 1:] = j
-        states = {}
-        for s in group:
-            if id(s.rt) not in states:
-                row = torch.zeros(k, L, dtype=torch.long)
-                for j, (t, p) in enumerate(zip(group, lens, strict=True)):
-                    if t.rt is s.rt:
-                        row[j, L - p + 1:] = t.row
-                states[id(s.rt)] = BatchState(row=row.flatten(), slot=slot.flatten(), pos=pos.flatten(),
-                                              rows_present={0} | {t.row for t in group if t.rt is s.rt},
-                                              keep_tokens=any(t.req.report_tokens for t in group))
-        self._set_batches(states)
+            slot[j, L - p:] = j
         cache = DynamicCache()
-        try:
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                                use_cache=True, logits_to_keep=1).logits[:, -1]  # [k, V]
-        except Exception as e:
-            raise _ForwardFailed from e
+        logits, states = self._forward(group, mask, slot, pos, input_ids=ids, attention_mask=mask, position_ids=pos,
+                                       past_key_values=cache, use_cache=True, logits_to_keep=1)  # [k, V]
         joined = PaddedBatch()
         joined.join(cache_tensors(cache), mask)
         keep = []
         for j, (s, p) in enumerate(zip(group, lens, strict=True)):
-            s.pending.events += s.monitor.update(s.rt.batch.readouts, j, "prompt")
-            s.applied.update(s.rt.batch.edits, j)
+            s.pending.events += s.monitor.update(states[id(s.rt)].readouts, j, "prompt")
+            s.applied.update(states[id(s.rt)].edits, j)
             s.length = p
             if self._next_token(s, logits[j]):
                 keep.append(j)
@@ -339,38 +292,44 @@ class HFEngine:
         """Forward ``active`` (whose caches are ``batch``) by one token; returns the requests that go on and
         drops the others from ``batch``."""
         B = len(active)
-        pos, slot = torch.tensor([s.length for s in active]), torch.arange(B)
-        states = {}
-        for s in active:
-            if id(s.rt) not in states:
-                rows = [t.row if t.rt is s.rt else 0 for t in active]
-                states[id(s.rt)] = BatchState(row=torch.tensor(rows), slot=slot, pos=pos, rows_present=set(rows),
-                                              keep_tokens=any(t.req.report_tokens for t in active))
-        self._set_batches(states)
+        pos = torch.tensor([[s.length] for s in active])  # [B, 1]
         cache = batch.cache()
         mask = torch.nn.functional.pad(batch.mask, (0, 1), value=1)  # [B, T+1]
         try:
-            logits = self.model(
-                input_ids=torch.tensor([[s.last_token] for s in active]),
-                attention_mask=mask,
-                position_ids=torch.tensor([[s.length] for s in active]),
-                past_key_values=cache,
-                use_cache=True,
-            ).logits[:, -1]  # [B, V]
-        except Exception as e:  # kv is untouched (the cache object may not be): the caller may retry per request
+            logits, states = self._forward(active, torch.ones(B, 1, dtype=torch.long), torch.arange(B).view(B, 1),
+                                           pos, input_ids=torch.tensor([[s.last_token] for s in active]),
+                                           attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
+        except _ForwardFailed:  # kv is untouched (the cache object may not be): the caller may retry per request
             batch.discard_cache()
-            raise _ForwardFailed from e
+            raise
         batch.absorb(cache)
         keep = []
         for b, s in enumerate(active):
             s.length += 1
-            s.pending.events += s.monitor.update(s.rt.batch.readouts, b, "completion")
-            s.applied.update(s.rt.batch.edits, b)
+            s.pending.events += s.monitor.update(states[id(s.rt)].readouts, b, "completion")
+            s.applied.update(states[id(s.rt)].edits, b)
             if self._next_token(s, logits[b]):
                 keep.append(b)
         if len(keep) < B:
             batch.keep(keep)
         return [active[b] for b in keep]
+
+    def _forward(self, seqs: list[_Seq], real: torch.Tensor, slot: torch.Tensor, pos: torch.Tensor,
+                 **inputs) -> tuple[torch.Tensor, dict[int, BatchState]]:
+        """One forward pass of ``seqs`` (request ``j`` is row ``j`` of the ``[k, T]`` inputs, ``real`` 1 on its
+        tokens): each live table sees its own requests' config rows (0 elsewhere); last position's logits ``[k, V]``
+        and each table's batch state (readouts, receipts) by ``id``."""
+        keep_tokens = any(s.req.report_tokens for s in seqs)
+        with ExitStack() as stack:
+            states = {}
+            for rt in {id(s.rt): s.rt for s in seqs}.values():
+                own = torch.tensor([s.row if s.rt is rt else 0 for s in seqs]).view(-1, 1)
+                states[id(rt)] = stack.enter_context(rt.forward((own * real).flatten(), slot.flatten(),
+                                                                pos.flatten(), keep_tokens=keep_tokens))
+            try:
+                return self.model(**inputs).logits[:, -1], states
+            except Exception as e:
+                raise _ForwardFailed from e
 
     def _next_token(self, seq: _Seq, logits: torch.Tensor) -> bool:
         """Sample, emit a delta; returns whether the request goes on."""
@@ -392,7 +351,7 @@ class HFEngine:
         d = seq.pending
         d.token_ids.append(tok)
         if sp.logprobs:
-            d.logprobs.append(token_logprob(logits, tok, sp.top_logprobs, self._decode_one))
+            d.logprobs.append(token_logprob(logits, tok, sp.top_logprobs, self._token_text))
         text, hit_stop = seq.detok.push(tok)
         d.text += text
         seq.n_out += 1
@@ -417,9 +376,6 @@ class HFEngine:
         seq.req.steering = config
         seq.applied.set_config(config)
 
-    def _decode_one(self, tok: int) -> str:
-        return self.tokenizer.decode([tok])
-
     def _flush(self, seq: _Seq) -> None:
         d, seq.pending = seq.pending, Delta()
         d.prompt_tokens, d.completion_tokens = len(seq.req.prompt_ids), seq.n_out
@@ -429,8 +385,7 @@ class HFEngine:
         if seq.done:
             return
         seq.done = True
-        seq.rt.rows.release(seq.row)
-        self._ref(seq.rt, -1)
+        self._live.release(seq.rt, seq.row)
         self._by_id.pop(seq.req.request_id, None)
         if reason != "content_filter":
             seq.pending.text += seq.detok.flush()

@@ -5,19 +5,21 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import torch
+from transformers import AutoConfig
+
+from server.engines.hf import HFEngine
+from server.engines.vllm import VLLMEngine  # imports vllm only when a VLLMEngine is built
 from server.settings import REPO_PACKS, ServerSettings
 from steering.errors import SteeringError
+from steering.model import prepare_embedded_model
 from steering.pack import FeaturePack, ModelInfo, discover_packs, load_pack
 
 log = logging.getLogger("steerserve.loader")
 
 
 def model_path(settings: ServerSettings) -> Path:
-    if settings.model:
-        return Path(settings.model)
-    from steering.model import prepare_embedded_model
-
-    return prepare_embedded_model()
+    return Path(settings.model) if settings.model else prepare_embedded_model()
 
 
 def packs_root(settings: ServerSettings, model_id: str) -> Path:
@@ -46,11 +48,6 @@ def load_packs(root: Path, model: ModelInfo, *, strict: bool = False) -> list[Fe
 
 
 def build_engine(settings: ServerSettings):
-    import torch
-    from transformers import AutoConfig
-
-    from server.engines.hf import HFEngine
-
     path = model_path(settings)
     cfg = AutoConfig.from_pretrained(path)
     model_id = settings.model_id or path.name
@@ -58,8 +55,6 @@ def build_engine(settings: ServerSettings):
     packs = load_packs(packs_root(settings, model_id), info, strict=settings.strict_packs)
     log.info("loaded %d feature packs: %s", len(packs), ", ".join(p.id for p in packs) or "-")
     if settings.engine == "vllm":
-        from server.engines.vllm import VLLMEngine
-
         return VLLMEngine(path, packs, model_id=model_id, max_num_seqs=settings.max_num_seqs,
                           enforce_eager=not settings.vllm_compile, max_model_len=settings.max_model_len,
                           tensor_parallel_size=settings.tensor_parallel_size)

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from steering.errors import InvalidSteeringSpec
-from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime
+from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime, edited
 from steering.spec import MAX_ITEMS, parse_spec, resolve
 
 XARGS_SPEC = "steering"
@@ -150,7 +150,7 @@ def cache_salt(config: Mapping[FeatureRef, tuple[str, float]], tables: str = "")
     """Prefix-cache salt for a config: None (share with everyone) for no steering or monitors only (monitors do
     not change the stream), else a digest of the edits and of ``tables`` (what identifies the loaded pack
     contents, so a reload that changes a vector also changes the salt)."""
-    edits = sorted((p, f, op, round(v, 6)) for (p, f), (op, v) in config.items() if op != "monitor")
+    edits = sorted((p, f, op, round(v, 6)) for (p, f), (op, v) in edited(config).items())
     if not edits:
         return None
     return "steer-" + hashlib.sha256(json.dumps([tables, edits]).encode()).hexdigest()[:24]

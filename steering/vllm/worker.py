@@ -25,14 +25,8 @@ from steering.errors import CapacityExceeded, SteeringError
 from steering.hooks import decoder_layers
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.runtime import (
-    ConfigRows,
-    EditCount,
-    MonitorReadout,
-    SteeringRuntime,
-    count_per_slot,
-    reduce_per_slot,
-)
+from steering.readout import EditCount, MonitorReadout
+from steering.runtime import ConfigRows, SteeringRuntime, sink
 from steering.vllm.config import RequestSteeringArgs, decode
 
 log = logging.getLogger("steerserve.vllm")
@@ -123,38 +117,35 @@ class WorkerSteering:
         offsets = np.asarray(runner.query_start_loc.np[: n_req + 1], dtype=np.int64)
         first_pos = np.asarray(batch.num_computed_tokens_cpu[:n_req], dtype=np.int64)
         self._release_finished(runner)
-        rows = np.zeros(num_tokens, dtype=np.int64)
+        n, counts = int(offsets[-1]), np.diff(offsets)
+        own = np.zeros(len(ids), dtype=np.int64)
         for i, rid in enumerate(ids):
             r = self.reqs.get(rid) or self._admit(rid, runner.requests[rid])
-            if r is not None and r.row:
-                rows[offsets[i]: offsets[i + 1]] = r.row
-                if first_pos[i] == 0:
-                    rows[offsets[i]] = 0  # the attention sink
-        self.row_buf[:num_tokens].copy_(torch.from_numpy(rows), non_blocking=True)
+            own[i] = r.row if r is not None else 0
+        pos = torch.from_numpy(np.repeat(first_pos - offsets[:-1], counts) + np.arange(n))  # position in its request
+        slot = torch.from_numpy(np.repeat(np.arange(len(ids)), counts))  # request i's tokens are slot i
+        rows, slot = sink(torch.from_numpy(np.repeat(own, counts)), slot, pos, len(ids))
+        self.row_buf[:n].copy_(rows, non_blocking=True)
+        self.row_buf[n:num_tokens].zero_()  # padding (CUDA-graph sizes)
         for buf in self.edit_buf.values():
             buf[:num_tokens].zero_()
-        self._step = (ids, offsets, first_pos)
+        self._step = (ids, offsets, first_pos, slot, pos)
 
-    def _read_monitors(self, ids: list[str], offsets: np.ndarray, first_pos: np.ndarray) -> None:
+    def _read_monitors(self, ids: list[str], offsets: np.ndarray, first_pos: np.ndarray, slot: torch.Tensor,
+                       pos: torch.Tensor) -> None:
         """Per request of this pass: receipts (positions edited) and monitor readings; send what was asked for."""
         reporting = [(i, rid, r) for i, rid in enumerate(ids) if (r := self.reqs.get(rid)) and (r.monitor or r.applied)]
         if not reporting:
             return
-        n = int(offsets[-1])
-        counts = np.diff(offsets)
-        slot = torch.from_numpy(np.repeat(np.arange(len(ids)), counts)).to(self.device)
-        rows = self.row_buf[:n]
-        edits = [EditCount(layer, count_per_slot(self.edit_buf[layer][:n], slot, len(ids)))
+        n, counts, S = int(offsets[-1]), np.diff(offsets), len(ids)
+        slot, rows = slot.to(self.device), self.row_buf[:n]
+        edits = [EditCount.reduce(layer, self.edit_buf[layer][:n], slot, S)
                  for layer, t in self.rt.sites.items() if t.edits]
         readouts = []
         if any(r.monitor for _, _, r in reporting):
-            pos = torch.from_numpy(np.repeat(first_pos - offsets[:-1], counts) + np.arange(n)).to(self.device)
-            for layer, t in self.rt.sites.items():
-                if not t.watches:
-                    continue
-                seen = torch.where(t.watch[rows] > 0, self.act_buf[layer][:n], float("-inf"))
-                thr = t.watch_thr[rows]
-                readouts.append(MonitorReadout(layer, *reduce_per_slot(seen, thr, slot, pos, len(ids))))
+            pos = pos.to(self.device)
+            readouts = [MonitorReadout.reduce(layer, t.seen(self.act_buf[layer][:n], rows), t.watch_thr[rows], slot,
+                                              pos, S) for layer, t in self.rt.sites.items() if t.watches]
         out = []
         for i, rid, r in reporting:
             if r.applied:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from steering.errors import CapacityExceeded
-from steering.runtime import SteeringRuntime, reduce_per_slot
+from steering.readout import reduce_per_slot
+from steering.runtime import SteeringRuntime
 
 D = 16
 
