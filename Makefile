@@ -83,7 +83,7 @@ lint: install
 	$(BIN)/ruff check steering server steerlab tests
 	@# code_pairs.py and unsafe_code_heldout.py hold insecure programs as *text* (the unsafe-code monitor's data)
 	@! grep -rnE "torch\.load\(|pickle\.loads?\(" steering server steerlab --exclude=code_pairs.py \
-	  --exclude=unsafe_code_heldout.py || (echo "pickle/torch.load in library code" && false)
+	  --exclude=unsafe_code_heldout.py --exclude=unsafe_code_heldout_c.py || (echo "pickle/torch.load in library code" && false)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
-"""Prometheus metrics with the contract's names (prefix ``steerserve_``).
+"""Prometheus metrics with the contract's names (prefix ``steerserve_``), and the ``GET /metrics`` route.
 
 Each app owns its registry (tests build many apps). Pack and feature labels only ever take ids of loaded packs:
 callers pass ids that already resolved against the runtime, so a client naming random packs adds no series.
@@ -6,6 +6,8 @@ callers pass ids that already resolved against the runtime, so a client naming r
 
 from __future__ import annotations
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 ACTIVATION_BUCKETS = (0.0, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -45,3 +47,21 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+router = APIRouter()
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    # Prometheus text; the gauges that describe the engine are read when scraped
+    state = request.app.state.steer
+    if state.engine is not None:
+        state.metrics.batch_size.set(getattr(state.engine, "batch_size", 0))
+        if hasattr(state.engine, "steering_state"):  # engines whose rows live in this process
+            rows, tables = state.engine.steering_state()
+            state.metrics.config_rows.set(rows)
+            state.metrics.pack_tables.set(tables)
+    if state.service is not None:
+        state.metrics.in_flight.set(state.service.admission.in_flight)
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -1,4 +1,6 @@
-"""OpenAI wire models (requests and responses) plus the steerserve ``steering`` extension field."""
+"""Wire pieces every OpenAI route shares: the request base (sampling fields, the steerserve ``steering``
+extension), the error envelope, ids and usage. Each resource's own request model is in its package's
+``protocol.py`` (``server/openai/chat_completion/``, ``server/openai/completion/``), as in vLLM."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from server.engines.base import SamplingParams
+
 MAX_STOP = 16
 
 
-class _Open(BaseModel):
+class OpenAIBaseModel(BaseModel):
     """OpenAI request bodies: unknown top-level fields are accepted (and logged), as the OpenAI API does."""
 
     model_config = ConfigDict(extra="allow")
@@ -41,24 +45,9 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["text"]
-    text: str
+class SamplingRequest(OpenAIBaseModel):
+    """The fields chat and text completions share; ``to_sampling_params`` turns them into the engine's."""
 
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
-
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "".join(p.text for p in self.content)
-        return self.content or ""
-
-
-class _Sampling(_Open):
     model: str = Field(max_length=256)
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
@@ -89,18 +78,21 @@ class _Sampling(_Open):
             raise ValueError("stop sequences must be 1-256 characters")
         return stops
 
+    @property
+    def requested_max_tokens(self) -> int | None:
+        return self.max_tokens
 
-class ChatCompletionRequest(_Sampling):
-    messages: list[ChatMessage] = Field(min_length=1, max_length=1024)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    logprobs: bool = False
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    def logprobs_asked(self) -> tuple[bool, int]:
+        """(return logprobs, how many top alternatives per token): each resource reads its own fields."""
+        raise NotImplementedError
 
-
-class CompletionRequest(_Sampling):
-    prompt: str | list[str] | list[int]
-    logprobs: int | None = Field(default=None, ge=0, le=5)
-    echo: bool = False
+    def to_sampling_params(self, max_tokens: int, choice: int) -> SamplingParams:
+        """The engine's sampling parameters for choice ``choice`` (its seed is the request's plus the index)."""
+        want_lp, top = self.logprobs_asked()
+        seed = None if self.seed is None else self.seed + choice
+        return SamplingParams(max_tokens=max_tokens, temperature=self.temperature, top_p=self.top_p, seed=seed,
+                              stop=tuple(self.stop or ()), logprobs=want_lp, top_logprobs=top,
+                              ignore_eos=self.ignore_eos)
 
 
 def new_id(prefix: str) -> str:

@@ -8,11 +8,12 @@ import os
 from server.alerts import AlertDispatcher, LogSink, WebhookSink
 from server.engines.base import Engine
 from server.errors import APIError
+from server.generation import CompletionService
 from server.metrics import Metrics
 from server.policy import PolicyConfig
-from server.serving import CompletionService
 from server.settings import ServerSettings
 from server.steering_service import CompiledPolicy
+from steering.feature_map import FeatureMap
 
 log = logging.getLogger("steerserve")
 
@@ -40,6 +41,7 @@ class State:
         self.policy = CompiledPolicy()
         self.draining = False
         self.load_error: BaseException | None = None  # the engine failed to load (the server then exits)
+        self._feature_map: tuple[object, FeatureMap] | None = None  # (pack table it was built from, map)
         if engine is not None:
             self.ready(engine)
 
@@ -66,6 +68,13 @@ class State:
                            status=503, code="model_loading" if not self.draining else "server_shutting_down",
                            type_="server_error", headers={"Retry-After": "5"})
         return self.service
+
+    def feature_map(self) -> FeatureMap:
+        """Neighbours and 2-D map of the loaded features, built once per pack table (a reload builds a new one)."""
+        rt = self.require_ready().engine.runtime
+        if self._feature_map is None or self._feature_map[0] is not rt:
+            self._feature_map = (rt, FeatureMap.of(rt.packs.values()))
+        return self._feature_map[1]
 
     def count_rejected(self, path: str, status: int) -> None:
         log.info("rejected %s with %d", path[:100], status)

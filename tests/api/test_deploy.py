@@ -235,8 +235,8 @@ def test_deployment_probes_ports_and_service_agree():
 
 
 def test_grace_period_covers_the_servers_drain():
-    """preStop sleep + uvicorn's graceful timeout (server/cli.py) + the alert dispatcher's delivery timeout."""
-    from server.cli import uvicorn_server
+    """preStop sleep + uvicorn's graceful timeout (server/cli/serve.py) + the alert dispatcher's delivery timeout."""
+    from server.cli.serve import uvicorn_server
 
     app = build_app(ServerSettings(), FakeEngine())
     graceful = uvicorn_server(app, ServerSettings()).config.timeout_graceful_shutdown

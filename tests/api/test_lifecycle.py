@@ -9,7 +9,7 @@ import threading
 import httpx
 
 from server.app import build_app
-from server.cli import uvicorn_server
+from server.cli.serve import uvicorn_server
 from server.engines.fake import FakeEngine
 from server.settings import ServerSettings
 from tests.conftest import live_server, wait_for

@@ -7,8 +7,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import PLAYGROUND_PATHS, build_app
+from server.app import build_app
 from server.engines.fake import FakeEngine
+from server.playground.api_router import PLAYGROUND_PATHS
 from server.policy import PolicyConfig, hash_key, load_policy
 from server.settings import ServerSettings
 from tests.api.conftest import chat

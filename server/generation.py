@@ -1,4 +1,6 @@
-"""Chat and text completions: turn a validated request into engine requests and OpenAI-shaped responses."""
+"""Generations shared by chat and text completions: admission, one engine request per choice, running them
+(``CompletionService.run``) or streaming them as server-sent events (``.stream``), and the ``steering`` field of
+the choices. What differs per resource (prompt, chunk and body shapes) is in ``server/openai/<resource>/``."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from server.alerts import Alert, AlertDispatcher, make_excerpt
 from server.engines.base import Delta, Engine, GenerateRequest, SamplingParams
 from server.errors import APIError
 from server.metrics import Metrics
-from server.protocol import ChatCompletionRequest, CompletionRequest, new_id, now, usage
+from server.protocol import SamplingRequest, new_id, usage
 from server.steering_service import RequestSteering, alerts_of, steering_field
 from steering.runtime import FeatureRef
 
@@ -94,20 +96,6 @@ class CompletionService:
         self.max_tokens_default = max_tokens_default
         self.admission = Admission(max_in_flight, metrics)
 
-    def prompt_ids(self, prompt) -> list[int]:
-        p = prompt
-        if isinstance(p, list) and p and isinstance(p[0], str):
-            if len(p) != 1:
-                raise APIError("only one prompt per request is supported", param="prompt")
-            p = p[0]
-        ids = self.engine.tokenize(p) if isinstance(p, str) else list(p)
-        if not ids:
-            raise APIError("prompt must not be empty", param="prompt")
-        vocab = getattr(self.engine.model_info(), "vocab_size", None)
-        if vocab and any(t < 0 or t >= vocab for t in ids):
-            raise APIError("prompt token ids must be in the vocabulary", param="prompt")
-        return ids
-
     def denied_mandatory(self, feature: str, key_name: str | None) -> None:
         """An attempt to switch off a mandatory monitor: counted and alerted (the request itself gets 403)."""
         self.alerts.emit(Alert.event(self.engine.model_info().id, feature, "denied", "request", key_name,
@@ -126,24 +114,12 @@ class CompletionService:
             raise APIError(f"The model '{name[:100]}' does not exist", status=404, code="model_not_found",
                            param="model", type_="not_found_error")
 
-    def sampling(self, req: ChatCompletionRequest | CompletionRequest, prompt_len: int, i: int) -> SamplingParams:
+    def sampling(self, req: SamplingRequest, prompt_len: int, i: int) -> SamplingParams:
         room = self.engine.model_info().max_model_len - prompt_len
         if room <= 0:
             raise APIError(f"This model's maximum context length is {self.engine.model_info().max_model_len} tokens; "
                            f"the prompt has {prompt_len}.", code="context_length_exceeded", param="messages")
-        asked = getattr(req, "max_completion_tokens", None) or req.max_tokens
-        max_tokens = min(asked or self.max_tokens_default, room)
-        top = 0
-        if isinstance(req, ChatCompletionRequest):
-            want_lp, top = req.logprobs, req.top_logprobs or 0
-            if top and not want_lp:
-                raise APIError("top_logprobs requires logprobs to be true", param="top_logprobs")
-        else:
-            want_lp, top = req.logprobs is not None, req.logprobs or 0
-        seed = None if req.seed is None else req.seed + i
-        return SamplingParams(max_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, seed=seed,
-                              stop=tuple(req.stop or ()), logprobs=want_lp, top_logprobs=top,
-                              ignore_eos=req.ignore_eos)
+        return req.to_sampling_params(min(req.requested_max_tokens or self.max_tokens_default, room), i)
 
     def _requests(self, req, prompt_ids: list[int], steering: RequestSteering, rid: str) -> list[GenerateRequest]:
         if req.stream_options is not None and not req.stream:
@@ -288,10 +264,9 @@ class CompletionService:
                     if gens[i].report_tokens:
                         c.tokens = self.token_report(gens[i].prompt_ids, c)
             last = chunk(0, None, None, choices[0], empty=True)
-            last["steering"] = steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts],
-                                              _sum_positions(choices), choices[0].tokens)
+            last["steering"] = choices_steering(steering, choices)
             if req.stream_options and req.stream_options.include_usage:
-                last["usage"] = usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices))
+                last["usage"] = total_usage(choices)
             yield _sse(last)
             yield "data: [DONE]\n\n"
         finally:
@@ -301,6 +276,16 @@ class CompletionService:
             await asyncio.gather(*tasks, return_exceptions=True)
             for s in streams:
                 await s.aclose()
+
+
+def choices_steering(steering: RequestSteering, choices: list[Choice]) -> dict:
+    """The response's ``steering`` field over all choices (non-streaming body, or the last stream chunk)."""
+    return steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts],
+                          _sum_positions(choices), choices[0].tokens)
+
+
+def total_usage(choices: list[Choice]) -> dict[str, int]:
+    return usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices))
 
 
 def _merge_monitors(choices: list[Choice]) -> dict:
@@ -318,40 +303,3 @@ def _sum_positions(choices: list[Choice]) -> dict[str, int]:
 
 def _sse(obj: dict) -> str:
     return f"data: {json.dumps(obj, separators=(',', ':'))}\n\n"
-
-
-def _envelope(obj: str, id_prefix: str, model: str, rid: str, choices: list[Choice], steering: RequestSteering,
-              choice_json) -> dict:
-    return {
-        "id": rid.replace("req-", id_prefix),
-        "object": obj,
-        "created": now(),
-        "model": model,
-        "choices": [choice_json(c) for c in choices],
-        "usage": usage(choices[0].prompt_tokens, sum(c.completion_tokens for c in choices)),
-        "steering": steering_field(steering, _merge_monitors(choices), [a for c in choices for a in c.alerts],
-                                   _sum_positions(choices), choices[0].tokens),
-    }
-
-
-def chat_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
-    return _envelope("chat.completion", "chatcmpl-", model, rid, choices, steering, lambda c: {
-        "index": c.index, "message": {"role": "assistant", "content": c.text},
-        "logprobs": chat_logprobs(c.logprobs) if c.logprobs else None, "finish_reason": c.finish_reason})
-
-
-def completion_response(model: str, rid: str, choices: list[Choice], steering: RequestSteering) -> dict:
-    return _envelope("text_completion", "cmpl-", model, rid, choices, steering, lambda c: {
-        "index": c.index, "text": c.text, "logprobs": text_logprobs(c.logprobs) if c.logprobs else None,
-        "finish_reason": c.finish_reason})
-
-
-def chat_logprobs(lps: list) -> dict:
-    return {"content": [{"token": lp.token, "logprob": lp.logprob, "bytes": list(lp.token.encode()),
-                         "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in lp.top]}
-                        for lp in lps]}
-
-
-def text_logprobs(lps: list) -> dict:
-    return {"tokens": [lp.token for lp in lps], "token_logprobs": [lp.logprob for lp in lps],
-            "top_logprobs": [dict(lp.top) for lp in lps], "text_offset": []}

@@ -1,0 +1,183 @@
+"""``steer probe train``: build a probe / direction pack (topic, unsafe-code, gender, scope), measure it held-out and
+write its card. Builders and evaluations are imported inside the commands, so ``--help`` answers without loading
+torch."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from server.cli.common import Group
+from steering.model import EMBEDDED_MODEL_ID
+from steerlab.cli.common import PACKS, invocation, load_model, model_option, model_path
+
+EXAMPLES = [
+    "steer probe train --method diff-means --id golden-gate --feature bridge \\\n"
+    "--label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' \\\n"
+    f"--exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco' --layer 15 \\\n--out {PACKS}/golden-gate",
+    f"steer probe train --task unsafe-code --out {PACKS}/unsafe-code   # picks its layer on dev",
+    f"steer probe train --task gender --method readout --out {PACKS}/gender   # picks its recipe on dev",
+    f"steer probe train --task scope --method logistic --layers 10,15,18,20 --target-fpr 0.02 \\\n--out {PACKS}/topics",
+]
+
+
+def register(g: Group) -> None:
+    t = g.command("train", "difference-of-means topic direction from packaged Wikipedia paragraphs; or the "
+                  "unsafe-code, gender and scope packs (--task)", EXAMPLES, cmd_probe_train)
+    t.add_argument("--task", choices=["topic", "unsafe-code", "gender", "scope"], default="topic",
+                   help="topic: diff-of-means from Wikipedia titles; unsafe-code: logistic probe on labelled code; "
+                   "gender: conditional he/she readout eraser (readout) or LEACE eraser (leace); scope: off-scope "
+                   "monitor for a health assistant (topics pack)")
+    t.add_argument("--method", choices=["diff-means", "logistic", "leace", "readout"], default="diff-means")
+    model_option(t)
+    t.add_argument("--model-name", help="model name recorded in the pack (default: the embedded model's)")
+    for name in ("id", "feature", "label", "titles", "exclude", "pattern"):
+        t.add_argument(f"--{name}", help="topic task")
+    t.add_argument("--out", required=True)
+    t.add_argument("--layer", type=int, default=15)
+    t.add_argument("--default-x", dest="default_x", type=float, default=1.5)
+    t.add_argument("--strengths", default="0.5,1,1.5,2",
+                   help="topic: strengths (× max_activation) measured on the build's 20 questions")
+    t.add_argument("--target-fpr", dest="target_fpr", type=float, default=0.05,
+                   help="unsafe-code: share of ordinary (stdlib) lines allowed over the threshold; scope: share of "
+                   "in-scope calibration requests allowed over it")
+    t.add_argument("--shrinkage", type=float, default=0.5, help="gender: covariance shrinkage towards identity")
+    t.add_argument("--concept", choices=["model", "stereotype"], default="model",
+                   help="gender: what to erase: the model's own he/she preference, or the occupation's stereotype score")
+    t.add_argument("--positions", choices=["noun", "last"], default="noun",
+                   help="gender: fit on the person noun and later tokens, or the last token only")
+    t.add_argument("--no-keep-stated", dest="no_keep_stated", action="store_true",
+                   help="gender: plain LEACE (do not protect explicitly stated gender)")
+    t.add_argument("--no-balance", dest="no_balance", action="store_true",
+                   help="gender: clamp to the mean instead of the calibrated balanced point")
+    t.add_argument("--gate-layers", dest="gate_layers", default="20,24,27",
+                   help="gender readout: candidate layers of the stated-gender gate (chosen on dev)")
+    t.add_argument("--erase", action="append", default=None,
+                   help="gender readout: a candidate set of erase layers, e.g. 29 or 27,28,29 (repeat; default both)")
+    t.add_argument("--quantiles", default="0.95,0.99",
+                   help="gender readout: candidate gate thresholds, as quantiles of fit occupation prompts' gate")
+    t.add_argument("--holdout", default="", help="unsafe-code: comma-separated sources never trained on (codeshield: "
+                   "so `steer eval detection --holdout codeshield` compares with bandit on labels neither produced)")
+    t.add_argument("--layers", default="10,15,18,20", help="scope: candidate layers (chosen on the calibration split)")
+    t.add_argument("--pooling", default="tokens,max", help="scope: candidate probes: tokens (per-token logistic), "
+                   "max (logistic on the per-request max)")
+    t.add_argument("--answer-tokens", dest="answer_tokens", type=int, default=32,
+                   help="scope: greedy answer length the threshold is calibrated (and preservation measured) on")
+    t.add_argument("--config", default="examples/scope-health.yaml", help="scope: policy file with the profile")
+    t.add_argument("--profile", default="health-assistant", help="scope: profile to evaluate")
+
+
+def cmd_probe_train(a: argparse.Namespace) -> int:
+    from steering.pack import ModelInfo
+
+    path = model_path(a.model)
+    model, tok = load_model(path)
+    info = ModelInfo.from_hf_config(model.config, a.model_name or EMBEDDED_MODEL_ID)
+    if a.task == "gender":
+        return _train_gender(a, model, tok, info)
+    if a.task == "scope":
+        return _train_scope(a, model, tok, info, path)
+    if a.task == "unsafe-code":
+        return _train_unsafe_code(a, model, tok, info)
+    return _train_topic(a, model, tok, info)
+
+
+def _train_topic(a: argparse.Namespace, model, tok, info) -> int:
+    from steerlab.build.topic_pack import build_topic_pack
+
+    missing = [n for n in ("id", "feature", "label", "titles", "exclude", "pattern") if getattr(a, n) is None]
+    if missing:
+        print(f"error: --task topic needs --{', --'.join(missing)}", file=sys.stderr)
+        return 2
+    r = build_topic_pack(model, tok, info, out=Path(a.out), pack_id=a.id, feature=a.feature, label=a.label,
+                         titles=tuple(a.titles.split(",")), exclude=tuple(a.exclude.split(",")), pattern=a.pattern,
+                         layer=a.layer, default_x=a.default_x,
+                         strengths=tuple(float(x) for x in a.strengths.split(",")))
+    for p in r["points"]:
+        print(f"{p['op']:>5} {p['value']:8.3f}  mention {p['mention_rate']:.0%}  ppl ratio {p['ppl_ratio']:.2f}")
+    return 0
+
+
+def _train_unsafe_code(a: argparse.Namespace, model, tok, info) -> int:
+    from steering.pack import write_pack_card
+    from steerlab.build.unsafe_code_pairs import build_unsafe_code_pairs_pack, card
+    from steerlab.eval.unsafe_code import evaluate_unsafe_code, report
+
+    r = build_unsafe_code_pairs_pack(model, tok, info, out=Path(a.out), command=invocation())
+    held = evaluate_unsafe_code(model, tok, r["pack"])
+    write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held, report(held)))
+    print(f"layer {r['layer']}, threshold {r['threshold']:.3f}; held-out:\n{report(held)}")
+    return 0
+
+
+def _train_gender(a: argparse.Namespace, model, tok, info) -> int:
+    """LEACE gender eraser: fit and calibrate on the fit split, then measure on the held-out split and write the
+    card (the same numbers `steer eval bias` reproduces)."""
+    from steerlab.build.gender_pack import build_gender_pack, write_card
+    from steerlab.eval.bias import evaluate_bias
+
+    if a.method == "readout":
+        return _train_gender_readout(a, model, tok, info)
+    if a.method != "leace":
+        print("error: --task gender supports --method readout or leace", file=sys.stderr)
+        return 2
+    r = build_gender_pack(model, tok, info, out=Path(a.out), layer=a.layer, shrinkage=a.shrinkage, label=a.concept,
+                          positions=a.positions, keep_stated=not a.no_keep_stated, balance=not a.no_balance,
+                          pack_id=a.id or "gender", command=invocation())
+    report = evaluate_bias(model, tok, r["pack"])
+    write_card(Path(a.out), r, report)
+    print(json.dumps({k: v for k, v in report.to_json().items() if not k.startswith("per_")}, indent=2))
+    return 0
+
+
+def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
+    """Conditional readout eraser: sweep recipes on dev, build the chosen one on fit, measure on test and on the
+    hand-written held-out set, write the card (what `steer eval bias` reproduces)."""
+    from steerlab.build.gender_readout import Recipe, build_readout_pack, choose, dev_sweep, sweep_table
+    from steerlab.eval.bias import HELDOUT_SETS, evaluate_bias, evaluate_heldout
+    from steerlab.eval.bias_report import heldout_markdown, summary_table
+
+    command = invocation()
+    erase = [tuple(int(x) for x in e.split(",")) for e in (a.erase or ["29", "27,28,29"])]
+    recipes = [Recipe(g, e, q) for g, e, q in itertools.product(
+        [int(x) for x in a.gate_layers.split(",")], erase, [float(x) for x in a.quantiles.split(",")])]
+    with tempfile.TemporaryDirectory(prefix="gender-sweep-") as tmp:  # candidates never land in a packs root
+        rows = dev_sweep(model, tok, info, recipes, Path(tmp))
+    best = choose(recipes, rows)
+    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command)
+    report = evaluate_bias(model, tok, pack)
+    heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS]
+    sets = "\n".join(heldout_markdown(h).replace("## ", "### ") for h in heldout)
+    extra = (f"\n## Measured\nReproduce with `steer eval bias --pack {a.out} --out docs/eval`.\n\n"
+             f"### Test split of `steerlab/build/bias_data.py` (never used to fit or choose)\n{summary_table(report)}\n\n"
+             f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and both agreements within "
+             f"5 points)\n{sweep_table(rows, best)}\n")
+    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra)
+    print(summary_table(report))
+    print(sets)
+    return 0
+
+
+def _train_scope(a: argparse.Namespace, model, tok, info, path) -> int:
+    """Off-scope probe for a health assistant: fit on train, choose layer/pooling and calibrate on the calibration
+    split, then measure on the held-out split (through the runtime, a sample through the HF engine) and write the
+    card (what `steer eval scope` reproduces)."""
+    from steerlab.build.scope_data import scope_splits
+    from steerlab.build.scope_pack import build_scope_pack, write_card
+    from steerlab.eval.scope_server import answers_cache, run_scope_eval
+
+    splits, dropped = scope_splits()
+    r = build_scope_pack(model, tok, info, out=Path(a.out), splits=splits,
+                         layers=[int(x) for x in a.layers.split(",")], methods=tuple(a.pooling.split(",")),
+                         target_fpr=a.target_fpr, max_new_tokens=a.answer_tokens, dropped=dropped,
+                         cache_file=answers_cache(info.name, a.answer_tokens), command=invocation())
+    print(json.dumps({"chosen": r["chosen"], "sweep": r["sweep"]}, indent=2))
+    report = run_scope_eval(path, r["pack"], policy_path=a.config, profile=a.profile,
+                            max_tokens=a.answer_tokens, model=model, tokenizer=tok, model_id=info.name)
+    write_card(Path(a.out), r, report)
+    print({k: v for k, v in report.to_json().items() if k != "outcomes"})
+    return 0
