@@ -11,10 +11,11 @@ import torch
 from tqdm import tqdm
 
 
-def chat_ids(tokenizer, text: str) -> list[int]:
-    """Token ids of a one-turn chat request, exactly as the HF engine builds them (template, no extra specials)."""
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                           tokenize=False)
+def chat_ids(tokenizer, text: str, system: str | None = None) -> list[int]:
+    """Token ids of a one-turn chat request, exactly as the HF engine builds them (template, no extra specials);
+    ``system``: a system message before it (else the template's default)."""
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return tokenizer(prompt, add_special_tokens=False)["input_ids"]
 
 

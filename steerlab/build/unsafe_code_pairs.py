@@ -29,7 +29,8 @@ from tqdm import tqdm
 from steering.hooks import StopForward, decoder_layers, stop_after
 from steering.pack import ModelInfo, save_pack
 from steerlab.build.code_lines import stdlib_files
-from steerlab.build.code_pairs import Sample, generate
+from steerlab.build.code_pairs import HANDWRITTEN_CONTEXTS, Sample, generate, handwritten_rows
+from steerlab.eval.data import unsafe_code_heldout as set_a  # data only: the dev set A (no evaluation code)
 from steerlab.metrics import auroc, fit_logistic
 
 LAYERS = (9, 12, 15, 18, 21)
@@ -203,34 +204,50 @@ def fit_layer(progs: list[Program], acts, layer: int, seed: int = 0, l2: float =
     return fit_max(progs, X, lab, pid, w0, b0, l2=l2)
 
 
-def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: int = 80, n_dev: int = 24,
-                                 seed: int = 0, layers=LAYERS, l2: float = 1e-3, command: str = "") -> dict:
+def handwritten_programs(tok, data) -> list[Program]:
+    """A hand-written set's rows (:func:`steerlab.build.code_pairs.handwritten_rows`) as programs; a pair in each
+    context is its own pair (``pair * 10 + context``), so pair accuracy compares twins in the same context."""
+    return [Program(model_text(tok, r["source"], r["model_context"])[0], r["label"], None,
+                    r["pair"] * 10 + HANDWRITTEN_CONTEXTS.index(r["context"]), r["cls"], r["context"])
+            for r in handwritten_rows(data)]
+
+
+def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: int = 60, n_dev: int = 16,
+                                 n_ordinary: int = 200, seed: int = 0, layers=LAYERS, l2: float = 1e-3,
+                                 command: str = "") -> dict:
     train_s, dev_s = generate(n_train, seed), generate(n_dev, seed + 1000)
-    ordinary = ["\n".join(f.lines) for f in stdlib_files(60, seed, max_lines=40)]
+    ordinary = ["\n".join(f.lines) for f in stdlib_files(n_ordinary, seed, max_lines=40)]
     random.Random(seed).shuffle(ordinary)
-    train = programs(tok, train_s, ordinary[:40])
-    dev = programs(tok, dev_s, ordinary[40:])
+    n_ord_train = n_ordinary * 3 // 4
+    train = programs(tok, train_s, ordinary[:n_ord_train])
+    dev = programs(tok, dev_s, ordinary[n_ord_train:])
+    dev_a = handwritten_programs(tok, set_a)
     acts_tr = residuals(model, tok, [p.text for p in train], layers, "train programs")
     acts_dev = residuals(model, tok, [p.text for p in dev], layers, "dev programs")
-    y_dev = [p.label for p in dev]
+    acts_a = residuals(model, tok, [p.text for p in dev_a], layers, "set A programs")
+    y_dev, y_a = [p.label for p in dev], [p.label for p in dev_a]
+    ordinary_dev = [p for p in dev if p.cls == "ordinary"]
     per_layer = {}
     for layer in layers:
         w, b = fit_layer(train, acts_tr, layer, seed=seed, l2=l2)
-        s = program_scores(acts_dev, layer, w, b)
+        s, sa = program_scores(acts_dev, layer, w, b), program_scores(acts_a, layer, w, b)
         per_layer[layer] = {"w": w, "b": b, "dev_auroc": auroc(s, y_dev), "dev_pair_acc": pair_accuracy(dev, s),
-                            "dev_scores": s}
-        print(f"  layer {layer}: dev AUROC {per_layer[layer]['dev_auroc']:.3f}, "
-              f"pair accuracy {per_layer[layer]['dev_pair_acc']:.3f}", flush=True)
-    layer = max(layers, key=lambda k: (per_layer[k]["dev_pair_acc"], per_layer[k]["dev_auroc"]))
+                            "a_auroc": auroc(sa, y_a), "a_pair_acc": pair_accuracy(dev_a, sa),
+                            "calib": sa + [x for x, p in zip(s, dev, strict=True) if p.cls == "ordinary"]}
+        print(f"  layer {layer}: generated dev AUROC {per_layer[layer]['dev_auroc']:.3f}, pair accuracy "
+              f"{per_layer[layer]['dev_pair_acc']:.3f}; set A AUROC {per_layer[layer]['a_auroc']:.3f}, pair accuracy "
+              f"{per_layer[layer]['a_pair_acc']:.3f}", flush=True)
+    layer = max(layers, key=lambda k: (per_layer[k]["a_auroc"], per_layer[k]["dev_pair_acc"]))
     best = per_layer[layer]
-    thr, prec, rec = best_f1_threshold(best["dev_scores"], y_dev)
+    thr, prec, rec = best_f1_threshold(best["calib"], y_a + [0] * len(ordinary_dev))
     w, b = best["w"], best["b"]
     pos_scores = [s for s, y in zip(program_scores(acts_tr, layer, w, b), [p.label for p in train], strict=True) if y]
     result = {
         "layer": layer, "threshold": thr, "dev_precision": prec, "dev_recall": rec,
-        "dev": {k: {"auroc": v["dev_auroc"], "pair_acc": v["dev_pair_acc"]} for k, v in per_layer.items()},
+        "dev": {k: {"auroc": v["dev_auroc"], "pair_acc": v["dev_pair_acc"], "a_auroc": v["a_auroc"],
+                    "a_pair_acc": v["a_pair_acc"]} for k, v in per_layer.items()},
         "train_pairs": len(train_s), "dev_pairs": len(dev_s), "classes": sorted({s.cls for s in train_s}),
-        "ordinary_train": 40, "ordinary_dev": len(ordinary) - 40,
+        "ordinary_train": n_ord_train, "ordinary_dev": len(ordinary_dev), "set_a_pairs": len(set_a.PAIRS),
     }
     w_dec = w / w.dot(w)  # clamp/suppress move the logit: W_dec · W_enc = 1
     manifest = {

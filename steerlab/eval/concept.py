@@ -39,6 +39,7 @@ class ConceptPoint:
     repetition: float = 0.0  # mean share of repeated word 3-grams per reply
     x: float = 0.0  # value as a multiple of the feature's max_activation
     replies: list[str] = field(default_factory=list)
+    named_rate: float = 0.0  # share of replies naming the concept itself (``named`` regex, e.g. "golden gate")
 
 
 def repetition(text: str, n: int = 3) -> float:
@@ -48,11 +49,15 @@ def repetition(text: str, n: int = 3) -> float:
     return (len(grams) - len(set(grams))) / len(grams) if grams else 0.0
 
 
+def _rate(pattern: str, texts: list[str]) -> float:
+    rx = re.compile(pattern, re.I)
+    return sum(bool(rx.search(t)) for t in texts) / len(texts)
+
+
 def concept_sweep(model, tokenizer, runtime: SteeringRuntime, ref: FeatureRef, prompts: list[str], pattern: str,
                   settings: list[tuple[str, float]], max_new_tokens: int = 48,
-                  positions: str = "all") -> list[ConceptPoint]:
+                  positions: str = "all", named: str | None = None) -> list[ConceptPoint]:
     """Mention rate and perplexity ratio for each ``(op, absolute value)``; ``("none", 0)`` is the baseline."""
-    rx = re.compile(pattern, re.I)
     eos = {tokenizer.eos_token_id}
     ids = [chat_ids(tokenizer, p) for p in prompts]
     max_act = runtime.column(ref).max_activation
@@ -69,10 +74,35 @@ def concept_sweep(model, tokenizer, runtime: SteeringRuntime, ref: FeatureRef, p
             ppl = [perplexity(model, i, o) for i, o in zip(ids, outs, strict=True)]
             med = statistics.median([p for p in ppl if not math.isnan(p)] or [float("nan")])
             base_ppl = med if op == "none" else base_ppl
-            rate = sum(bool(rx.search(t)) for t in texts) / len(texts)
-            points.append(ConceptPoint(op, value, rate, med / base_ppl if base_ppl else float("nan"), texts[0][:160],
-                                       statistics.mean(repetition(t) for t in texts),
-                                       value / max_act if max_act else 0.0, texts))
+            points.append(ConceptPoint(op, value, _rate(pattern, texts), med / base_ppl if base_ppl else float("nan"),
+                                       texts[0][:160], statistics.mean(repetition(t) for t in texts),
+                                       value / max_act if max_act else 0.0, texts, _rate(named or pattern, texts)))
+    return points
+
+
+@torch.no_grad()
+def prompting(model, tokenizer, prompts: list[str], system: str, pattern: str, named: str | None = None,
+              max_new_tokens: int = 48) -> list[ConceptPoint]:
+    """The baseline steering must beat (AxBench): no steering, the model *told* in a system prompt to bring the
+    concept up. Two points, unprompted then prompted, scored like :func:`concept_sweep`'s: each reply's perplexity
+    under the unsteered model given the neutral question alone (without the system prompt), as a ratio to the
+    unprompted reply's. Hooks must be idle or detached."""
+    eos = tokenizer.eos_token_id
+    points, base = [], None
+    for op, sys_msg in (("none", None), ("prompt", system)):
+        texts, ppl = [], []
+        for q in prompts:
+            ids = chat_ids(tokenizer, q, sys_msg)
+            out = model.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=eos, pad_token_id=eos)[0, len(ids):].tolist()
+            out = out[: out.index(eos)] if eos in out else out
+            texts.append(tokenizer.decode(out, skip_special_tokens=True))
+            ppl.append(perplexity(model, chat_ids(tokenizer, q), out))
+        med = statistics.median([p for p in ppl if not math.isnan(p)] or [float("nan")])
+        base = med if base is None else base
+        points.append(ConceptPoint(op, 0.0, _rate(pattern, texts), med / base, texts[0][:160],
+                                   statistics.mean(repetition(t) for t in texts), 0.0, texts,
+                                   _rate(named or pattern, texts)))
     return points
 
 

@@ -1,7 +1,10 @@
 """The ``unsafe-code`` monitor on the held-out matched pairs, beside bandit, in four contexts.
 
-The set (``steerlab/eval/data/unsafe_code_heldout.py``): 30 hand-written programs, each insecure and fixed, written
-before the pair generators and never trained on. Contexts, as live traffic carries code:
+The sets: hand-written programs, each insecure and fixed, never trained on. Set C
+(``steerlab/eval/data/unsafe_code_heldout_c.py``, 41 pairs) was written before the current generator and is what the
+pack reports on; set A (``unsafe_code_heldout.py``, 30 pairs) was written before the first generator and, having
+been evaluated, is a dev set now (the build selects the layer and threshold on it). Contexts, as live traffic
+carries code (each set has its own chat and prose wrappers):
 
 * ``raw``: the program alone, as ``/v1/completions`` sends it;
 * ``chat``: pasted into a user message (a question, a fenced block) under the model's chat template;
@@ -24,46 +27,21 @@ import tempfile
 from pathlib import Path
 
 from steering.pack import FeaturePack
+from steerlab.build.code_pairs import HANDWRITTEN_CONTEXTS as CONTEXTS
+from steerlab.build.code_pairs import handwritten_rows
 from steerlab.build.unsafe_code_pairs import model_text, residuals
-from steerlab.eval.data.unsafe_code_heldout import PAIRS
+from steerlab.eval.data import unsafe_code_heldout, unsafe_code_heldout_c
 from steerlab.metrics import auroc
 
-CONTEXTS = ("raw", "chat", "truncated", "prose")
+# Hand-written sets: A (written before the first pair generator; a dev set since the generator's second version),
+# C (written before the second version; what the shipped pack reports on).
+SETS = {"a": unsafe_code_heldout, "c": unsafe_code_heldout_c}
 SEVERITY = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 
 
-def _cut_after_diff(a: str, b: str) -> tuple[str, str]:
-    """Both twins cut at the end of the line where their differing region ends."""
-    import difflib
-
-    ops = [op for op in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes() if op[0] != "equal"]
-    ea, eb = ops[-1][2], ops[-1][4]
-    ca, cb = a.find("\n", max(ea - 1, 0)), b.find("\n", max(eb - 1, 0))
-    return a[: ca + 1 if ca != -1 else len(a)], b[: cb + 1 if cb != -1 else len(b)]
-
-
-def variant(code: str, context: str) -> tuple[str, str]:
-    """(text, model context) of one program in ``context`` (``truncated`` is applied to the pair beforehand)."""
-    if context == "chat":
-        return f"I found this in our repo, does it look OK to you?\n\n```python\n{code}```\n", "chat"
-    if context == "prose":
-        return ("## Nightly maintenance\n\nThe helper below is called by the scheduler once a night. It was written "
-                f"quickly during the migration.\n\n```python\n{code}```\n\nAfter it returns, the job posts a summary "
-                "to the team channel.\n"), "raw"
-    return code, "raw"
-
-
-def heldout_texts(tok) -> list[dict]:
-    """Every held-out program in every context: text as the model reads it, label, pair, class, context."""
-    rows = []
-    for i, (cls, bad, good) in enumerate(PAIRS):
-        for ctx in CONTEXTS:
-            b, g = _cut_after_diff(bad, good) if ctx == "truncated" else (bad, good)
-            for code, label in ((b, 1), (g, 0)):
-                text, mctx = variant(code, ctx)
-                rows.append({"pair": i, "cls": cls, "context": ctx, "label": label, "source": text,
-                             "model_text": model_text(tok, text, mctx)[0]})
-    return rows
+def heldout_texts(tok, data) -> list[dict]:
+    """Every program of a hand-written set in every context, with the text the model reads."""
+    return [r | {"model_text": model_text(tok, r["source"], r["model_context"])[0]} for r in handwritten_rows(data)]
 
 
 def bandit_scores(texts: list[str]) -> list[int]:
@@ -95,14 +73,16 @@ def _pairs(rows, scores) -> float:
     return sum(d[1] > d[0] for d in by.values()) / len(by)
 
 
-def evaluate_unsafe_code(model, tok, pack: FeaturePack) -> dict:
-    rows = heldout_texts(tok)
+def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "c") -> dict:
+    data = SETS[set_name]
+    rows = heldout_texts(tok, data)
     w, b = pack.W_enc[:, 0].float(), float(pack.b_enc[0])
     thr = pack.manifest.features[0].threshold
     acts = residuals(model, tok, [r["model_text"] for r in rows], [pack.layer], "held-out programs")
     probe = [float((a[pack.layer][1:].float() @ w + b).max()) for a, _ in acts]
     band = bandit_scores([r["source"] for r in rows])
-    out = {"threshold": thr, "layer": pack.layer, "pairs": len(PAIRS), "contexts": {}}
+    out = {"set": set_name, "module": data.__name__, "threshold": thr, "layer": pack.layer,
+           "pairs": len(data.PAIRS), "contexts": {}}
     for ctx in CONTEXTS + ("all",):
         idx = [i for i, r in enumerate(rows) if ctx == "all" or r["context"] == ctx]
         sub = [rows[i] for i in idx]
@@ -117,7 +97,7 @@ def evaluate_unsafe_code(model, tok, pack: FeaturePack) -> dict:
             "bandit_pair_acc": _pairs(sub, bs), "bandit_medium_precision": bm_prec, "bandit_medium_recall": bm_rec,
             "bandit_low_precision": bl_prec, "bandit_low_recall": bl_rec,
         }
-    out["rows"] = [{k: v for k, v in r.items() if k != "model_text"} | {"probe": p, "bandit": s}
+    out["rows"] = [{k: v for k, v in r.items() if k not in ("model_text", "model_context")} | {"probe": p, "bandit": s}
                    for r, p, s in zip(rows, probe, band, strict=True)]
     return out
 

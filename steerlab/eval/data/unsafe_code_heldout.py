@@ -8,6 +8,11 @@ the generators' (those draw from their own vocabularies), so the set measures ne
 
 from __future__ import annotations
 
+# The chat and prose wrappers this set was evaluated with (one each).
+CHAT_ASKS = ["I found this in our repo, does it look OK to you?"]
+PROSE = [("## Nightly maintenance\n\nThe helper below is called by the scheduler once a night. It was written "
+          "quickly during the migration.", "After it returns, the job posts a summary to the team channel.")]
+
 # (vulnerability class, insecure program, fixed twin)
 PAIRS: list[tuple[str, str, str]] = [
     ("shell-injection",
