@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from server.alerts import Alert
-from server.engines.loader import load_packs, packs_root
+from server.engines.loader import packs_root
 from server.errors import APIError
 from steering.errors import UnknownFeature
+from steering.pack import load_packs
 
 log = logging.getLogger("steerserve.audit")
 router = APIRouter(prefix="/admin")

@@ -11,9 +11,8 @@ from transformers import AutoConfig
 from server.engines.hf import HFEngine
 from server.engines.vllm import VLLMEngine  # imports vllm only when a VLLMEngine is built
 from server.settings import REPO_PACKS, ServerSettings
-from steering.errors import SteeringError
 from steering.model import prepare_embedded_model
-from steering.pack import FeaturePack, ModelInfo, discover_packs, load_pack
+from steering.pack import ModelInfo, load_packs
 
 log = logging.getLogger("steerserve.loader")
 
@@ -24,27 +23,6 @@ def model_path(settings: ServerSettings) -> Path:
 
 def packs_root(settings: ServerSettings, model_id: str) -> Path:
     return Path(settings.packs) if settings.packs else REPO_PACKS / model_id
-
-
-def load_packs(root: Path, model: ModelInfo, *, strict: bool = False) -> list[FeaturePack]:
-    """Every pack under ``root`` that passes verification for ``model``; a bad pack is skipped with a clear log
-    line (or, with ``strict``, stops start-up)."""
-    packs: list[FeaturePack] = []
-    if not root.is_dir():
-        log.warning("no feature pack directory at %s; serving without packs", root.name)
-        return packs
-    for d in discover_packs(root):
-        try:
-            packs.append(load_pack(d, root=root, model=model))
-        except SteeringError as e:
-            if strict:
-                raise
-            log.error("skipping pack '%s': %s", d.name, e.message)
-    ids = [p.id for p in packs]
-    dup = {i for i in ids if ids.count(i) > 1}
-    if dup:
-        raise ValueError(f"duplicate pack ids under the packs root: {sorted(dup)}")
-    return packs
 
 
 def build_engine(settings: ServerSettings):

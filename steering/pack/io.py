@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ import torch
 from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 
-from steering.errors import PackError, PackModelMismatch
+from steering.errors import PackError, PackModelMismatch, SteeringError
 from steering.pack.manifest import FORMAT_VERSIONS, Manifest, ModelInfo
 
 MANIFEST_FILE = "pack.json"
@@ -324,3 +325,30 @@ def discover_packs(root: str | Path) -> list[Path]:
     for manifest in sorted(list(root.glob(f"*/{MANIFEST_FILE}")) + list(root.glob(f"*/*/{MANIFEST_FILE}"))):
         found.append(manifest.parent)
     return found
+
+
+def load_packs(paths: str | Path | list[str | Path], model: ModelInfo, *, strict: bool = True) -> list[FeaturePack]:
+    """Every pack under ``paths`` (each a pack directory, or a root holding packs as :func:`discover_packs` finds
+    them), verified for ``model``. A pack that fails verification stops loading (``strict``: a server that silently
+    lost a pack would serve those requests unsteered) or is skipped with a logged error; a missing directory is
+    logged and skipped; two packs with one id are an error either way. The one loader of the API server, its admin
+    reload and the vLLM plugin."""
+    log = logging.getLogger("steerserve.packs")
+    packs: list[FeaturePack] = []
+    for p in map(Path, [paths] if isinstance(paths, str | Path) else paths):
+        single = (p / MANIFEST_FILE).is_file()
+        if not single and not p.is_dir():
+            log.warning("no feature pack directory at %s; serving without its packs", p.name)
+            continue
+        for d in [p] if single else discover_packs(p):
+            try:
+                packs.append(load_pack(d, root=p.parent if single else p, model=model))
+            except SteeringError as e:
+                if strict:
+                    raise
+                log.error("skipping pack '%s': %s", d.name, e.message)
+    ids = [p.id for p in packs]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise ValueError(f"duplicate pack ids under the packs root: {sorted(dup)}")
+    return packs

@@ -23,7 +23,7 @@ import logging
 import os
 from pathlib import Path
 
-from steering.pack import FeaturePack, ModelInfo, discover_packs, load_pack
+from steering.pack import ModelInfo, load_packs
 
 log = logging.getLogger("steerserve.vllm")
 PACKS_ENV = "STEERSERVE_VLLM_PACKS"
@@ -47,21 +47,12 @@ def model_info(model_config) -> ModelInfo:
     return ModelInfo.from_hf_config(hf, str(name))
 
 
-def load_packs(paths: list[str], model: ModelInfo) -> list[FeaturePack]:
-    """Every pack under ``paths``, verified for ``model`` (a bad pack stops start-up: a server that silently
-    lost a pack would serve those requests unsteered)."""
-    packs = []
-    for p in map(Path, paths):
-        dirs = [p] if (p / "pack.json").is_file() else discover_packs(p)
-        root = p.parent if (p / "pack.json").is_file() else p
-        packs += [load_pack(d, root=root, model=model) for d in dirs]
-    return packs
-
-
 def _attach(runner) -> None:
     opts = plugin_options(runner.vllm_config)
     if not opts.get("packs"):
         return
+    # plugin entry: vLLM imports this module in every process it starts; the worker-side modules (and torch work
+    # they bring) load only in the process that attaches, when it attaches
     from steering.vllm.config import process_secret
     from steering.vllm.readings import ReadingsPublisher
     from steering.vllm.worker import WorkerSteering
@@ -165,7 +156,7 @@ _api_runtimes: dict[int, object] = {}
 
 def _api_runtime(vllm_config):
     """Packs loaded in the API process, only to validate ``vllm_xargs`` specs and compute cache salts."""
-    from steering.runtime import SteeringRuntime
+    from steering.runtime import SteeringRuntime  # plugin entry: only the API process needs the runtime
 
     rt = _api_runtimes.get(id(vllm_config))
     if rt is None:
@@ -177,6 +168,7 @@ def _api_runtime(vllm_config):
 
 
 def _salt_for(vllm_config, extra_args) -> str | None:
+    # plugin entry: loaded on the first request that carries steering, not in every vLLM process at start-up
     from steering.errors import SteeringError
     from steering.vllm.config import XARGS_RESOLVED, cache_salt, decode, process_secret, verify_resolved
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
 from steerlab.bench.vllm import CPU_ENV, _start, _wait, free_port
 
 PROMPTS = [
@@ -161,8 +162,6 @@ def plain_generate(path: Path, batch: int, max_tokens: int, reps: int = 3) -> fl
 
 
 def run_bench_load(args) -> int:
-    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
-
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     args.conc = [int(x) for x in args.load_concurrency.split(",")]
     path = prepare_embedded_model()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import signal
@@ -40,6 +41,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.policy import hash_key
+from steerlab.bench.soak_report import markdown, plot
 from steerlab.bench.vllm import _wait, free_port
 from steerlab.webhook_receiver import Receiver
 
@@ -370,10 +372,6 @@ def run_soak(cfg: SoakConfig, *, say=print, workdir: Path | None = None) -> dict
 
 
 def run_bench_soak(args) -> int:
-    import logging
-
-    from steerlab.bench.soak_report import markdown, plot
-
     logging.getLogger("httpx").setLevel(logging.WARNING)
     cfg = SoakConfig(streams=args.streams, duration=args.duration or 600.0, max_num_seqs=max(args.streams, 1),
                      disconnect=args.disconnect)

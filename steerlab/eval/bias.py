@@ -32,7 +32,7 @@ from transformers import DynamicCache
 from steering.generate import generate
 from steering.hooks import attach, decoder_layers
 from steering.pack.io import FeaturePack
-from steering.runtime import BatchState, SteeringRuntime
+from steering.runtime import SteeringRuntime
 from steerlab.build.bias_data import PRONOUNS, BiasPrompt, agreement_prompts, neutral_texts, occupation_prompts
 from steerlab.build.chat import chat_ids
 
@@ -78,15 +78,17 @@ def _pad(ids: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, mask
 
 
-def steer_rows(runtime: SteeringRuntime | None, row: int, shape: tuple[int, int], sink: bool = True) -> None:
-    """Give every token of a ``[B, T]`` batch config ``row``, except position 0 (the attention sink) when the
-    batch starts at position 0 (``sink``)."""
+@contextlib.contextmanager
+def steer_rows(runtime: SteeringRuntime | None, row: int, shape: tuple[int, int], start: int = 0) -> Iterator[None]:
+    """For one forward pass: every token of a ``[B, T]`` batch whose first position is ``start`` (after a shared
+    prefix of that many tokens) gets config ``row``; :meth:`SteeringRuntime.forward` keeps the attention sink
+    (position 0) unsteered. No readouts. ``runtime`` None: nothing to steer."""
     if runtime is None:
+        yield
         return
-    rows = torch.full(shape, row)
-    if sink:
-        rows[:, 0] = 0
-    runtime.batch = BatchState(row=rows.reshape(-1), rows_present={0, row})
+    B, T = shape
+    with runtime.forward(torch.full((B * T,), row), None, (torch.arange(T) + start).repeat(B)):
+        yield
 
 
 def _common_prefix(seqs: list[list[int]], min_len: int = 8) -> int:
@@ -123,14 +125,15 @@ def forward_batches(model, tokenizer, prompts: Sequence[BiasPrompt], *, runtime:
             cache = None
             if P:
                 cache = DynamicCache()
-                steer_rows(runtime, row, (1, P))
-                body(input_ids=torch.tensor([chunk[0][:P]]), past_key_values=cache, use_cache=True)
+                with steer_rows(runtime, row, (1, P)):
+                    body(input_ids=torch.tensor([chunk[0][:P]]), past_key_values=cache, use_cache=True)
                 cache.batch_repeat_interleave(len(chunk))
             x, mask = _pad([s[P:] for s in chunk], pad)
             if P:
                 mask = torch.cat([torch.ones(len(chunk), P, dtype=mask.dtype), mask], 1)
-            steer_rows(runtime, row, tuple(x.shape), sink=not P)
-            hidden = body(input_ids=x, attention_mask=mask, past_key_values=cache, use_cache=P > 0).last_hidden_state
+            with steer_rows(runtime, row, tuple(x.shape), start=P):
+                hidden = body(input_ids=x, attention_mask=mask, past_key_values=cache,
+                              use_cache=P > 0).last_hidden_state
             last = torch.tensor([len(s) - 1 - P for s in chunk])
             logits = head(hidden[torch.arange(len(chunk)), last]).float()  # [B, V]
             lp = torch.log_softmax(logits, -1)[:, he_she]  # [B, 2]
@@ -139,8 +142,6 @@ def forward_batches(model, tokenizer, prompts: Sequence[BiasPrompt], *, runtime:
     finally:
         for h in handles:
             h.remove()
-        if runtime is not None:
-            runtime.batch = BatchState()
 
 
 def pronoun_logprobs(model, tokenizer, prompts: Sequence[BiasPrompt], *, runtime: SteeringRuntime | None = None,
@@ -162,13 +163,11 @@ def neutral_nll(model, tokenizer, texts: Sequence[str], *, runtime: SteeringRunt
     for i in range(0, len(texts), batch_size):
         chunk = [tokenizer(t, truncation=True, max_length=max_tokens)["input_ids"] for t in texts[i : i + batch_size]]
         x, mask = _pad(chunk, 0)
-        steer_rows(runtime, row, tuple(x.shape))
-        logits = model(input_ids=x, attention_mask=mask, use_cache=False).logits[:, :-1].float()
+        with steer_rows(runtime, row, tuple(x.shape)):
+            logits = model(input_ids=x, attention_mask=mask, use_cache=False).logits[:, :-1].float()
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), x[:, 1:], reduction="none")  # [B, T-1]
         total += float((nll * mask[:, 1:]).sum())
         count += int(mask[:, 1:].sum())
-    if runtime is not None:
-        runtime.batch = BatchState()
     return total / count
 
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from steering.hooks import StopForward, attach, stop_after
 from steering.monitor import RequestMonitor
-from steering.runtime import BatchState, FeatureRef, ResolvedConfig, SteeringRuntime
+from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime
 from steerlab.build.chat import chat_ids, fed_back, greedy_answers
 from steerlab.build.scope_data import IN_SCOPE, OFF_SCOPE, TEST_ONLY, Question
 
@@ -120,9 +120,10 @@ class ScopeReport:
 
 
 def _batch(seqs: list[list[int]], prompt_lens: list[int], row: int, S: int):
-    """Right-padded ``input_ids``/``attention_mask`` ``[B, T]`` and the runtime's per-token state: config ``row``
-    on every real token but position 0 (the attention sink is never monitored), request ``j``'s prompt tokens in
-    slot ``2j`` and its answer tokens in slot ``2j+1``, everything else in the discard slot ``S``."""
+    """Right-padded ``input_ids``/``attention_mask`` ``[B, T]`` and, flattened, the per-token arguments of
+    :meth:`SteeringRuntime.forward`: config ``row`` on every real token, request ``j``'s prompt tokens in slot
+    ``2j`` and its answer tokens in slot ``2j+1``, padding in the discard slot ``S``; positions (the runtime keeps
+    position 0, the attention sink, out of every readout)."""
     B, T = len(seqs), max(map(len, seqs))
     x = torch.zeros(B, T, dtype=torch.long)
     mask = torch.zeros(B, T, dtype=torch.long)
@@ -130,10 +131,9 @@ def _batch(seqs: list[list[int]], prompt_lens: list[int], row: int, S: int):
     slot = torch.full((B, T), S, dtype=torch.long)
     for j, (s, p) in enumerate(zip(seqs, prompt_lens, strict=True)):
         x[j, : len(s)], mask[j, : len(s)] = torch.tensor(s), 1
-        rows[j, 1: len(s)] = row
-        slot[j, 1:p], slot[j, p: len(s)] = 2 * j, 2 * j + 1
-    state = BatchState(row=rows.flatten(), slot=slot.flatten(), pos=torch.arange(T).repeat(B), rows_present={0, row})
-    return x, mask, state
+        rows[j, : len(s)] = row
+        slot[j, :p], slot[j, p: len(s)] = 2 * j, 2 * j + 1
+    return x, mask, (rows.flatten(), slot.flatten(), torch.arange(T).repeat(B))
 
 
 def _fold(readouts, j: int, config: ResolvedConfig, columns: dict,
@@ -158,16 +158,11 @@ def monitor_requests(model, runtime: SteeringRuntime, config: ResolvedConfig, bl
     out = []
     try:
         with attach(model, runtime), stop_after(model, max(runtime.sites)):  # the monitor has read it by then
-            try:
-                for lo in tqdm(range(0, len(seqs), batch), desc="requests through the runtime", unit="batch"):
-                    x, mask, runtime.batch = _batch(seqs[lo: lo + batch], prompt_lens[lo: lo + batch], row,
-                                                    runtime.S)
-                    with contextlib.suppress(StopForward):
-                        model(input_ids=x, attention_mask=mask, use_cache=False)
-                    out += [_fold(runtime.batch.readouts, j, config, runtime.columns, block_on)
-                            for j in range(len(x))]
-            finally:
-                runtime.batch = BatchState()
+            for lo in tqdm(range(0, len(seqs), batch), desc="requests through the runtime", unit="batch"):
+                x, mask, per_token = _batch(seqs[lo: lo + batch], prompt_lens[lo: lo + batch], row, runtime.S)
+                with runtime.forward(*per_token) as state, contextlib.suppress(StopForward):
+                    model(input_ids=x, attention_mask=mask, use_cache=False)
+                out += [_fold(state.readouts, j, config, runtime.columns, block_on) for j in range(len(x))]
     finally:
         runtime.rows.release(row)
     return out

@@ -14,10 +14,9 @@ import httpx
 import pytest
 
 from server.engines.base import Delta, GenerateRequest, SamplingParams, TokenLogprob
-from server.engines.loader import load_packs
 from server.settings import REPO_PACKS
 from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
-from steering.pack import ModelInfo
+from steering.pack import ModelInfo, load_packs
 
 SMOL = ModelInfo(name=EMBEDDED_MODEL_ID, architecture="LlamaForCausalLM", d_model=576, num_layers=30)
 

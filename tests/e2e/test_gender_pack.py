@@ -57,11 +57,11 @@ def test_gender_pack_leaves_ordinary_text_alone(model_and_tok):
     with suppressing(model, pack) as (rt, row), torch.no_grad():
         from steerlab.eval.bias import steer_rows
 
-        steer_rows(rt, row, tuple(ids.shape))
-        steered = model(ids).logits
-        opened = int((rt.batch.gates[:, 0] & (rt.batch.row != 0)).sum())  # positions the eraser acted on
-        steer_rows(rt, 0, tuple(ids.shape))
-        plain = model(ids).logits
+        with steer_rows(rt, row, tuple(ids.shape)):
+            steered = model(ids).logits
+            opened = int((rt.batch.gates[:, 0] & (rt.batch.row != 0)).sum())  # positions the eraser acted on
+        with steer_rows(rt, 0, tuple(ids.shape)):
+            plain = model(ids).logits
     assert opened <= 2, opened  # at most a stray one or two of its 40 tokens
     if opened == 0:
         assert torch.equal(steered, plain)
