@@ -18,37 +18,10 @@ from pathlib import Path
 import torch
 
 from server.engines.base import GenerateRequest, SamplingParams
-
-PACK_LAYERS = (10, 15, 20)
-FEATURES = 32
-
-
-def synthetic_packs(root: Path, d: int, n_layers: int, model_name: str):
-    from steering.pack import save_pack
-
-    packs = []
-    for i, layer in enumerate(PACK_LAYERS):
-        g = torch.Generator().manual_seed(i)
-        W_dec = torch.nn.functional.normalize(torch.randn(FEATURES, d, generator=g), dim=1)
-        tensors = {"W_dec": W_dec, "W_enc": W_dec.T.clone(), "b_enc": torch.zeros(FEATURES)}
-        manifest = {"id": f"bench-{i}", "version": "0", "title": "timing only (synthetic)",
-                    "model": {"name": model_name, "architecture": "LlamaForCausalLM", "d_model": d,
-                              "num_layers": n_layers},
-                    "site": {"layer": layer}, "encoder": {"kind": "sae-relu"},
-                    "features": [{"name": f"f{j}", "index": j, "label": "synthetic", "max_activation": 4.0,
-                                  "threshold": 2.0} for j in range(FEATURES)]}
-        packs.append(save_pack(root / f"bench-{i}", manifest, tensors))
-    return packs
-
-
-def config(k: int) -> dict:
-    """Three packs on every request: a clamp, an add and a monitor per pack; ``k`` varies the values."""
-    cfg = {}
-    for i in range(len(PACK_LAYERS)):
-        cfg[(f"bench-{i}", "f0")] = ("clamp", 1.0 + 0.01 * k)
-        cfg[(f"bench-{i}", "f1")] = ("add", 0.5 + 0.01 * k)
-        cfg[(f"bench-{i}", "f2")] = ("monitor", 0.0)
-    return cfg
+from server.engines.hf import HFEngine
+from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
+from steering.runtime import SteeringRuntime
+from steerlab.bench.synthetic import config, synthetic_packs
 
 
 async def throughput(engine, configs: list[dict], max_tokens: int) -> tuple[float, float]:
@@ -87,8 +60,6 @@ def side_by_side(engine, a: list[dict], b: list[dict], max_tokens: int, reps: in
 
 def op_microbench(packs, n_tokens: int, iters: int = 200) -> tuple[float, float, float]:
     """The fused op alone on real shapes: seconds per call with 0 / 1 / ``n_tokens`` distinct rows (interleaved)."""
-    from steering.runtime import SteeringRuntime
-
     rt = SteeringRuntime(packs, 576, max_configs=n_tokens + 2, max_slots=n_tokens)
     one = rt.rows.acquire(config(0))
     many = [rt.rows.acquire(config(k)) for k in range(1, n_tokens + 1)]
@@ -108,9 +79,6 @@ def op_microbench(packs, n_tokens: int, iters: int = 200) -> tuple[float, float,
 
 
 def run_bench(args) -> int:
-    from server.engines.hf import HFEngine
-    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
-
     path = prepare_embedded_model()
     with tempfile.TemporaryDirectory() as tmp:
         packs = synthetic_packs(Path(tmp), 576, 30, EMBEDDED_MODEL_ID)

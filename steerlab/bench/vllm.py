@@ -25,8 +25,10 @@ from pathlib import Path
 import httpx
 import psutil
 
+from server.engines.base import GenerateRequest, SamplingParams
+from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
 from steering.vllm.cpu import cpu_defaults
-from steerlab.bench.op import config, synthetic_packs
+from steerlab.bench.synthetic import config, synthetic_packs
 
 PROMPT = "Write a long story about a lighthouse keeper."
 CPU_ENV = cpu_defaults()
@@ -59,8 +61,6 @@ async def _vanilla_run(llm, ids, n: int, max_tokens: int) -> int:
 
 
 async def _steered_run(engine, ids, configs: list[dict], max_tokens: int) -> int:
-    from server.engines.base import GenerateRequest, SamplingParams
-
     sp = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
 
     async def one(i: int, cfg: dict) -> int:
@@ -83,7 +83,7 @@ async def engines_part(path: Path, packs, concurrency: list[int], n_configs: lis
     from vllm import AsyncEngineArgs
     from vllm.v1.engine.async_llm import AsyncLLM
 
-    from server.engines.vllm import VLLMEngine
+    from server.engines.vllm import VLLMEngine  # imports vllm: loaded only when this benchmark runs
 
     saved = os.environ.get("VLLM_PLUGINS")
     os.environ["VLLM_PLUGINS"] = ""  # vanilla: no plugin at all
@@ -212,8 +212,6 @@ def servers_part(path: Path, packs_root: Path, conc: int, max_tokens: int, reps:
 
 
 def run_bench_vllm(args) -> int:
-    from steering.model import EMBEDDED_MODEL_ID, prepare_embedded_model
-
     for k, v in CPU_ENV.items():
         os.environ.setdefault(k, v)
     path = prepare_embedded_model()

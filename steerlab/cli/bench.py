@@ -22,6 +22,18 @@ def register(g: Group) -> None:
     op.add_argument("--batch", type=int, default=16, help="batch size")
     _common(op)
 
+    gp = g.command("gpu", "the fused op on a GPU at a production width (random-weight Llama): steered ÷ unsteered "
+                   "forward time, eager (HF engine path) and inside a CUDA graph (vLLM worker path)",
+                   ["steer bench gpu --shape llama-8b --out docs/benchmarks.md",
+                    "steer bench gpu --shape tiny --device cpu --iters 3   # eager only, a smoke run"], cmd_bench_gpu)
+    gp.add_argument("--shape", choices=["llama-8b", "smollm2-135m", "tiny"], default="llama-8b")
+    gp.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
+    gp.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
+    gp.add_argument("--batch", type=int, default=64, help="decode step: sequences × 1 token")
+    gp.add_argument("--chunk", type=int, default=2048, help="prefill chunk: 1 × this many tokens")
+    gp.add_argument("--iters", type=int, default=50, help="interleaved repetitions")
+    gp.add_argument("--out", help="append a Markdown result block to this file")
+
     v = g.command("vllm", "steered vLLM vs vanilla vLLM: engines, then servers",
                   ["steer bench vllm --out docs/benchmarks.md", "steer bench vllm --concurrency 16 --configs 1,16 "
                    "--skip-servers   # engines only"], cmd_bench_vllm)
@@ -81,3 +93,9 @@ def cmd_bench_soak(a: argparse.Namespace) -> int:
     from steerlab.bench.soak import run_bench_soak
 
     return run_bench_soak(a)
+
+
+def cmd_bench_gpu(a: argparse.Namespace) -> int:
+    from steerlab.bench.gpu import run_bench_gpu
+
+    return run_bench_gpu(a)
