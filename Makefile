@@ -64,6 +64,8 @@ packs: install
 	$(BIN)/steer probe train --task scope --method logistic --layers 10,15,18,20 --pooling tokens,max \
 	  --target-fpr 0.02 --answer-tokens 32 --out feature_packs/smollm2-135m-instruct/topics
 	$(BIN)/steer eval scope --out docs/eval
+	$(BIN)/steer probe train --task deflect --out feature_packs/smollm2-135m-instruct/scope-deflect
+	$(BIN)/steer eval deflection --out docs/eval
 	$(BIN)/steer eval unsafe-code --out docs/eval
 	$(BIN)/steer eval detection --out docs/eval
 	$(BIN)/steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate --prompts 20 \
@@ -74,15 +76,15 @@ packs: install
 	$(BIN)/steer sae label --sae $(CACHE)/sae/l15-8k --corpus $(CACHE)/corpus --skip-chars 15000000 \
 	  --out-pack feature_packs/smollm2-135m-instruct/sae-l15 --report docs/sae/README.md
 	@# top-activating contexts shown with each pack (examples.json; the playground and GET /v1/steering/packs/{id})
-	for p in sae-l15 golden-gate unsafe-code gender topics; do \
+	for p in sae-l15 golden-gate unsafe-code gender topics scope-deflect; do \
 	  $(BIN)/steer features top --pack feature_packs/smollm2-135m-instruct/$$p --features all --n 8 --write-examples \
 	    --out /dev/null || exit 1; done
 	$(BIN)/steer pack verify feature_packs/smollm2-135m-instruct/*
 
 lint: install
 	$(BIN)/ruff check steering server steerlab tests
-	@# code_pairs.py and unsafe_code_heldout.py hold insecure programs as *text* (the unsafe-code monitor's data)
-	@! grep -rnE "torch\.load\(|pickle\.loads?\(" steering server steerlab --exclude=code_pairs.py \
+	@# code_constructs.py and the unsafe_code_heldout*.py sets hold insecure programs as *text* (the monitor's data)
+	@! grep -rnE "torch\.load\(|pickle\.loads?\(" steering server steerlab --exclude=code_constructs.py \
 	  --exclude=unsafe_code_heldout.py --exclude=unsafe_code_heldout_c.py || (echo "pickle/torch.load in library code" && false)
 
 clean-venv:

@@ -213,7 +213,7 @@ def handwritten_programs(tok, data) -> list[Program]:
 
 
 def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: int = 60, n_dev: int = 16,
-                                 n_ordinary: int = 200, seed: int = 0, layers=LAYERS, l2: float = 1e-3,
+                                 n_ordinary: int = 200, seed: int = 0, layers=LAYERS, l2: float = 1e-2,
                                  command: str = "") -> dict:
     train_s, dev_s = generate(n_train, seed), generate(n_dev, seed + 1000)
     ordinary = ["\n".join(f.lines) for f in stdlib_files(n_ordinary, seed, max_lines=40)]
@@ -251,7 +251,7 @@ def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: i
     }
     w_dec = w / w.dot(w)  # clamp/suppress move the logit: W_dec · W_enc = 1
     manifest = {
-        "id": "unsafe-code", "version": "2", "title": "Unsafe Python code (monitor)",
+        "id": "unsafe-code", "version": "3", "title": "Unsafe Python code (monitor)",
         "description": "Logistic probe on residual tokens, trained on matched insecure/fixed program pairs: its "
                        "max over a request's tokens scores an insecure construct (shell injection, eval/exec of "
                        "input, SQL built from strings, unsafe deserialisation, weak hashes and ciphers, hard-coded "
@@ -263,7 +263,8 @@ def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: i
                       "default_op": "monitor",
                       "max_activation": round(float(torch.tensor(pos_scores).quantile(0.99)), 6),
                       "threshold": round(thr, 6), "tags": ["safety", "code"], "action": "flag"}],
-        "provenance": {"source": "generated matched pairs (steerlab/build/code_pairs.py) + Python stdlib windows",
+        "provenance": {"source": "generated matched pairs (steerlab/build/code_constructs.py, code_pairs.py) + "
+                                 "Python stdlib windows",
                        "corpus": f"{len(train_s)} train pairs (seed {seed}), {len(dev_s)} dev pairs (seed "
                                  f"{seed + 1000}); contexts raw/chat/markdown/truncated", "command": command,
                        "date": dt.date.today().isoformat(), "license": LICENSE},
@@ -272,13 +273,20 @@ def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: i
     return {"pack": pack, **result}
 
 
-def card(manifest: dict, build: dict, heldout: dict, heldout_table: str) -> str:
-    """The pack card: how it was built, dev numbers (selection), held-out numbers (``heldout`` and its table from
-    :mod:`steerlab.eval.unsafe_code`, passed in so that build never imports eval), limits."""
+def card(manifest: dict, build: dict, heldout: dict, heldout_table: str, set_description: str) -> str:
+    """The pack card: how it was built, dev numbers (selection), held-out numbers (``heldout``, its table and its
+    description from :mod:`steerlab.eval.unsafe_code`, passed in so that build never imports eval), limits."""
     f = manifest["features"][0]
     dev_rows = "\n".join(f"| {f'**{k}** (shipped)' if k == build['layer'] else k} | {v['auroc']:.3f} | "
-                         f"{v['pair_acc']:.3f} |" for k, v in build["dev"].items())
-    a = heldout["contexts"]["all"]
+                         f"{v['pair_acc']:.3f} | {v['a_auroc']:.3f} | {v['a_pair_acc']:.3f} |"
+                         for k, v in build["dev"].items())
+    c = heldout["contexts"]
+    a = c["all"]
+    goals = [("AUROC ≥ 0.95 raw", c["raw"]["probe_auroc"] >= 0.95), ("AUROC ≥ 0.95 in chat",
+             c["chat"]["probe_auroc"] >= 0.95), ("pair accuracy ≥ 0.9", a["probe_pair_acc"] >= 0.9),
+             ("precision ≥ 0.9 at the threshold", a["probe_precision"] >= 0.9),
+             ("recall ≥ 0.8 at the threshold", a["probe_recall"] >= 0.8)]
+    verdict = "; ".join(f"{g}: {'met' if ok else '**not met**'}" for g, ok in goals)
     return f"""# Unsafe Python code (`unsafe-code/python`) — monitor
 
 {manifest['description']}
@@ -286,33 +294,39 @@ def card(manifest: dict, build: dict, heldout: dict, heldout_table: str) -> str:
 ## How it was built
 - Command: `{manifest['provenance']['command'] or 'steer probe train --task unsafe-code'}`
 - Data: {build['train_pairs']} generated insecure/fixed pairs ({len(build['classes'])} classes:
-  {', '.join(build['classes'])}), each raw, in a chat message, in markdown or cut off after the construct, plus
-  {build['ordinary_train']} windows of the Python standard library as ordinary code.
+  {', '.join(build['classes'])}; constructs in `steerlab/build/code_constructs.py`, written into function, method,
+  async, web-entry-point and module-setting shapes), each raw, in a chat message, in markdown or cut off after the
+  construct, plus {build['ordinary_train']} windows of the Python standard library as ordinary code.
 - Token labels: the differing region of an insecure twin is positive; the text both twins share, every token of a
   fixed twin and ordinary code are negative (tokens after the construct are left out). Per candidate layer: a
   class-balanced L2 logistic token probe, then trained on the max over each program's tokens (multiple-instance:
   the best construct token of an insecure twin above every token of its fix). The activation is the logit
   `h·w + b`; the monitor takes its max over a request's tokens (the sink excluded), the statistic trained.
-- Selection on {build['dev_pairs']} dev pairs (another seed) and {build['ordinary_dev']} ordinary windows; the
-  layer with the best pair accuracy ships, its threshold {f['threshold']} is the best-F1 point on dev programs
-  (dev precision {build['dev_precision']:.3f}, recall {build['dev_recall']:.3f}):
+- Selection (dev): {build['dev_pairs']} generated dev pairs (another seed), {build['ordinary_dev']} ordinary windows
+  and hand-written set A ({build['set_a_pairs']} pairs × 4 contexts, `steerlab/eval/data/unsafe_code_heldout.py`;
+  it was the held-out set of the first version, so it is dev now). The layer with the best set-A AUROC ships; its
+  threshold {f['threshold']} is the best-F1 point on set A and the ordinary dev windows (precision
+  {build['dev_precision']:.3f}, recall {build['dev_recall']:.3f} there):
 
-| layer | dev AUROC (insecure vs fixed + ordinary) | dev pair accuracy |
-|---|---|---|
+| layer | generated dev AUROC | generated dev pair acc. | set A AUROC | set A pair acc. |
+|---|---|---|---|---|
 {dev_rows}
 
-## Measured on held-out matched pairs (never trained on, never used to select)
-{heldout['pairs']} hand-written programs, each insecure and fixed (`steerlab/eval/data/unsafe_code_heldout.py`),
-in four contexts; bandit 1.9.4 on the same texts. Reproduce with `steer eval unsafe-code` (writes
-docs/eval/unsafe-code.md and .png).
+## Measured on held-out set C (never trained on, never used to select)
+{set_description} Reproduce with `steer eval unsafe-code` (writes docs/eval/unsafe-code.md, .png and .json).
 
 {heldout_table}
 
 Over all contexts: probe AUROC {a['probe_auroc']:.3f}, pair accuracy {a['probe_pair_acc']:.2f}, precision
 {a['probe_precision']:.2f} / recall {a['probe_recall']:.2f} at the shipped threshold.
 
-Limits: 30 pairs is a small set (one pair moves pair accuracy by 0.033 per context); the training programs come
-from templates written by the same project, so new kinds of vulnerable code (classes absent from the generator)
-are not measured here. The issue's goals: AUROC ≥ 0.95 raw and in chat, pair accuracy ≥ 0.9, precision ≥ 0.9 and
-recall ≥ 0.8 at the threshold, working where bandit cannot (truncated, prose).
+Against the goals of issue 12 (held-out): {verdict}.
+
+## Limits
+- {heldout['pairs']} pairs per context is a small set: one pair moves pair accuracy by {1 / heldout['pairs']:.3f}.
+- The training programs come from templates written by this project; kinds of vulnerable code absent from the
+  generator are not covered, and a construct whose insecurity is an *absence* (a missing `basename`, a missing
+  `verify`) has no token of its own to score.
+- The score is a max over tokens: one high token anywhere in a long request decides it, so long pasted files carry
+  more chances of a false alarm than the short programs measured here.
 """

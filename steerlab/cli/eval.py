@@ -49,6 +49,12 @@ def register(g: Group) -> None:
                    help="the packs' build --exclude: the build's 20 strength-choosing questions are left out")
     c.add_argument("--out", default="docs/eval", help="directory for STEM.md, STEM.png and STEM.json")
     c.add_argument("--stem", default="concept", help="file names: STEM.md, STEM.png, STEM.json")
+    c.add_argument("--named", default="golden gate",
+                   help="regex: the concept itself is named (reported beside the mention rate)")
+    c.add_argument("--system-prompt", dest="system_prompt",
+                   default="Whatever the user asks, work the Golden Gate Bridge into your answer.",
+                   help="the prompting baseline (AxBench): the unsteered model told this in a system prompt; "
+                        "empty: no baseline")
     model_option(c)
 
     d = g.command("detection", "unsafe-code monitor vs bandit on held-out code, line by line (AUROC, precision / "
@@ -62,8 +68,23 @@ def register(g: Group) -> None:
 
     u = g.command("unsafe-code", "unsafe-code monitor vs bandit on held-out matched pairs (raw, chat, truncated, "
                   "prose): AUROC, pair accuracy, precision / recall at the shipped threshold",
-                  [f"steer eval unsafe-code --pack {PACKS}/unsafe-code --out docs/eval"], cmd_eval_unsafe_code)
-    _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json")
+                  [f"steer eval unsafe-code --pack {PACKS}/unsafe-code --out docs/eval",
+                   "steer eval unsafe-code --set a --out /tmp/eval   # the dev set the build selects on"],
+                  cmd_eval_unsafe_code)
+    _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json (STEM: unsafe-code, or unsafe-code-a for --set a)")
+    u.add_argument("--set", dest="set_name", choices=["c", "a"], default="c",
+                   help="hand-written set: c (held-out, what the card reports) or a (dev: the build selects on it)")
+
+    f = g.command("deflection", "scope limitation on the hand-written requests, through the HF engine: the blocking "
+                  "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [
+                      "steer eval deflection --out docs/eval"], cmd_eval_deflection)
+    f.add_argument("--packs", default=f"{PACKS}/topics,{PACKS}/scope-deflect", help="comma-separated pack dirs")
+    f.add_argument("--run", action="append", default=None, metavar="POLICY:PROFILE",
+                   help="a policy file and profile to measure (repeat; default: examples/scope-health.yaml:"
+                        "health-assistant and examples/scope-health-steered.yaml:health-assistant-steered)")
+    f.add_argument("--max-tokens", dest="max_tokens", type=int, default=32)
+    f.add_argument("--out", default="docs/eval", help="directory for scope-deflection.md, .png and .json")
+    model_option(f)
 
     s = g.command("scope", "scope profile: deflection of off-scope questions, preservation of in-scope answers, "
                   "held-out, through the runtime (and a sample through the HF engine)", [
@@ -99,7 +120,7 @@ def cmd_eval_concept(a: argparse.Namespace) -> int:
     from steering.pack import load_pack
     from steering.runtime import SteeringRuntime
     from steerlab.build.topic_pack import held_out_questions
-    from steerlab.eval.concept import TOPIC_PROMPTS, ConceptRun, concept_sweep, reference, write_report
+    from steerlab.eval.concept import TOPIC_PROMPTS, ConceptRun, concept_sweep, prompting, reference, write_report
 
     model, tok = load_model(a.model)
 
@@ -115,6 +136,10 @@ def cmd_eval_concept(a: argparse.Namespace) -> int:
         ref = reference(model, tok, prompts, [t.format(topic=a.topic) for t in TOPIC_PROMPTS], a.max_tokens)
         print(f"reference perplexity ratios: on-topic answer {ref.on_topic:.2f}, sampled reply {ref.sampled:.2f}")
     runs = []
+    if a.system_prompt:
+        points = prompting(model, tok, prompts, a.system_prompt, a.pattern, a.named, max_new_tokens=a.max_tokens)
+        runs.append(ConceptRun(f"prompting: system prompt {a.system_prompt!r}", None, "none", points))
+        _print_points(runs[-1].title, points)
     for path in a.pack:
         pack = load_pack(path)
         feature = a.feature or pack.manifest.features[0].name
@@ -123,15 +148,19 @@ def cmd_eval_concept(a: argparse.Namespace) -> int:
         settings = [("none", 0.0)] + [(a.op, float(x) * max_act) for x in a.strengths.split(",")]
         for positions in a.positions.split(","):
             points = concept_sweep(model, tok, rt, (pack.id, feature), prompts, a.pattern, settings,
-                                   max_new_tokens=a.max_tokens, positions=positions)
+                                   max_new_tokens=a.max_tokens, positions=positions, named=a.named)
             runs.append(ConceptRun(f"{pack.id}/{feature} (layer {pack.layer})", pack.layer, positions, points))
-            for p in points:
-                print(f"{runs[-1].title} {p.op:>5} {p.x:5.2f}x  "
-                      f"mention {p.mention_rate:4.0%}  ppl ratio {p.ppl_ratio:5.2f}  repetition {p.repetition:.2f}")
+            _print_points(runs[-1].title, points)
     md, png = write_report(runs, Path(a.out), command=invocation(), n_prompts=len(prompts), pattern=a.pattern,
                            stem=a.stem, ref=ref)
     print(f"wrote {md} and {png}")
     return 0
+
+
+def _print_points(title: str, points) -> None:
+    for p in points:
+        print(f"{title} {p.op:>6} {p.x:5.2f}x  mention {p.mention_rate:4.0%}  named {p.named_rate:4.0%}  "
+              f"ppl ratio {p.ppl_ratio:5.2f}  repetition {p.repetition:.2f}")
 
 
 def cmd_eval_detection(a: argparse.Namespace) -> int:
@@ -156,25 +185,43 @@ def cmd_eval_detection(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
-    """The unsafe-code monitor on the held-out matched pairs beside bandit (what its card reports)."""
+    """The unsafe-code monitor on a hand-written matched-pair set beside bandit (set C: what its card reports)."""
     from steering.pack import load_pack
-    from steerlab.eval.unsafe_code import evaluate_unsafe_code, plot, report
+    from steerlab.eval.unsafe_code import describe_set, evaluate_unsafe_code, plot, report
 
     model, tok = load_model(a.model)
-    r = evaluate_unsafe_code(model, tok, load_pack(a.pack))
+    r = evaluate_unsafe_code(model, tok, load_pack(a.pack), set_name=a.set_name)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot(r, out / "unsafe-code.png")
-    (out / "unsafe-code.json").write_text(json.dumps(r, indent=1))
-    (out / "unsafe-code.md").write_text(
-        f"# unsafe-code monitor on held-out matched pairs\n\nCommand: `{invocation()}`\n\n"
-        f"{r['pairs']} hand-written programs, each insecure and fixed, written before the pack's generators and never "
-        f"trained on (`steerlab/eval/data/unsafe_code_heldout.py`), in four contexts (raw; in a chat message; cut "
-        f"off after the construct; inside markdown prose). Probe: max over the text's tokens of the logit at layer "
-        f"{r['layer']}, threshold {r['threshold']}. bandit 1.9.4 on the same texts (score = highest severity).\n\n"
-        f"{report(r)}\n\n![held-out AUROC and recall](unsafe-code.png)\n\nPer-program scores: unsafe-code.json.\n")
+    stem = "unsafe-code" if a.set_name == "c" else f"unsafe-code-{a.set_name}"
+    plot(r, out / f"{stem}.png")
+    (out / f"{stem}.json").write_text(json.dumps(r, indent=1))
+    (out / f"{stem}.md").write_text(
+        f"# unsafe-code monitor on hand-written matched pairs (set {a.set_name.upper()})\n\n"
+        f"Command: `{invocation()}`\n\n{describe_set(r)}\n\n{report(r)}\n\n"
+        f"![AUROC and recall]({stem}.png)\n\nPer-program scores: {stem}.json.\n")
     print(report(r))
-    print(f"wrote {out / 'unsafe-code.md'}")
+    print(f"wrote {out / (stem + '.md')}")
+    return 0
+
+
+def cmd_eval_deflection(a: argparse.Namespace) -> int:
+    from steering.pack import load_pack
+    from steerlab.eval.deflection import ask_all, write_report
+    from steerlab.eval.scope_server import HANDWRITTEN_SOURCE, handwritten_questions
+
+    packs = [load_pack(p) for p in a.packs.split(",")]
+    pairs = a.run or ["examples/scope-health.yaml:health-assistant",
+                      "examples/scope-health-steered.yaml:health-assistant-steered"]
+    qs, runs, plain = handwritten_questions(), [], None
+    for spec in pairs:
+        policy, _, profile = spec.rpartition(":")
+        runs.append(ask_all(model_path(a.model), packs, policy, profile, qs, max_tokens=a.max_tokens,
+                            model_id=EMBEDDED_MODEL_ID, plain=plain))
+        plain = [r.plain for r in runs[-1].replies]
+        print(runs[-1].summary())
+    md = write_report(runs, Path(a.out), command=invocation(), source=HANDWRITTEN_SOURCE)
+    print(f"wrote {md}")
     return 0
 
 

@@ -22,16 +22,18 @@ EXAMPLES = [
     f"steer probe train --task unsafe-code --out {PACKS}/unsafe-code   # picks its layer on dev",
     f"steer probe train --task gender --method readout --out {PACKS}/gender   # picks its recipe on dev",
     f"steer probe train --task scope --method logistic --layers 10,15,18,20 --target-fpr 0.02 \\\n--out {PACKS}/topics",
+    f"steer probe train --task deflect --out {PACKS}/scope-deflect   # steered deflection, strength chosen on dev",
 ]
 
 
 def register(g: Group) -> None:
     t = g.command("train", "difference-of-means topic direction from packaged Wikipedia paragraphs; or the "
                   "unsafe-code, gender and scope packs (--task)", EXAMPLES, cmd_probe_train)
-    t.add_argument("--task", choices=["topic", "unsafe-code", "gender", "scope"], default="topic",
+    t.add_argument("--task", choices=["topic", "unsafe-code", "gender", "scope", "deflect"], default="topic",
                    help="topic: diff-of-means from Wikipedia titles; unsafe-code: logistic probe on labelled code; "
                    "gender: conditional he/she readout eraser (readout) or LEACE eraser (leace); scope: off-scope "
-                   "monitor for a health assistant (topics pack)")
+                   "monitor for a health assistant (topics pack); deflect: the direction a steered deflection adds "
+                   "when that monitor fires (scope-deflect pack)")
     t.add_argument("--method", choices=["diff-means", "logistic", "leace", "readout"], default="diff-means")
     model_option(t)
     t.add_argument("--model-name", help="model name recorded in the pack (default: the embedded model's)")
@@ -83,6 +85,8 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
         return _train_scope(a, model, tok, info, path)
     if a.task == "unsafe-code":
         return _train_unsafe_code(a, model, tok, info)
+    if a.task == "deflect":
+        return _train_deflect(a, model, tok, info, path)
     return _train_topic(a, model, tok, info)
 
 
@@ -105,11 +109,11 @@ def _train_topic(a: argparse.Namespace, model, tok, info) -> int:
 def _train_unsafe_code(a: argparse.Namespace, model, tok, info) -> int:
     from steering.pack import write_pack_card
     from steerlab.build.unsafe_code_pairs import build_unsafe_code_pairs_pack, card
-    from steerlab.eval.unsafe_code import evaluate_unsafe_code, report
+    from steerlab.eval.unsafe_code import describe_set, evaluate_unsafe_code, report
 
     r = build_unsafe_code_pairs_pack(model, tok, info, out=Path(a.out), command=invocation())
-    held = evaluate_unsafe_code(model, tok, r["pack"])
-    write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held, report(held)))
+    held = evaluate_unsafe_code(model, tok, r["pack"], set_name="c")
+    write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held, report(held), describe_set(held)))
     print(f"layer {r['layer']}, threshold {r['threshold']:.3f}; held-out:\n{report(held)}")
     return 0
 
@@ -159,6 +163,27 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra)
     print(summary_table(report))
     print(sets)
+    return 0
+
+
+def _train_deflect(a: argparse.Namespace, model, tok, info, path) -> int:
+    """Deflection direction: per candidate layer from the scope train split, strength and layer chosen on the
+    calibration split through the HF engine, then measured on the hand-written requests (the card)."""
+    from steering.pack import load_pack, write_pack_card
+    from steerlab.build.deflect_pack import build_deflect_pack, card
+    from steerlab.eval.deflection import ask_all
+    from steerlab.eval.scope_server import HANDWRITTEN_SOURCE, handwritten_questions
+
+    topics = load_pack(f"{PACKS}/topics")
+    r = build_deflect_pack(model, tok, info, path, topics, out=Path(a.out), model_id=info.name, command=invocation())
+    print(json.dumps(r["chosen"], indent=1))
+    qs = handwritten_questions()
+    block = ask_all(path, [topics, r["pack"]], "examples/scope-health.yaml", "health-assistant", qs, model_id=info.name)
+    steered = ask_all(path, [topics, r["pack"]], "examples/scope-health-steered.yaml", "health-assistant-steered", qs,
+                      model_id=info.name, plain=[x.plain for x in block.replies])
+    write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, [block, steered], HANDWRITTEN_SOURCE))
+    for run in (block, steered):
+        print(run.summary())
     return 0
 
 

@@ -70,7 +70,7 @@ def concept_sweep(model, tokenizer, runtime: SteeringRuntime, ref: FeatureRef, p
             if row:
                 runtime.rows.release(row)
             texts = [tokenizer.decode(o, skip_special_tokens=True) for o in outs]
-            runtime.batch.row = None  # hooks idle: fluency is judged by the unsteered model
+            # generate() leaves the runtime idle: fluency is judged by the unsteered model
             ppl = [perplexity(model, i, o) for i, o in zip(ids, outs, strict=True)]
             med = statistics.median([p for p in ppl if not math.isnan(p)] or [float("nan")])
             base_ppl = med if op == "none" else base_ppl
@@ -149,18 +149,30 @@ class ConceptRun:
     """One candidate (a pack's feature, steered one way) swept over strengths on the same prompts."""
 
     name: str  # e.g. "golden-gate/bridge (layer 15)"
-    layer: int
-    positions: str  # "all" | "generated" | "prompt" (steering.generate.POSITIONS)
+    layer: int | None  # None: the prompting baseline (no steering)
+    positions: str  # "all" | "generated" | "prompt" (steering.generate.POSITIONS); "none" for prompting
     points: list[ConceptPoint]
 
     @property
     def title(self) -> str:
-        return self.name + {"all": "", "generated": ", generated tokens only", "prompt": ", prompt only"}[self.positions]
+        return self.name + {"all": "", "generated": ", generated tokens only", "prompt": ", prompt only",
+                            "none": ""}[self.positions]
+
+    @property
+    def is_prompting(self) -> bool:
+        return self.layer is None
 
     def best(self, max_ratio: float = GOAL_PPL) -> ConceptPoint | None:
         """The highest mention rate among steered points within ``max_ratio`` (None if none is)."""
         ok = [p for p in self.points if p.op != "none" and p.ppl_ratio <= max_ratio]
         return max(ok, key=lambda p: (p.mention_rate, -p.ppl_ratio)) if ok else None
+
+    def beats(self, baseline: ConceptPoint) -> ConceptPoint | None:
+        """The steered point naming the concept most often among those at least as often as ``baseline`` (the
+        prompted point) at no worse fluency (perplexity ratio and repetition); None if none does."""
+        ok = [p for p in self.points if p.op != "none" and p.named_rate >= baseline.named_rate
+              and p.ppl_ratio <= baseline.ppl_ratio and p.repetition <= baseline.repetition]
+        return max(ok, key=lambda p: (p.named_rate, -p.ppl_ratio)) if ok else None
 
     def goal_met(self) -> bool:
         b, base = self.best(), self.points[0]
@@ -177,6 +189,11 @@ def plot(runs: list[ConceptRun], path: Path, title: str, ref: Reference | None =
     fig, ax = plt.subplots(1, 3, figsize=(14, 4))
     for r in runs:
         label = r.title
+        if r.is_prompting:  # one point, no strength axis: a line on the rate plot, a star on the trade-off
+            p = r.points[-1]
+            ax[0].axhline(p.mention_rate, color="tab:red", ls="-.", label="prompting (system prompt)")
+            ax[2].plot([p.ppl_ratio], [p.mention_rate], "*", color="tab:red", ms=12, label="prompting")
+            continue
         xs = [p.x for p in r.points]
         ax[0].plot(xs, [p.mention_rate for p in r.points], "o-", label=label)
         ax[1].plot(xs, [p.ppl_ratio for p in r.points], "o-", label=label)
@@ -207,7 +224,7 @@ def markdown(runs: list[ConceptRun], *, command: str, n_prompts: int, pattern: s
     for r in runs:
         for p in r.points:
             rows.append(f"| {r.title} | {p.op} | {p.x:.2f}x ({p.value:.2f}) "
-                        f"| {p.mention_rate:.0%} | {p.ppl_ratio:.2f} | {p.repetition:.2f} | "
+                        f"| {p.mention_rate:.0%} | {p.named_rate:.0%} | {p.ppl_ratio:.2f} | {p.repetition:.2f} | "
                         f"{p.example[:90].replace('|', '/').replace(chr(10), ' ')} |")
 
     def at(b: ConceptPoint | None) -> str:
@@ -216,7 +233,20 @@ def markdown(runs: list[ConceptRun], *, command: str, n_prompts: int, pattern: s
         return f"{b.mention_rate:.0%} at {b.x:.2f}x (ratio {b.ppl_ratio:.2f}, repetition {b.repetition:.2f})"
 
     verdicts = []
+    prompted = next((r.points[-1] for r in runs if r.is_prompting), None)
+    if prompted:
+        verdicts.append(f"- **prompting baseline** (system prompt, no steering): concept named in "
+                        f"{prompted.named_rate:.0%} of replies, mentioned in {prompted.mention_rate:.0%}, perplexity "
+                        f"ratio {prompted.ppl_ratio:.2f}, repetition {prompted.repetition:.2f}")
     for r in runs:
+        if r.is_prompting:
+            continue
+        if prompted:
+            b = r.beats(prompted)
+            verdicts.append(f"- {r.title} vs prompting: " + (
+                f"named {b.named_rate:.0%} at {b.x:.2f}x (ratio {b.ppl_ratio:.2f}, repetition {b.repetition:.2f}) — "
+                "at least prompting's rate at no worse fluency" if b else
+                "no strength names the concept as often as prompting at no worse fluency"))
         verdicts.append(f"- {r.title}: best within perplexity ratio ≤ {GOAL_PPL}: {at(r.best())} — goal "
                         f"{'met' if r.goal_met() else 'not met'}" + (
                             f"; within the on-topic reference ratio ≤ {ref.on_topic:.2f} (below): "
@@ -227,7 +257,8 @@ Command: `{command}`
 
 {n_prompts} held-out neutral questions (NQ-open, none mentioning the concept, disjoint from the questions any pack
 build used to choose its default strength), one-turn chat, greedy, 48 new tokens, steered through the runtime's
-hook (position 0 never steered). Mention = regex `{pattern}` in the reply. Perplexity ratio = median perplexity of
+hook (position 0 never steered). Mention = regex `{pattern}` in the reply; named = the concept itself is named
+(see the command's `--named`). Perplexity ratio = median perplexity of
 the steered reply under the *unsteered* model ÷ that of the unsteered reply. Repetition = mean share of a reply's
 word 3-grams that already occurred in it (degenerate loops score high and can *lower* perplexity).
 
@@ -236,8 +267,8 @@ Goal: mention rate ≥ {GOAL_RATE:.0%} with perplexity ratio ≤ {GOAL_PPL} (uns
 {_reference_text(ref) if ref else ""}
 ![concept steering]({png})
 
-| candidate | op | strength | mention | ppl ratio | repetition | first reply |
-|---|---|---|---|---|---|---|
+| candidate | op | strength | mention | named | ppl ratio | repetition | first reply |
+|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 {notes}"""
 

@@ -11,10 +11,19 @@ import asyncio
 import itertools
 from pathlib import Path
 
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from server.engines.base import GenerateRequest, SamplingParams
+from server.engines.hf import HFEngine
 from server.policy import load_policy
 from server.steering_service import CompiledPolicy, resolve_request
+from steering.model import EMBEDDED_MODEL_ID, cache_dir
 from steering.pack import FeaturePack
+from steering.runtime import SteeringRuntime
+from steerlab.build.scope_data import scope_splits
+from steerlab.eval.data import scope_heldout
+from steerlab.eval.scope import evaluate_scope
 
 
 class EngineAsker:
@@ -23,8 +32,6 @@ class EngineAsker:
 
     def __init__(self, model_path: str | Path, packs: list[FeaturePack], policy_path: str | Path, profile: str,
                  feature: str, *, max_num_seqs: int = 16, model_id: str | None = None) -> None:
-        from server.engines.hf import HFEngine
-
         self.engine = HFEngine(model_path, packs, model_id=model_id, max_num_seqs=max_num_seqs)
         policy = CompiledPolicy.from_config(load_policy(policy_path), self.engine.runtime)
         self.steering = resolve_request(self.engine.runtime, policy, None, profile, None)
@@ -48,10 +55,17 @@ class EngineAsker:
         asyncio.run(self.engine.shutdown())
 
 
+HANDWRITTEN_SOURCE = ("`steerlab/eval/data/scope_heldout.py`: 40 in-scope and 40 off-scope requests written by hand "
+                      "before the steered-deflection pack, never used to build or select anything")
+
+
+def handwritten_questions() -> list[tuple[str, bool]]:
+    """The hand-written scope requests as ``(text, in_scope)``, off-scope first."""
+    return [(q, False) for q in scope_heldout.OFF_SCOPE] + [(q, True) for q in scope_heldout.IN_SCOPE]
+
+
 def answers_cache(model_id: str, max_tokens: int) -> Path:
     """Greedy answers depend only on the model and the length: cached once for builds and evaluations."""
-    from steering.model import cache_dir
-
     return cache_dir() / "scope" / f"answers-{model_id}-{max_tokens}.json"
 
 
@@ -62,14 +76,6 @@ def run_scope_eval(model_path: str | Path, pack: FeaturePack, *, policy_path: st
     the profile resolved exactly as the server resolves ``X-Steering-Profile``), then re-run a sample of
     ``n_check`` requests through the HF engine to check the engine blocks the same requests and leaves answered
     ones unchanged."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from steering.model import EMBEDDED_MODEL_ID
-    from steering.runtime import SteeringRuntime
-    from steerlab.build.scope_data import scope_splits
-    from steerlab.eval.scope import evaluate_scope
-
     model_id = model_id or EMBEDDED_MODEL_ID
     tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path)
     model = model or AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()

@@ -102,6 +102,18 @@ def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "c") -> 
     return out
 
 
+def describe_set(r: dict) -> str:
+    """One paragraph: which set, what it is, how the probe and bandit are scored."""
+    role = ("written before the current pair generator and never trained on or used to select anything: the set the "
+            "pack reports on" if r["set"] == "c" else
+            "written before the first pair generator; a dev set since the second (the build selects the layer and "
+            "threshold on it), so these numbers are not held-out")
+    return (f"{r['pairs']} hand-written programs, each insecure and fixed (`{r['module'].replace('.', '/')}.py`), "
+            f"{role}. Four contexts: raw; pasted into a chat message; cut off after the construct; inside markdown "
+            f"prose. Probe: max over the text's tokens (the sink excluded) of the logit at layer {r['layer']}, "
+            f"threshold {r['threshold']}. bandit on the same texts (score = highest severity).")
+
+
 def report(result: dict, build: dict | None = None) -> str:
     c = result["contexts"]
     lines = ["| context | programs | probe AUROC | probe pair acc. | probe P / R at threshold | bandit AUROC | "
@@ -135,7 +147,8 @@ def plot(result: dict, path: Path) -> None:
         ax.set_title(title, fontsize=10)
     axes[0].axhline(0.95, ls="--", c="gray", lw=0.8)
     axes[0].legend(fontsize=8, loc="lower left")
-    fig.suptitle(f"unsafe-code monitor on {result['pairs']} held-out matched pairs (layer {result['layer']})",
+    fig.suptitle(f"unsafe-code monitor on set {result['set'].upper()}: {result['pairs']} hand-written matched pairs "
+                 f"(layer {result['layer']})",
                  fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
