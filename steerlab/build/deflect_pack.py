@@ -9,7 +9,7 @@ scope build's *train* split). Its condition is the ``topics/off-scope`` monitor,
 so the edit reaches only requests the monitor flags; every other request keeps config row 0 and is bit-identical.
 
 Selection (dev): every (layer, strength) runs through the HF engine with that policy on the scope build's
-*calibration* split (never the test split, never the hand-written set ``steerlab/eval/data/scope_heldout.py``); the
+*calibration* split (never the test split, never the hand-written sets in ``steerlab/eval/data/scope_heldout*.py``); the
 pack ships the one with the highest share of off-scope replies deflected in words among those whose replies stay
 fluent (repetition ≤ :data:`MAX_REPETITION`), the weaker strength on ties.
 """

@@ -308,7 +308,8 @@ def collect_split(model, tokenizer, questions: list[Question], layers: list[int]
 def build_scope_pack(model, tokenizer, info: ModelInfo, *, out: Path, splits: dict[str, list[Question]],
                      layers: list[int], methods: tuple[str, ...] = ("tokens", "max"), target_fpr: float = 0.05,
                      max_new_tokens: int = 32, train_answers: int | None = None, l2: float = 1e-3, steps: int = 300,
-                     command: str = "", dropped: dict | None = None, cache_file: Path | None = None) -> dict:
+                     command: str = "", dropped: dict | None = None, cache_file: Path | None = None,
+                     restyle: float = 0.0) -> dict:
     """Collect, sweep (layer × method) on the calibration split, save the best probe; returns the build record.
     Every in-scope calibration request includes its answer; so do the first ``train_answers`` (None: all) in-scope
     training ones."""
@@ -326,7 +327,7 @@ def build_scope_pack(model, tokenizer, info: ModelInfo, *, out: Path, splits: di
     pack = save_scope_pack(out, info, c, max_act, {"corpus": corpus, "command": command})
     return {"pack": pack, "chosen": c.row(), "sweep": [x.row() for x in cands], "counts": counts,
             "dropped": dropped or {}, "target_fpr": target_fpr, "max_new_tokens": max_new_tokens,
-            "train_answers": train_answers,
+            "train_answers": train_answers, "restyle": restyle,
             "max_activation": max_act, "l2": l2, "steps": steps, "command": command}
 
 
@@ -351,6 +352,9 @@ client shows its own deflection message ("I can only help with health questions"
 - Data (`steerlab/build/scope_data.py`): in-scope = health questions, off-scope = general questions.
   {counts}. Off-scope questions that name a health term were removed ({dropped}); duplicates removed across
   sources. {', '.join(f'`{s}`' for s in TEST_ONLY)} are test-only sources (never seen at build time).
+  {r.get('restyle', 0):.0%} of the train and calibration questions of *both* classes are rephrased casually
+  (`steerlab/build/restyle.py`: greetings, context sentences, texting spelling, typos, lower case), so that style
+  carries no label; the test split is left as packaged.
 - Licences: {m['provenance']['license']}; test-only sources: {'; '.join(LICENSES[s] for s in TEST_ONLY)}.
 - Statistic: what the serving monitor computes — the max of the probe logit `h·w + b` over every token of the
   chat-formatted request but position 0 (the template's system turn included) and over the answer tokens fed

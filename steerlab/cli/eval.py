@@ -77,7 +77,11 @@ def register(g: Group) -> None:
 
     f = g.command("deflection", "scope limitation on the hand-written requests, through the HF engine: the blocking "
                   "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [
-                      "steer eval deflection --out docs/eval"], cmd_eval_deflection)
+                      "steer eval deflection --out docs/eval",
+                      "steer eval deflection --set a --out /tmp/eval   # the dev set"], cmd_eval_deflection)
+    f.add_argument("--set", dest="set_name", choices=["b", "a"], default="b",
+                   help="hand-written set: b (held-out, what the cards report; writes scope-deflection.*) or a (dev; "
+                        "writes scope-deflection-a.*)")
     f.add_argument("--packs", default=f"{PACKS}/topics,{PACKS}/scope-deflect", help="comma-separated pack dirs")
     f.add_argument("--run", action="append", default=None, metavar="POLICY:PROFILE",
                    help="a policy file and profile to measure (repeat; default: examples/scope-health.yaml:"
@@ -208,19 +212,20 @@ def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
 def cmd_eval_deflection(a: argparse.Namespace) -> int:
     from steering.pack import load_pack
     from steerlab.eval.deflection import ask_all, write_report
-    from steerlab.eval.scope_server import HANDWRITTEN_SOURCE, handwritten_questions
+    from steerlab.eval.scope_server import handwritten_questions, handwritten_source
 
     packs = [load_pack(p) for p in a.packs.split(",")]
     pairs = a.run or ["examples/scope-health.yaml:health-assistant",
                       "examples/scope-health-steered.yaml:health-assistant-steered"]
-    qs, runs, plain = handwritten_questions(), [], None
+    qs, runs, plain = handwritten_questions(a.set_name), [], None
     for spec in pairs:
         policy, _, profile = spec.rpartition(":")
         runs.append(ask_all(model_path(a.model), packs, policy, profile, qs, max_tokens=a.max_tokens,
                             model_id=EMBEDDED_MODEL_ID, plain=plain))
         plain = [r.plain for r in runs[-1].replies]
         print(runs[-1].summary())
-    md = write_report(runs, Path(a.out), command=invocation(), source=HANDWRITTEN_SOURCE)
+    stem = "scope-deflection" + ("" if a.set_name == "b" else f"-{a.set_name}")
+    md = write_report(runs, Path(a.out), command=invocation(), source=handwritten_source(a.set_name), stem=stem)
     print(f"wrote {md}")
     return 0
 

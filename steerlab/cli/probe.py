@@ -69,6 +69,9 @@ def register(g: Group) -> None:
                    "max (logistic on the per-request max)")
     t.add_argument("--answer-tokens", dest="answer_tokens", type=int, default=32,
                    help="scope: greedy answer length the threshold is calibrated (and preservation measured) on")
+    t.add_argument("--restyle", type=float, default=0.5,
+                   help="scope: share of training and calibration questions (both classes) rephrased casually "
+                   "(steerlab/build/restyle.py) so that style carries no label; 0 = as packaged")
     t.add_argument("--config", default="examples/scope-health.yaml", help="scope: policy file with the profile")
     t.add_argument("--profile", default="health-assistant", help="scope: profile to evaluate")
 
@@ -172,7 +175,7 @@ def _train_deflect(a: argparse.Namespace, model, tok, info, path) -> int:
     from steering.pack import load_pack, write_pack_card
     from steerlab.build.deflect_pack import build_deflect_pack, card
     from steerlab.eval.deflection import ask_all
-    from steerlab.eval.scope_server import HANDWRITTEN_SOURCE, handwritten_questions
+    from steerlab.eval.scope_server import handwritten_questions, handwritten_source
 
     topics = load_pack(f"{PACKS}/topics")
     r = build_deflect_pack(model, tok, info, path, topics, out=Path(a.out), model_id=info.name, command=invocation())
@@ -181,7 +184,7 @@ def _train_deflect(a: argparse.Namespace, model, tok, info, path) -> int:
     block = ask_all(path, [topics, r["pack"]], "examples/scope-health.yaml", "health-assistant", qs, model_id=info.name)
     steered = ask_all(path, [topics, r["pack"]], "examples/scope-health-steered.yaml", "health-assistant-steered", qs,
                       model_id=info.name, plain=[x.plain for x in block.replies])
-    write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, [block, steered], HANDWRITTEN_SOURCE))
+    write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, [block, steered], handwritten_source()))
     for run in (block, steered):
         print(run.summary())
     return 0
@@ -191,15 +194,19 @@ def _train_scope(a: argparse.Namespace, model, tok, info, path) -> int:
     """Off-scope probe for a health assistant: fit on train, choose layer/pooling and calibrate on the calibration
     split, then measure on the held-out split (through the runtime, a sample through the HF engine) and write the
     card (what `steer eval scope` reproduces)."""
+    from steerlab.build.restyle import restyled
     from steerlab.build.scope_data import scope_splits
     from steerlab.build.scope_pack import build_scope_pack, write_card
     from steerlab.eval.scope_server import answers_cache, run_scope_eval
 
     splits, dropped = scope_splits()
+    for name in ("train", "calib"):
+        splits[name] = restyled(splits[name], a.restyle, seed=f"restyle-{name}")
     r = build_scope_pack(model, tok, info, out=Path(a.out), splits=splits,
                          layers=[int(x) for x in a.layers.split(",")], methods=tuple(a.pooling.split(",")),
                          target_fpr=a.target_fpr, max_new_tokens=a.answer_tokens, dropped=dropped,
-                         cache_file=answers_cache(info.name, a.answer_tokens), command=invocation())
+                         cache_file=answers_cache(info.name, a.answer_tokens), command=invocation(),
+                         restyle=a.restyle)
     print(json.dumps({"chosen": r["chosen"], "sweep": r["sweep"]}, indent=2))
     report = run_scope_eval(path, r["pack"], policy_path=a.config, profile=a.profile,
                             max_tokens=a.answer_tokens, model=model, tokenizer=tok, model_id=info.name)

@@ -22,7 +22,7 @@ from steering.model import EMBEDDED_MODEL_ID, cache_dir
 from steering.pack import FeaturePack
 from steering.runtime import SteeringRuntime
 from steerlab.build.scope_data import scope_splits
-from steerlab.eval.data import scope_heldout
+from steerlab.eval.data import scope_heldout, scope_heldout_b
 from steerlab.eval.scope import evaluate_scope
 
 
@@ -55,13 +55,26 @@ class EngineAsker:
         asyncio.run(self.engine.shutdown())
 
 
-HANDWRITTEN_SOURCE = ("`steerlab/eval/data/scope_heldout.py`: 40 in-scope and 40 off-scope requests written by hand "
-                      "before the steered-deflection pack, never used to build or select anything")
+HANDWRITTEN_SETS = {
+    "a": (scope_heldout, "`steerlab/eval/data/scope_heldout.py` (set A): 40 in-scope and 40 off-scope requests written by "
+                         "hand before the steered-deflection pack; measured once in that session, **dev** since (the "
+                         "style-augmented scope recipe was checked on it)"),
+    "b": (scope_heldout_b, "`steerlab/eval/data/scope_heldout_b.py` (set B, held out): 40 in-scope and 40 off-scope "
+                           "requests written by hand and committed before the style-augmented scope recipe, never used "
+                           "to build or select anything"),
+}
 
 
-def handwritten_questions() -> list[tuple[str, bool]]:
-    """The hand-written scope requests as ``(text, in_scope)``, off-scope first."""
-    return [(q, False) for q in scope_heldout.OFF_SCOPE] + [(q, True) for q in scope_heldout.IN_SCOPE]
+def handwritten_source(set_name: str = "b") -> str:
+    """Where the hand-written set comes from and what it may be used for (a line for reports and cards)."""
+    return HANDWRITTEN_SETS[set_name][1]
+
+
+def handwritten_questions(set_name: str = "b") -> list[tuple[str, bool]]:
+    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``b`` held out (what cards report), ``a``
+    dev."""
+    mod = HANDWRITTEN_SETS[set_name][0]
+    return [(q, False) for q in mod.OFF_SCOPE] + [(q, True) for q in mod.IN_SCOPE]
 
 
 def answers_cache(model_id: str, max_tokens: int) -> Path:
