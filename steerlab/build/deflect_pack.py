@@ -1,17 +1,19 @@
 """The ``scope-deflect`` pack: a deflection direction for steered scope limitation (CAST: a condition vector gates
 a behaviour vector).
 
-Behaviour vector, per candidate layer: the difference of means of the residual stream over the tokens of a
-deflection ("I'm sorry, but I can only help with health and medical questions.") and over the tokens of the model's
-own greedy answer, both teacher-forced after the same training questions (half off-scope, half in-scope, from the
-scope build's *train* split). Its condition is the ``topics/off-scope`` monitor, wired by the policy
-(``examples/scope-health-steered.yaml``: ``action: steer`` adds ``scope-deflect/deflect`` from the firing token on),
-so the edit reaches only requests the monitor flags; every other request keeps config row 0 and is bit-identical.
+Behaviour vector, per layer: the difference of means of the residual stream over the tokens of a deflection (one
+of :data:`DEFLECTION_TEXTS`, paraphrases of "I'm sorry, but I can only help with health and medical questions.")
+and over the tokens of the model's own greedy answer, both teacher-forced after the same training questions (half
+off-scope, half in-scope, from the scope build's *train* split). A candidate adds it at one layer or at several
+(format v2 ``sites``: each site adds its own layer's difference). Its condition is the ``topics/off-scope``
+monitor, wired by the policy (``examples/scope-health-steered.yaml``: ``action: steer`` adds
+``scope-deflect/deflect`` from the firing token on), so the edit reaches only requests the monitor flags; every
+other request keeps config row 0 and is bit-identical.
 
-Selection (dev): every (layer, strength) runs through the HF engine with that policy on the scope build's
-*calibration* split (never the test split, never the hand-written sets in ``steerlab/eval/data/scope_heldout*.py``); the
-pack ships the one with the highest share of off-scope replies deflected in words among those whose replies stay
-fluent (repetition ≤ :data:`MAX_REPETITION`), the weaker strength on ties.
+Selection (dev): every (layers, strength) of :data:`CANDIDATES` runs through the HF engine with that policy on the
+scope build's *calibration* split (never the test split, never the hand-written sets in
+``steerlab/eval/data/scope_heldout*.py``); the pack ships the one with the highest share of off-scope replies
+deflected in words among those whose replies stay fluent (repetition ≤ :data:`MAX_REPETITION`), the weaker strength on ties.
 """
 
 from __future__ import annotations
@@ -31,22 +33,34 @@ from steerlab.build.scope_data import scope_splits
 from steerlab.eval.deflection import DeflectionRun, ask_all
 
 DEFLECTION_TEXT = "I'm sorry, but I can only help with health and medical questions."
+# Paraphrases averaged into the direction, so that it points at "deflect to health" rather than at one sentence's
+# words. Written for this module; the eval's DEFLECTION regex was fixed before they were.
+DEFLECTION_TEXTS = (
+    DEFLECTION_TEXT,
+    "Sorry, I can't help with that. I'm a health assistant, so I can only answer health questions.",
+    "I'm afraid that is outside what I can help with: I only answer questions about health and medicine.",
+    "Unfortunately I can only help with medical and health-related questions. Is there a health question I can "
+    "answer for you?",
+    "That isn't a health question, so I can't help with it. Please ask me about symptoms, medicines or wellbeing.",
+    "I can only help with questions about health, medicine and wellbeing, so I can't answer this one.",
+)
 MAX_REPETITION = 0.2
 LICENSE = "scope questions: see feature_packs/smollm2-135m-instruct/topics (the scope build's sources)"
 
 
 @torch.no_grad()
-def deflection_directions(model, tok, questions: list[str], layers: tuple[int, ...],
-                          answer_tokens: int = 16) -> dict[int, torch.Tensor]:
-    """Per layer ``[d]``: mean residual over the deflection's tokens minus mean residual over the model's own answer's
-    tokens, each teacher-forced after the question's chat prompt, averaged over ``questions``."""
+def deflection_directions(model, tok, questions: list[str], layers: tuple[int, ...], answer_tokens: int = 16,
+                          texts: tuple[str, ...] = DEFLECTION_TEXTS) -> dict[int, torch.Tensor]:
+    """Per layer ``[d]``: mean residual over a deflection's tokens (averaged over ``texts``) minus mean residual over
+    the model's own answer's tokens, each teacher-forced after the question's chat prompt, averaged over
+    ``questions``."""
     blocks = decoder_layers(model)
     box: dict[int, torch.Tensor] = {}
     hooks = [blocks[L].register_forward_hook(lambda m, a, o, L=L: box.__setitem__(L, (o[0] if isinstance(o, tuple)
                                                                                       else o)[0]))
              for L in layers]
     eos = tok.eos_token_id
-    d_ids = tok(DEFLECTION_TEXT, add_special_tokens=False)["input_ids"]
+    text_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     total = {L: torch.zeros(model.config.hidden_size) for L in layers}
     try:
         for q in questions:
@@ -54,8 +68,11 @@ def deflection_directions(model, tok, questions: list[str], layers: tuple[int, .
             out = model.generate(torch.tensor([p]), max_new_tokens=answer_tokens, do_sample=False,
                                  eos_token_id=eos, pad_token_id=eos)[0, len(p):].tolist()
             own = out[: out.index(eos)] if eos in out else out
-            model(input_ids=torch.tensor([p + d_ids]))
-            deflect = {L: box[L][len(p):].float().mean(0) for L in layers}
+            deflect = {L: torch.zeros(model.config.hidden_size) for L in layers}
+            for d_ids in text_ids:
+                model(input_ids=torch.tensor([p + d_ids]))
+                for L in layers:
+                    deflect[L] += box[L][len(p):].float().mean(0) / len(text_ids)
             model(input_ids=torch.tensor([p + (own or [eos])]))
             for L in layers:
                 total[L] += deflect[L] - box[L][len(p):].float().mean(0)
@@ -65,15 +82,28 @@ def deflection_directions(model, tok, questions: list[str], layers: tuple[int, .
     return {L: v / len(questions) for L, v in total.items()}
 
 
-def save_deflect_pack(out: Path, info: ModelInfo, layer: int, direction: torch.Tensor, strength: float,
+def _layers_text(layers: list[int]) -> str:
+    return f"layer {layers[0]}" if len(layers) == 1 else "layers " + ", ".join(map(str, layers))
+
+
+def save_deflect_pack(out: Path, info: ModelInfo, directions: dict[int, torch.Tensor], strength: float,
                       command: str, n_questions: int, seed: int) -> FeaturePack:
+    """The pack: one site per layer of ``directions`` (format v1 for one layer, v2 ``sites`` for several; each site
+    adds its own layer's difference of means)."""
+    layers = sorted(directions)
+    where = ({"site": {"layer": layers[0], "point": "resid_post"}} if len(layers) == 1 else
+             {"sites": [{"layer": L, "point": "resid_post"} for L in layers]})
+    tensors = (direction_pack_tensors(directions[layers[0]][None].float()) if len(layers) == 1 else
+               {f"{k}.{i}": v for i, L in enumerate(layers)
+                for k, v in direction_pack_tensors(directions[L][None].float()).items()})
     manifest = {
-        "id": "scope-deflect", "version": "1", "title": "Deflect to the assistant's scope (steered refusal)",
-        "description": f"Difference-of-means direction at layer {layer}: the model saying \"{DEFLECTION_TEXT}\" minus "
+        "id": "scope-deflect", "version": "2", "title": "Deflect to the assistant's scope (steered refusal)",
+        "description": f"Difference-of-means direction at {_layers_text(layers)}: the model saying it only helps with "
+                       f"health questions (\"{DEFLECTION_TEXT}\" and {len(DEFLECTION_TEXTS) - 1} paraphrases) minus "
                        "its own answer, after the same questions. Added (from the token the off-scope monitor fires "
                        "on) it makes the model itself say it only helps with health questions. 1x = the mean "
-                       "difference itself.",
-        "model": info.model_dump(), "site": {"layer": layer, "point": "resid_post"}, "encoder": {"kind": "direction"},
+                       "difference itself" + (" at each layer." if len(layers) > 1 else "."),
+        "model": info.model_dump(), **where, "encoder": {"kind": "direction"},
         "features": [{"name": "deflect", "index": 0, "label": "deflect: only health questions",
                       "description": "add it to make the reply a scope deflection; pair it with the topics/off-scope "
                                      "monitor (action steer) so it reaches only flagged requests",
@@ -83,7 +113,7 @@ def save_deflect_pack(out: Path, info: ModelInfo, layer: int, direction: torch.T
                        "corpus": f"{n_questions} train questions (seed {seed}), half off-scope", "command": command,
                        "date": dt.date.today().isoformat(), "license": LICENSE},
     }
-    return save_pack(out, manifest, direction_pack_tensors(direction[None].float()), card="(measuring)\n")
+    return save_pack(out, manifest, tensors, card="(measuring)\n")
 
 
 def steered_policy(path: Path, strength: float) -> Path:
@@ -102,10 +132,18 @@ monitors:
     return path
 
 
+# Dev candidates: (layers, strengths). Several layers at a lower strength each is the multi-site variant (the
+# single-layer sweep loops from 3x on this model).
+CANDIDATES: tuple[tuple[tuple[int, ...], tuple[float, ...]], ...] = (
+    ((15,), (2, 3, 4)),
+    ((12, 15), (1, 1.5, 2)),
+    ((9, 12, 15), (0.75, 1, 1.5)),
+)
+
+
 def build_deflect_pack(model, tok, info: ModelInfo, model_path, topics: FeaturePack, *, out: Path,
-                       layers: tuple[int, ...] = (15, 18), strengths: tuple[float, ...] = (2, 3, 4),
-                       n_train: int = 60, n_dev: int = 40, seed: int = 0, model_id: str | None = None,
-                       command: str = "") -> dict:
+                       candidates=CANDIDATES, n_train: int = 60, n_dev: int = 40, seed: int = 0,
+                       model_id: str | None = None, command: str = "") -> dict:
     splits, _ = scope_splits(seed)
     rng = random.Random(seed)
     train, calib = list(splits["train"]), list(splits["calib"])
@@ -115,26 +153,26 @@ def build_deflect_pack(model, tok, info: ModelInfo, model_path, topics: FeatureP
         :n_train // 2]
     dev = [(q.text, False) for q in calib if not q.in_scope][:n_dev] + [(q.text, True) for q in calib
                                                                         if q.in_scope][:n_dev]
-    directions = deflection_directions(model, tok, train_q, layers)
+    directions = deflection_directions(model, tok, train_q, tuple(sorted({L for ls, _ in candidates for L in ls})))
     sweep, plain = [], None
     with tempfile.TemporaryDirectory() as tmp:
-        for layer in layers:
-            pack = save_deflect_pack(Path(tmp) / "packs" / "scope-deflect", info, layer, directions[layer], 1.0,
-                                     command, len(train_q), seed)
+        for layers, strengths in candidates:
+            pack = save_deflect_pack(Path(tmp) / "packs" / "scope-deflect", info, {L: directions[L] for L in layers},
+                                     1.0, command, len(train_q), seed)
             for x in strengths:
                 run = ask_all(model_path, [topics, pack], steered_policy(Path(tmp) / "policy.yaml", x),
                               "health-assistant-steered", dev, model_id=model_id, plain=plain)
                 plain = [r.plain for r in run.replies]
-                sweep.append({"layer": layer, "strength": x, **run.summary(),
+                sweep.append({"layers": list(layers), "strength": x, **run.summary(),
                               "examples": [r.text for r in run.replies if not r.in_scope][:3]})
-                print(f"  layer {layer} {x:g}x: off-scope deflected {run.off_deflected:.0%} (in words "
+                print(f"  {_layers_text(list(layers))} {x:g}x: off-scope deflected {run.off_deflected:.0%} (in words "
                       f"{run.off_steered_deflected:.0%}), in-scope answered {run.in_answered:.0%}, repetition "
                       f"{run.off_repetition:.2f}", flush=True)
     ok = [s for s in sweep if s["off_repetition"] <= MAX_REPETITION] or sweep
     best = max(ok, key=lambda s: (s["off_deflected_in_words"], -s["strength"]))
-    pack = save_deflect_pack(out, info, best["layer"], directions[best["layer"]], best["strength"], command,
+    pack = save_deflect_pack(out, info, {L: directions[L] for L in best["layers"]}, best["strength"], command,
                              len(train_q), seed)
-    return {"pack": load_pack(out), "layer": best["layer"], "strength": best["strength"], "sweep": sweep,
+    return {"pack": load_pack(out), "layers": best["layers"], "strength": best["strength"], "sweep": sweep,
             "train_questions": len(train_q), "dev_off": n_dev, "dev_in": n_dev, "chosen": best}
 
 
@@ -142,7 +180,7 @@ def card(manifest: dict, build: dict, heldout: list[DeflectionRun], source: str)
     f = manifest["features"][0]
     held_rows = "\n".join(f"| `{r.profile}` | {r.off_deflected:.0%} | {r.off_steered_deflected:.0%} | "
                           f"{r.in_answered:.0%} | {r.off_repetition:.2f} |" for r in heldout)
-    rows = "\n".join(f"| {s['layer']} | {s['strength']:g}x | {s['off_deflected']:.0%} | "
+    rows = "\n".join(f"| {', '.join(map(str, s['layers']))} | {s['strength']:g}x | {s['off_deflected']:.0%} | "
                      f"{s['off_deflected_in_words']:.0%} | {s['in_answered']:.0%} | {s['off_repetition']:.2f} |"
                      for s in build["sweep"])
     steered = next(r for r in heldout if r.profile.endswith("steered"))
@@ -156,16 +194,17 @@ monitor flags on its prompt gets the direction added from then on, and every oth
 
 ## How it was built
 - Command: `{manifest['provenance']['command'] or 'steer probe train --task deflect'}`
-- Direction per candidate layer from {build['train_questions']} questions of the scope build's train split.
+- Direction per candidate layer from {build['train_questions']} questions of the scope build's train split and
+  {len(DEFLECTION_TEXTS)} deflection sentences (`DEFLECTION_TEXTS` in `steerlab/build/deflect_pack.py`).
 - Selection on the scope build's calibration split ({build['dev_off']} off-scope, {build['dev_in']} in-scope
   questions), each run through the HF engine with the steered policy: the highest share of off-scope replies
   deflected in words among runs whose off-scope replies keep repetition ≤ {MAX_REPETITION}.
 
-| layer | strength | off-scope deflected | in words | in-scope answered unchanged | repetition |
+| layers | strength (each layer) | off-scope deflected | in words | in-scope answered unchanged | repetition |
 |---|---|---|---|---|---|
 {rows}
 
-## Measured on hand-written requests (never used to build or select)
+## Measured on hand-written requests
 {source}; each asked with the profile and without it through the HF engine. Reproduce with
 `steer eval deflection` (docs/eval/scope-deflection.md, with examples).
 

@@ -25,7 +25,7 @@ def runtime(tmp_path) -> SteeringRuntime:
     c = Candidate(2, "max", torch.ones(TINY.d_model), 0.0, 1.0, 0.9, 0.8, 0.05, 0.9)
     topics = save_scope_pack(tmp_path / PACK_ID, TINY, c, 3.0, {"corpus": "synthetic", "command": "test"})
     direction = torch.linspace(-1, 1, TINY.d_model)
-    deflect = save_deflect_pack(tmp_path / "scope-deflect", TINY, 3, direction, 2.5, "test", 4, 0)
+    deflect = save_deflect_pack(tmp_path / "scope-deflect", TINY, {3: direction}, 2.5, "test", 4, 0)
     return SteeringRuntime([topics, deflect], TINY.d_model)
 
 
@@ -53,6 +53,21 @@ def test_deflect_pack_adds_the_mean_difference_at_one_x(runtime):
     with runtime.forward(torch.full((3,), row), None, torch.arange(1, 4)):
         out = runtime.apply_site(3, h.clone())
     assert torch.allclose(out, torch.linspace(-1, 1, TINY.d_model).expand(3, -1), atol=1e-6)
+
+
+def test_multi_layer_deflect_pack_adds_each_layers_own_difference(tmp_path):
+    """Several layers: format v2 sites, each adding its own layer's direction (1x = that difference), read at the
+    lowest."""
+    dirs = {2: torch.linspace(-1, 1, TINY.d_model), 3: torch.linspace(1, -1, TINY.d_model) * 2}
+    pack = save_deflect_pack(tmp_path / "scope-deflect", TINY, dirs, 1.5, "test", 4, 0)
+    assert pack.manifest.format_version == 2 and pack.layers == [2, 3]
+    assert pack.manifest.features[0].default_value == "1.5x"
+    rt = SteeringRuntime([pack], TINY.d_model)
+    row = rt.rows.acquire({DEFLECT: ("add", 1.0)})
+    for layer, d in dirs.items():
+        with rt.forward(torch.full((2,), row), None, torch.arange(1, 3)):
+            out = rt.apply_site(layer, torch.zeros(2, TINY.d_model))
+        assert torch.allclose(out, d.expand(2, -1), atol=1e-6)
 
 
 @pytest.mark.parametrize("text,deflects", [
