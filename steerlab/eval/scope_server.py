@@ -22,7 +22,7 @@ from steering.model import EMBEDDED_MODEL_ID, cache_dir
 from steering.pack import FeaturePack
 from steering.runtime import SteeringRuntime
 from steerlab.build.scope_data import scope_splits
-from steerlab.eval.data import scope_heldout, scope_heldout_b
+from steerlab.eval.data import scope_heldout, scope_heldout_b, scope_heldout_c
 from steerlab.eval.scope import evaluate_scope
 
 
@@ -62,6 +62,8 @@ HANDWRITTEN_SETS = {
     "b": (scope_heldout_b, "`steerlab/eval/data/scope_heldout_b.py` (set B, held out): 40 in-scope and 40 off-scope "
                            "requests written by hand and committed before the style-augmented scope recipe, never used "
                            "to build or select anything"),
+    "c": (scope_heldout_c, "`steerlab/eval/data/scope_heldout_c.py` (set C, held out): 40 in-scope and 40 off-scope "
+                           "requests written by hand after set B was measured and before the next scope recipe"),
 }
 
 
