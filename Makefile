@@ -57,6 +57,7 @@ packs: install
 	  --label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' \
 	  --exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco|bridge' --layer 15 \
 	  --out feature_packs/smollm2-135m-instruct/golden-gate
+	$(BIN)/steer probe train --task say --out feature_packs/smollm2-135m-instruct/golden-gate-say
 	$(BIN)/steer probe train --task unsafe-code --out feature_packs/smollm2-135m-instruct/unsafe-code
 	$(BIN)/steer probe train --task gender --method readout --out feature_packs/smollm2-135m-instruct/gender
 	$(BIN)/steer eval bias --pack feature_packs/smollm2-135m-instruct/gender --out docs/eval
@@ -70,6 +71,8 @@ packs: install
 	$(BIN)/steer eval detection --out docs/eval
 	$(BIN)/steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate --prompts 20 \
 	  --strengths 0.5,1,1.5,2 --positions all,prompt --out docs/eval
+	$(BIN)/steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate-say --prompts 40 \
+	  --strengths default --stem concept-say --out docs/eval
 	$(BIN)/steer corpus build --tokens 6000000 --seed 0
 	$(BIN)/steer sae train --layer 15 --width 8192 --k 32 --corpus $(CACHE)/corpus --chars 15000000 \
 	  --steps 1001 --batch 4096 --out $(CACHE)/sae/l15-8k

@@ -71,6 +71,18 @@ def edited(config: ResolvedConfig) -> dict[FeatureRef, tuple[str, float]]:
     return {ref: ov for ref, ov in config.items() if ov[0] != "monitor"}
 
 
+def prompt_only(config: ResolvedConfig, columns: Mapping[FeatureRef, Column]) -> frozenset[FeatureRef]:
+    """The features ``config`` edits on the prompt only (pack feature ``apply_to: "prompt"``). An engine runs the
+    prompt with ``config`` and, once the prompt is in the KV cache, switches the request to
+    :func:`after_prompt`'s config, so every generated token is written without them."""
+    return frozenset(ref for ref in edited(config) if columns[ref].apply_to == "prompt")
+
+
+def after_prompt(config: ResolvedConfig, drop: frozenset[FeatureRef]) -> dict[FeatureRef, tuple[str, float]]:
+    """``config`` without the prompt-only features ``drop`` (see :func:`prompt_only`)."""
+    return {ref: v for ref, v in config.items() if ref not in drop}
+
+
 def sink(rows: torch.Tensor, slots: torch.Tensor | None, positions: torch.Tensor,
          discard: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The attention-sink rule: the token at position 0 of a sequence (its residual norm is ~100x the others;
@@ -92,6 +104,7 @@ class Column:
     threshold: float  # the pack's monitor threshold (the default for a request's monitor); +inf when none
     at: tuple[tuple[int, int], ...] = ()
     writes_at: tuple[int, ...] = ()  # layers where its decoder row is non-zero (where an edit can move the stream)
+    apply_to: str = "all"  # the pack feature's ``apply_to``: "all" positions, or the "prompt" only
 
 
 class SiteTable:
@@ -301,7 +314,8 @@ class SteeringRuntime:
                 at = sorted(placed[(p.id, f.name)], key=lambda lc: p.layers.index(lc[0]))  # the pack's site order
                 thr = f.threshold if f.threshold is not None else float("inf")
                 writes = tuple(layer for layer, col in at if self.sites[layer].writes[col] > 0)
-                self.columns[FeatureRef(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes)
+                self.columns[FeatureRef(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes,
+                                                                f.apply_to)
         self.rows = ConfigRows(self, max_configs)
         self.batch = BatchState()  # idle: the hooks pass the stream through untouched
 

@@ -64,10 +64,11 @@ def make_pack(
     max_activation: float = 2.0,
     layers: list[int] | None = None,
     condition: dict | None = None,
+    apply_to: str | None = None,
 ):
     """A pack of ``n_features`` seeded random features. ``pinv_encoder`` makes ``W_dec @ W_enc = I`` so clamping
     then re-encoding gives the target exactly (a property test needs it). ``layers``: a format-v2 pack with a site
-    (and its own random tensors) at each of those layers."""
+    (and its own random tensors) at each of those layers. ``apply_to``: every feature's ``apply_to``."""
     g = torch.Generator().manual_seed(seed)
     d = model.d_model
 
@@ -104,6 +105,7 @@ def make_pack(
                 "default_value": "2x",
                 "max_activation": max_activation,
                 "threshold": threshold,
+                **({"apply_to": apply_to} if apply_to else {}),
             }
             for i in range(n_features)
         ],

@@ -16,7 +16,7 @@ from server.engines.base import Delta, GenerateRequest, ServedModel
 from server.engines.sampling import Detokenizer
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.runtime import SteeringRuntime, edited
+from steering.runtime import SteeringRuntime, after_prompt, edited, prompt_only
 
 REPLY = "Hello from the fake engine. "
 STEERED_REPLY = "Steered hello from the fake engine. "
@@ -79,6 +79,11 @@ class FakeEngine:
         self.batch_size += 1
         try:
             events = self._forward(req.prompt_ids, 0, row, mon, applied, "prompt")
+            config = req.steering
+            if drop := prompt_only(config, rt.columns):  # generated tokens go without prompt-only features
+                config = after_prompt(config, drop)
+                row = rt.rows.switch(row, config)
+                applied.set_config(config)
             n, p = 0, len(req.prompt_ids)
             detok = Detokenizer(_CharTokenizer(), req.sampling.stop)
             while True:
@@ -90,7 +95,7 @@ class FakeEngine:
                     return
                 for e in events:
                     if e.feature in req.steer_on:  # conditional steering from the firing token on
-                        config = {**req.steering, **req.steer_on[e.feature]}
+                        config = {**config, **req.steer_on[e.feature]}
                         row = rt.rows.switch(row, config)
                         applied.set_config(config)
                         reply = reply[:n] + STEERED_REPLY * 100

@@ -29,7 +29,7 @@ from server.engines.tables import LiveTables
 from steering.errors import SteeringError
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.runtime import BatchState, SteeringRuntime
+from steering.runtime import BatchState, SteeringRuntime, after_prompt, prompt_only
 
 log = logging.getLogger("steerserve.engine.hf")
 
@@ -49,6 +49,7 @@ class _Seq:
     detok: Detokenizer
     gen: torch.Generator | None
     rt: SteeringRuntime
+    prompt_only: frozenset = frozenset()  # features edited on the prompt only: dropped from the config after prefill
     length: int = 0  # tokens in the KV cache
     last_token: int = -1
     n_out: int = 0
@@ -148,7 +149,7 @@ class HFEngine:
         seq = _Seq(req, asyncio.get_running_loop(), asyncio.Queue(), row,
                    RequestMonitor.of(req.steering, rt.columns, trace=req.report_tokens),
                    AppliedCounter(req.steering, rt.columns),
-                   Detokenizer(self.tokenizer, req.sampling.stop), gen, rt)
+                   Detokenizer(self.tokenizer, req.sampling.stop), gen, rt, prompt_only(req.steering, rt.columns))
         self._by_id[req.request_id] = seq
         with self._cv:
             self._waiting.append(seq)
@@ -261,6 +262,8 @@ class HFEngine:
             s.pending.events += s.monitor.update(states[id(s.rt)].readouts, j, "prompt")
             s.applied.update(states[id(s.rt)].edits, j)
             s.length = p
+            if s.prompt_only:  # the prompt is in the KV cache: generated tokens go without these features
+                self._switch(s, after_prompt(s.req.steering, s.prompt_only))
             if self._next_token(s, logits[j]):
                 keep.append(j)
         if keep:
@@ -342,8 +345,8 @@ class HFEngine:
             self._finish(seq, "content_filter")
             return False
         for e in seq.pending.events:
-            if e.feature in seq.req.steer_on:
-                self._counter_steer(seq, seq.req.steer_on[e.feature])
+            if e.feature in seq.req.steer_on:  # conditional steering: from now on, the config plus the extra
+                self._switch(seq, {**seq.req.steering, **seq.req.steer_on[e.feature]})
         tok = sample(logits, sp, seq.gen)
         if tok in self.eos_ids and not sp.ignore_eos:
             self._finish(seq, "stop")
@@ -365,13 +368,12 @@ class HFEngine:
         self._flush(seq)
         return True
 
-    def _counter_steer(self, seq: _Seq, extra: dict) -> None:
-        """Conditional steering: from now on this request runs with its config plus ``extra``."""
-        config = {**seq.req.steering, **extra}
+    def _switch(self, seq: _Seq, config: dict) -> None:
+        """From the next forward on, this request runs with ``config`` (conditional steering, end of the prompt)."""
         try:
             seq.row = seq.rt.rows.switch(seq.row, config)
         except SteeringError:
-            log.warning("no free config row for counter-steering %s; continuing unchanged", seq.req.request_id)
+            log.warning("no free config row to switch %s to; continuing unchanged", seq.req.request_id)
             return
         seq.req.steering = config
         seq.applied.set_config(config)

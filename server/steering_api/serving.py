@@ -28,7 +28,8 @@ def pack_view(pack: FeaturePack, full: bool = False) -> dict:
         "encoder": m.encoder.kind,
         "features": [
             {"name": f.name, "label": f.label, "default_op": f.default_op, "default_value": f.default_value,
-             "max_activation": f.max_activation, "threshold": f.threshold, "action": f.action, "tags": f.tags}
+             "max_activation": f.max_activation, "threshold": f.threshold, "action": f.action, "tags": f.tags,
+             "apply_to": f.apply_to}
             for f in m.features
         ],
     }

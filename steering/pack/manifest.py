@@ -23,6 +23,7 @@ ID_RE = re.compile(ID_PATTERN)
 EncoderKind = Literal["sae-relu", "sae-jumprelu", "sae-topk", "probe", "direction"]
 Op = Literal["add", "clamp", "suppress", "monitor", "off"]
 Action = Literal["log", "flag", "block", "steer", "annotate"]
+ApplyTo = Literal["all", "prompt"]
 VALUE_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?x?$")
 
 
@@ -76,6 +77,9 @@ class Feature(_Strict):
     threshold: float | None = Field(default=None, description="monitor threshold (activation units)")
     tags: list[str] = Field(default_factory=list)
     action: Action = "log"
+    apply_to: ApplyTo = Field(
+        default="all", description="where an add/clamp edits: 'all' (every position but the sink) or 'prompt' (the "
+        "prompt's positions only; the reply is then written unsteered, reading the steered prompt)")
 
     @field_validator("default_value")
     @classmethod

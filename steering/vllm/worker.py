@@ -26,7 +26,7 @@ from steering.hooks import decoder_layers
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
 from steering.readout import EditCount, MonitorReadout
-from steering.runtime import ConfigRows, SteeringRuntime, sink
+from steering.runtime import ConfigRows, SteeringRuntime, after_prompt, prompt_only, sink
 from steering.vllm.config import RequestSteeringArgs, decode
 
 log = logging.getLogger("steerserve.vllm")
@@ -40,6 +40,7 @@ class _Req:
     monitor: RequestMonitor | None
     prompt_len: int
     applied: AppliedCounter | None = None  # the receipt (positions edited), for requests that report
+    prompt_only: frozenset = frozenset()  # features edited on the prompt only: dropped once the prompt is computed
 
 
 class WorkerSteering:
@@ -109,6 +110,21 @@ class WorkerSteering:
             self._read_monitors(*step)
         except Exception:  # noqa: BLE001 — isolation: a monitor fault loses readings, never the engine
             log.exception("steerserve: monitor readings of this step were lost")
+        try:
+            self._end_prompts(*step[:3])
+        except Exception:  # noqa: BLE001 — isolation
+            log.exception("steerserve: prompt-only features could not be switched off")
+
+    def _end_prompts(self, ids: list[str], offsets: np.ndarray, first_pos: np.ndarray) -> None:
+        """Requests whose prompt (possibly prefilled in chunks) is now wholly computed drop their prompt-only
+        features: the next pass feeds their first generated token. After the monitors are read, which index the
+        tables by this pass's rows."""
+        ends = first_pos + np.diff(offsets)
+        for i, rid in enumerate(ids):
+            r = self.reqs.get(rid)
+            if r is not None and r.prompt_only and ends[i] >= r.prompt_len:
+                drop, r.prompt_only = r.prompt_only, frozenset()
+                self._switch(rid, r, after_prompt(r.args.config, drop))
 
     def _map_rows(self, runner, num_tokens: int) -> None:
         batch = runner.input_batch
@@ -183,7 +199,8 @@ class WorkerSteering:
         else:
             mon = RequestMonitor.of(args.config, self.rt.columns)
             applied = AppliedCounter(args.config, self.rt.columns) if args.report else None
-            r = _Req(args, row, mon or None, len(state.prompt_token_ids or ()), applied)
+            r = _Req(args, row, mon or None, len(state.prompt_token_ids or ()), applied,
+                     prompt_only(args.config, self.rt.columns))
             self.reqs[rid] = r
             return r
         self.unsteered += 1

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from steering.hooks import decoder_layers
 from steering.pack import FeaturePack, ModelInfo, load_pack, save_pack
@@ -63,7 +64,7 @@ def deflection_directions(model, tok, questions: list[str], layers: tuple[int, .
     text_ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     total = {L: torch.zeros(model.config.hidden_size) for L in layers}
     try:
-        for q in questions:
+        for q in tqdm(questions, desc="teacher-forced directions"):
             p = chat_ids(tok, q)
             out = model.generate(torch.tensor([p]), max_new_tokens=answer_tokens, do_sample=False,
                                  eos_token_id=eos, pad_token_id=eos)[0, len(p):].tolist()

@@ -35,9 +35,11 @@ def register(g: Group) -> None:
     c.add_argument("--pack", action="append", required=True, help="pack directory (repeat to compare candidates)")
     c.add_argument("--feature", help="feature name (default: each pack's first)")
     c.add_argument("--op", choices=["add", "clamp"], default="add")
-    c.add_argument("--strengths", default="0.25,0.5,0.75,1,1.5,2", help="multiples of max_activation")
-    c.add_argument("--positions", default="all", help="comma-separated runs: all (every position but the sink), "
-                   "generated (generated tokens only), prompt (the prompt only, then unsteered)")
+    c.add_argument("--strengths", default="0.25,0.5,0.75,1,1.5,2",
+                   help="multiples of max_activation; 'default': the feature's default value")
+    c.add_argument("--positions", help="comma-separated runs: all (every position but the sink), generated "
+                   "(generated tokens only), prompt (the prompt only, then unsteered); default: the feature's "
+                   "apply_to, what the server does")
     c.add_argument("--topic", default="the Golden Gate Bridge", help="the concept in words, for the reference "
                    "replies (the model's own answer to 'Tell me about TOPIC.'); empty: no reference")
     c.add_argument("--prompts", type=int, default=60, help="held-out neutral questions")
@@ -79,9 +81,10 @@ def register(g: Group) -> None:
                   "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [
                       "steer eval deflection --out docs/eval",
                       "steer eval deflection --set a --out /tmp/eval   # the dev set"], cmd_eval_deflection)
-    f.add_argument("--set", dest="set_name", choices=["b", "a"], default="b",
-                   help="hand-written set: b (held-out, what the cards report; writes scope-deflection.*) or a (dev; "
-                        "writes scope-deflection-a.*)")
+    f.add_argument("--set", dest="set_name", choices=["b", "a", "c"], default="b",
+                   help="hand-written set: b (what the cards report; writes scope-deflection.*), a (dev; writes "
+                        "scope-deflection-a.*) or c (held out for the next scope recipe, not measured yet; writes "
+                        "scope-deflection-c.*)")
     f.add_argument("--packs", default=f"{PACKS}/topics,{PACKS}/scope-deflect", help="comma-separated pack dirs")
     f.add_argument("--run", action="append", default=None, metavar="POLICY:PROFILE",
                    help="a policy file and profile to measure (repeat; default: examples/scope-health.yaml:"
@@ -122,49 +125,28 @@ def cmd_eval_bias(a: argparse.Namespace) -> int:
 def cmd_eval_concept(a: argparse.Namespace) -> int:
     from steering.generate import POSITIONS
     from steering.pack import load_pack
-    from steering.runtime import SteeringRuntime
     from steerlab.build.topic_pack import held_out_questions
-    from steerlab.eval.concept import TOPIC_PROMPTS, ConceptRun, concept_sweep, prompting, reference, write_report
+    from steerlab.eval.concept import evaluate, write_report
 
     model, tok = load_model(a.model)
 
     def terms(x: str) -> tuple[str, ...]:
         return tuple(e.strip().lower() for e in x.split(",") if e.strip())
 
-    for x in a.positions.split(","):
+    positions = a.positions.split(",") if a.positions else None
+    for x in positions or ():
         if x not in POSITIONS:
             raise SystemExit(f"--positions: {x!r} is not one of {', '.join(POSITIONS)}")
     prompts = held_out_questions(a.prompts, terms(a.exclude), terms(a.build_exclude))
-    ref = None
-    if a.topic:
-        ref = reference(model, tok, prompts, [t.format(topic=a.topic) for t in TOPIC_PROMPTS], a.max_tokens)
-        print(f"reference perplexity ratios: on-topic answer {ref.on_topic:.2f}, sampled reply {ref.sampled:.2f}")
-    runs = []
-    if a.system_prompt:
-        points = prompting(model, tok, prompts, a.system_prompt, a.pattern, a.named, max_new_tokens=a.max_tokens)
-        runs.append(ConceptRun(f"prompting: system prompt {a.system_prompt!r}", None, "none", points))
-        _print_points(runs[-1].title, points)
-    for path in a.pack:
-        pack = load_pack(path)
-        feature = a.feature or pack.manifest.features[0].name
-        rt = SteeringRuntime([pack], model.config.hidden_size)
-        max_act = rt.column((pack.id, feature)).max_activation
-        settings = [("none", 0.0)] + [(a.op, float(x) * max_act) for x in a.strengths.split(",")]
-        for positions in a.positions.split(","):
-            points = concept_sweep(model, tok, rt, (pack.id, feature), prompts, a.pattern, settings,
-                                   max_new_tokens=a.max_tokens, positions=positions, named=a.named)
-            runs.append(ConceptRun(f"{pack.id}/{feature} (layer {pack.layer})", pack.layer, positions, points))
-            _print_points(runs[-1].title, points)
+    strengths = [x if x == "default" else float(x) for x in a.strengths.split(",")]
+    runs, ref = evaluate(model, tok, [load_pack(p) for p in a.pack], prompts, strengths=strengths,
+                         pattern=a.pattern, named=a.named,
+                         op=a.op, feature=a.feature, positions=positions, system_prompt=a.system_prompt,
+                         topic=a.topic, max_new_tokens=a.max_tokens)
     md, png = write_report(runs, Path(a.out), command=invocation(), n_prompts=len(prompts), pattern=a.pattern,
                            stem=a.stem, ref=ref)
     print(f"wrote {md} and {png}")
     return 0
-
-
-def _print_points(title: str, points) -> None:
-    for p in points:
-        print(f"{title} {p.op:>6} {p.x:5.2f}x  mention {p.mention_rate:4.0%}  named {p.named_rate:4.0%}  "
-              f"ppl ratio {p.ppl_ratio:5.2f}  repetition {p.repetition:.2f}")
 
 
 def cmd_eval_detection(a: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
-"""``steer probe train``: build a probe / direction pack (topic, unsafe-code, gender, scope), measure it held-out and
-write its card. Builders and evaluations are imported inside the commands, so ``--help`` answers without loading
-torch."""
+"""``steer probe train``: build a probe / direction pack (topic, unsafe-code, gender, scope, deflect, say), measure
+it held-out and write its card. Builders and evaluations are imported inside the commands, so ``--help`` answers
+without loading torch."""
 
 from __future__ import annotations
 
@@ -23,17 +23,19 @@ EXAMPLES = [
     f"steer probe train --task gender --method readout --out {PACKS}/gender   # picks its recipe on dev",
     f"steer probe train --task scope --method logistic --layers 10,15,18,20 --target-fpr 0.02 \\\n--out {PACKS}/topics",
     f"steer probe train --task deflect --out {PACKS}/scope-deflect   # steered deflection, strength chosen on dev",
+    f"steer probe train --task say --out {PACKS}/golden-gate-say   # name the bridge, prompt-steered; chosen on dev",
 ]
 
 
 def register(g: Group) -> None:
     t = g.command("train", "difference-of-means topic direction from packaged Wikipedia paragraphs; or the "
                   "unsafe-code, gender and scope packs (--task)", EXAMPLES, cmd_probe_train)
-    t.add_argument("--task", choices=["topic", "unsafe-code", "gender", "scope", "deflect"], default="topic",
+    t.add_argument("--task", choices=["topic", "unsafe-code", "gender", "scope", "deflect", "say"], default="topic",
                    help="topic: diff-of-means from Wikipedia titles; unsafe-code: logistic probe on labelled code; "
                    "gender: conditional he/she readout eraser (readout) or LEACE eraser (leace); scope: off-scope "
                    "monitor for a health assistant (topics pack); deflect: the direction a steered deflection adds "
-                   "when that monitor fires (scope-deflect pack)")
+                   "when that monitor fires (scope-deflect pack); say: a prompt-steered direction that makes replies name "
+                   "the Golden Gate Bridge (golden-gate-say pack)")
     t.add_argument("--method", choices=["diff-means", "logistic", "leace", "readout"], default="diff-means")
     model_option(t)
     t.add_argument("--model-name", help="model name recorded in the pack (default: the embedded model's)")
@@ -90,6 +92,8 @@ def cmd_probe_train(a: argparse.Namespace) -> int:
         return _train_unsafe_code(a, model, tok, info)
     if a.task == "deflect":
         return _train_deflect(a, model, tok, info, path)
+    if a.task == "say":
+        return _train_say(a, model, tok, info)
     return _train_topic(a, model, tok, info)
 
 
@@ -187,6 +191,19 @@ def _train_deflect(a: argparse.Namespace, model, tok, info, path) -> int:
     write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, [block, steered], handwritten_source()))
     for run in (block, steered):
         print(run.summary())
+    return 0
+
+
+def _train_say(a: argparse.Namespace, model, tok, info) -> int:
+    """Say-the-concept direction: layers and strength chosen on dev questions (prompt only), then measured once on
+    held-out questions beside prompting (the card)."""
+    from steering.pack import write_pack_card
+    from steerlab.build.say_pack import build_say_pack, card
+
+    command = invocation()
+    r = build_say_pack(model, tok, info, out=Path(a.out), command=command)
+    write_pack_card(Path(a.out), card(r, command))
+    print(f"chosen: layers {r['layers']} at {r['strength']:g}x; card: {Path(a.out) / 'README.md'}")
     return 0
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from steering.generate import generate, perplexity
 from steering.hooks import attach
+from steering.pack import FeaturePack
 from steering.runtime import FeatureRef, SteeringRuntime
 from steerlab.build.chat import chat_ids
 
@@ -177,6 +178,55 @@ class ConceptRun:
     def goal_met(self) -> bool:
         b, base = self.best(), self.points[0]
         return bool(b and b.mention_rate >= GOAL_RATE and base.mention_rate <= GOAL_BASELINE)
+
+
+def evaluate(model, tokenizer, packs: list[FeaturePack], prompts: list[str], *, strengths: list[float | str],
+             pattern: str, named: str, op: str = "add", feature: str | None = None, positions: list[str] | None = None,
+             system_prompt: str = "", topic: str = "", max_new_tokens: int = 48) -> tuple[list[ConceptRun],
+                                                                                      Reference | None]:
+    """What ``steer eval concept`` measures on ``prompts``: the reference ratios (``topic``), the prompting baseline
+    (``system_prompt``), then per pack its ``feature`` (default: the first) unsteered and at each of ``strengths``
+    (× max_activation; ``"default"``: the feature's default value), for each of ``positions`` (default: the
+    feature's ``apply_to``, what the server does)."""
+    ref = None
+    if topic:
+        ref = reference(model, tokenizer, prompts, [t.format(topic=topic) for t in TOPIC_PROMPTS], max_new_tokens)
+        print(f"reference perplexity ratios: on-topic answer {ref.on_topic:.2f}, sampled reply {ref.sampled:.2f}")
+    runs = []
+    if system_prompt:
+        points = prompting(model, tokenizer, prompts, system_prompt, pattern, named, max_new_tokens=max_new_tokens)
+        runs.append(ConceptRun(f"prompting: system prompt {system_prompt!r}", None, "none", points))
+        _print_points(runs[-1].title, points)
+    for pack in packs:
+        f = pack.manifest.feature(feature) if feature else pack.manifest.features[0]
+        if f is None:
+            raise ValueError(f"pack '{pack.id}' has no feature '{feature}'")
+        rt = SteeringRuntime([pack], model.config.hidden_size)
+        max_act = rt.column((pack.id, f.name)).max_activation
+        settings = [("none", 0.0)] + [(op, _absolute(x, f.default_value, max_act)) for x in strengths]
+        layers = ", ".join(map(str, pack.layers))
+        for where in positions or [f.apply_to]:
+            points = concept_sweep(model, tokenizer, rt, (pack.id, f.name), prompts, pattern, settings,
+                                   max_new_tokens=max_new_tokens, positions=where, named=named)
+            runs.append(ConceptRun(f"{pack.id}/{f.name} (layer{'s' if len(pack.layers) > 1 else ''} {layers})",
+                                   pack.layer, where, points))
+            _print_points(runs[-1].title, points)
+    return runs, ref
+
+
+def _absolute(x: float | str, default: float | str | None, max_act: float) -> float:
+    """A strength in × max_activation (or ``"default"``: the feature's ``default_value``) as an absolute value."""
+    if x != "default":
+        return float(x) * max_act
+    if default is None:
+        raise ValueError("the feature has no default_value")
+    return float(default[:-1]) * max_act if isinstance(default, str) and default.endswith("x") else float(default)
+
+
+def _print_points(title: str, points: list[ConceptPoint]) -> None:
+    for p in points:
+        print(f"{title} {p.op:>6} {p.x:5.2f}x  mention {p.mention_rate:4.0%}  named {p.named_rate:4.0%}  "
+              f"ppl ratio {p.ppl_ratio:5.2f}  repetition {p.repetition:.2f}", flush=True)
 
 
 def plot(runs: list[ConceptRun], path: Path, title: str, ref: Reference | None = None) -> None:

@@ -205,3 +205,24 @@ def test_receipts_expose_steering_that_was_silently_not_applied(client, monkeypa
     r = chat(client, {"X-Steering": "topic/f0:add=1x"})
     assert r.json()["steering"]["applied"][0]["positions"] == 0
     assert 'steerserve_steering_not_applied_total{pack="topic"} 1.0' in client.get("/metrics").text
+
+
+def test_a_prompt_only_feature_edits_the_prompt_and_nothing_after(pack_factory):
+    """``apply_to: "prompt"``: the receipt counts the prompt's positions (the sink excepted), none of the reply's;
+    the same direction with ``apply_to: "all"`` also edits every generated token fed back."""
+    from fastapi.testclient import TestClient
+
+    from server.app import build_app
+    from server.engines.fake import FakeEngine
+    from server.settings import ServerSettings
+
+    packs = [pack_factory("say", kind="direction", n_features=1, apply_to="prompt", seed=3),
+             pack_factory("everywhere", kind="direction", n_features=1, seed=3)]
+    with TestClient(build_app(ServerSettings(), FakeEngine(packs))) as c:
+        assert c.get("/v1/steering/packs/say").json()["features"][0]["apply_to"] == "prompt"
+        body = {"max_tokens": 5, "ignore_eos": True}
+        prompt = chat(c, **body).json()["usage"]["prompt_tokens"]
+        r = chat(c, {"X-Steering": "say/f0:add=1x, everywhere/f0:add=1x"}, **body).json()
+        got = {a["feature"]: a["positions"] for a in r["steering"]["applied"]}
+        assert got == {"say/f0": prompt - 1, "everywhere/f0": prompt - 1 + 5 - 1}
+        assert c.app.state.steer.engine.steering_state() == (0, 1)  # both rows given back

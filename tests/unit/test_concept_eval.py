@@ -3,6 +3,8 @@ with the prompting baseline (at least its named rate at no worse perplexity rati
 
 from __future__ import annotations
 
+import pytest
+
 from steerlab.eval.concept import ConceptPoint, ConceptRun, markdown, repetition
 
 
@@ -37,3 +39,13 @@ def test_report_states_the_prompting_baseline_and_each_verdict():
     md = markdown([PROMPTED, run], command="steer eval concept", n_prompts=20, pattern="bridge", png="c.png")
     assert "**prompting baseline** (system prompt, no steering): concept named in 85%" in md
     assert "golden-gate/bridge (layer 15), prompt only vs prompting: no strength names the concept" in md
+
+
+def test_strengths_are_multiples_of_max_activation_or_the_default():
+    from steerlab.eval.concept import _absolute
+
+    assert _absolute(1.5, None, 2.0) == 3.0
+    assert _absolute("default", "1.5x", 2.0) == 3.0
+    assert _absolute("default", 0.7, 2.0) == 0.7  # a plain number is absolute already
+    with pytest.raises(ValueError, match="default_value"):
+        _absolute("default", None, 2.0)

@@ -210,3 +210,19 @@ def test_switch_moves_one_request_without_touching_a_shared_row(pack_factory):
         rt.rows.acquire({("p", "f2"): ("add", 1.0)}), rt.rows.switch(moved, {("p", "f2"): ("add", 3.0)})
     assert rt.rows.in_use() == 3
     assert str(FeatureRef("p", "f0")) == "p/f0" and FeatureRef.parse("p/f0") == ("p", "f0")
+
+
+def test_prompt_only_features_are_dropped_after_the_prompt(pack_factory, tmp_path):
+    from pydantic import ValidationError
+
+    from steering.runtime import after_prompt, prompt_only
+
+    rt = SteeringRuntime([pack_factory("say", kind="direction", n_features=2, apply_to="prompt"),
+                          pack_factory("p", seed=1)], D)
+    config = {("say", "f0"): ("add", 1.0), ("say", "f1"): ("monitor", 0.5), ("p", "f0"): ("add", 2.0)}
+    drop = prompt_only(config, rt.columns)
+    assert drop == {("say", "f0")}  # edits only: a monitor of the same pack keeps reading the reply
+    assert after_prompt(config, drop) == {("say", "f1"): ("monitor", 0.5), ("p", "f0"): ("add", 2.0)}
+    assert prompt_only({("p", "f0"): ("add", 2.0)}, rt.columns) == frozenset()
+    with pytest.raises(ValidationError, match="apply_to"):
+        pack_factory("bad", apply_to="generated")

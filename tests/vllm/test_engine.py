@@ -77,6 +77,18 @@ def test_conditional_pack_matches_hf(loop, vengine, hf):
         assert set(r.last.monitors) == {"gender/unstated"}  # the bare pack: suppress + its gate's monitor
 
 
+def test_prompt_only_feature_matches_hf(loop, vengine, hf):
+    """golden-gate-say edits the prompt only (``apply_to: "prompt"``): the worker drops it once the prompt is
+    computed, as the HF engine does after prefill, so both edit exactly the prompt's positions (sink excepted) and
+    decode the same reply."""
+    prompt_len = len(hf.tokenize_chat([{"role": "user", "content": PROMPTS[0]}]))
+    runs = [loop.run(vcollect(e, PROMPTS[0], cfg(e, "golden-gate-say"), max_tokens=16)) for e in (vengine, hf)]
+    assert assert_greedy_agree(*runs) >= 4
+    for r in runs:
+        assert r.last.positions == {"golden-gate-say/say": prompt_len - 1}
+    assert runs[0].text != loop.run(vcollect(vengine, PROMPTS[0], {}, max_tokens=16)).text
+
+
 def test_monitor_and_counter_steer_match_hf(loop, vengine, hf):
     mon = "unsafe-code/python:monitor"
     v = loop.run(vcollect(vengine, SHELL, cfg(vengine, mon), max_tokens=60))
