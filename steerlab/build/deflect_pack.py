@@ -83,23 +83,30 @@ def deflection_directions(model, tok, questions: list[str], layers: tuple[int, .
     return {L: v / len(questions) for L, v in total.items()}
 
 
-def _layers_text(layers: list[int]) -> str:
+def layers_text(layers: list[int]) -> str:
     return f"layer {layers[0]}" if len(layers) == 1 else "layers " + ", ".join(map(str, layers))
+
+
+def direction_sites(directions: dict[int, torch.Tensor]) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The manifest's site entry and the tensors of a one-feature direction pack with a site at each layer of
+    ``directions`` (format v1 ``site`` for one layer, v2 ``sites`` with per-site tensors for several)."""
+    layers = sorted(directions)
+    if len(layers) == 1:
+        return ({"site": {"layer": layers[0], "point": "resid_post"}},
+                direction_pack_tensors(directions[layers[0]][None].float()))
+    return ({"sites": [{"layer": L, "point": "resid_post"} for L in layers]},
+            {f"{k}.{i}": v for i, L in enumerate(layers)
+             for k, v in direction_pack_tensors(directions[L][None].float()).items()})
 
 
 def save_deflect_pack(out: Path, info: ModelInfo, directions: dict[int, torch.Tensor], strength: float,
                       command: str, n_questions: int, seed: int) -> FeaturePack:
     """The pack: one site per layer of ``directions`` (format v1 for one layer, v2 ``sites`` for several; each site
     adds its own layer's difference of means)."""
-    layers = sorted(directions)
-    where = ({"site": {"layer": layers[0], "point": "resid_post"}} if len(layers) == 1 else
-             {"sites": [{"layer": L, "point": "resid_post"} for L in layers]})
-    tensors = (direction_pack_tensors(directions[layers[0]][None].float()) if len(layers) == 1 else
-               {f"{k}.{i}": v for i, L in enumerate(layers)
-                for k, v in direction_pack_tensors(directions[L][None].float()).items()})
+    layers, (where, tensors) = sorted(directions), direction_sites(directions)
     manifest = {
         "id": "scope-deflect", "version": "2", "title": "Deflect to the assistant's scope (steered refusal)",
-        "description": f"Difference-of-means direction at {_layers_text(layers)}: the model saying it only helps with "
+        "description": f"Difference-of-means direction at {layers_text(layers)}: the model saying it only helps with "
                        f"health questions (\"{DEFLECTION_TEXT}\" and {len(DEFLECTION_TEXTS) - 1} paraphrases) minus "
                        "its own answer, after the same questions. Added (from the token the off-scope monitor fires "
                        "on) it makes the model itself say it only helps with health questions. 1x = the mean "
@@ -166,7 +173,7 @@ def build_deflect_pack(model, tok, info: ModelInfo, model_path, topics: FeatureP
                 plain = [r.plain for r in run.replies]
                 sweep.append({"layers": list(layers), "strength": x, **run.summary(),
                               "examples": [r.text for r in run.replies if not r.in_scope][:3]})
-                print(f"  {_layers_text(list(layers))} {x:g}x: off-scope deflected {run.off_deflected:.0%} (in words "
+                print(f"  {layers_text(list(layers))} {x:g}x: off-scope deflected {run.off_deflected:.0%} (in words "
                       f"{run.off_steered_deflected:.0%}), in-scope answered {run.in_answered:.0%}, repetition "
                       f"{run.off_repetition:.2f}", flush=True)
     ok = [s for s in sweep if s["off_repetition"] <= MAX_REPETITION] or sweep

