@@ -18,7 +18,7 @@ from server.errors import APIError
 from server.metrics import Metrics
 from server.protocol import SamplingRequest, new_id, usage
 from server.steering_service import RequestSteering, alerts_of, steering_field
-from steering.runtime import FeatureRef
+from steering.config import FeatureRef
 
 log = logging.getLogger("steerserve.serving")
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from steering.config import FeatureRef
 from steering.pack import FeaturePack
-from steering.runtime import FeatureRef
 
 
 @dataclass(frozen=True)

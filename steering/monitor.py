@@ -14,8 +14,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from steering.config import FeatureRef, ResolvedConfig, edited, watched
 from steering.readout import EditCount, MonitorReadout
-from steering.runtime import Column, FeatureRef, ResolvedConfig, edited, watched
+from steering.runtime import Column
 
 
 @dataclass
@@ -117,7 +118,8 @@ class RequestMonitor:
         at = pos[mine].tolist()
         for ref in refs:
             for p, v in zip(at, seen[mine, self.columns[ref].col].tolist(), strict=True):
-                self.trace[ref][p] = v
+                if v != -math.inf:  # not read there (``read_at``)
+                    self.trace[ref][p] = v
 
     def summary(self) -> dict[str, dict]:
         return {f"{p}/{f}": rd.as_dict() for (p, f), rd in self.readings.items()}

@@ -21,8 +21,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from steering.config import FeatureRef, ResolvedConfig, watched
 from steering.errors import InvalidSteeringSpec, NotPermitted
-from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime, watched
+from steering.runtime import SteeringRuntime
 from steering.spec import DEFAULT_MAX_X, SpecItem, expand_all, merge, parse_spec, resolve
 
 

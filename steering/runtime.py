@@ -8,7 +8,8 @@ With ``h [N, d]`` the flattened tokens of a forward pass and ``row [N]`` the con
     a    = act(h @ W_enc + b_enc)                        # [N, F]
     coef = add[row] + clamp_on[row] * (clamp_to[row] - a) # [N, F]
     h    = h + coef @ W_dec                              # only the chosen features move
-    seen = a where watch[row] else -inf                  # monitors, reduced per request slot
+    seen = a where watch[row] else -inf                  # monitors, reduced per request slot (a feature with
+                                                         # read_at "last_prompt_token": read at that token only)
     edited = add[row] != 0 | clamp_on[row]               # receipts: positions the op edited, per request slot
 
 A conditional pack (format v2 ``condition``) gates its columns' ``coef`` token by token: its condition feature is
@@ -26,61 +27,18 @@ distinct configs are in the batch: it is the same two small matmuls and a gather
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import torch
 
+from steering.config import FeatureRef, ResolvedConfig
 from steering.errors import CapacityExceeded, UnknownFeature, UnknownFeaturePack
 from steering.pack.io import FeaturePack, SiteTensors
 from steering.readout import EditCount, MonitorReadout
 
-
-class FeatureRef(NamedTuple):
-    """``(pack id, feature name)``, a plain tuple to the tables; ``str()`` and :meth:`parse` are its text form,
-    ``"pack/feature"`` (responses, metrics labels, policy files)."""
-
-    pack: str
-    feature: str
-
-    def __str__(self) -> str:
-        return f"{self.pack}/{self.feature}"
-
-    @classmethod
-    def parse(cls, text: str) -> FeatureRef:
-        pack, _, feature = text.partition("/")
-        return cls(pack, feature)
-
-
-# A resolved request config: feature → (op, absolute value). Ops: add | clamp | monitor (suppress = clamp to 0).
-# A monitor's value is its threshold (the pack's calibrated one unless policy overrides it): thresholds travel with
-# the config into every engine's tables, so the API process and vLLM workers can never disagree on them.
-ResolvedConfig = Mapping[FeatureRef, tuple[str, float]]
 LINEAR_KINDS = ("probe", "direction")
-
-
-def watched(config: ResolvedConfig) -> dict[FeatureRef, float]:
-    """The features ``config`` monitors, each with the threshold it reports against."""
-    return {ref: v for ref, (op, v) in config.items() if op == "monitor"}
-
-
-def edited(config: ResolvedConfig) -> dict[FeatureRef, tuple[str, float]]:
-    """The features ``config`` edits (add / clamp), each with its op and absolute value."""
-    return {ref: ov for ref, ov in config.items() if ov[0] != "monitor"}
-
-
-def prompt_only(config: ResolvedConfig, columns: Mapping[FeatureRef, Column]) -> frozenset[FeatureRef]:
-    """The features ``config`` edits on the prompt only (pack feature ``apply_to: "prompt"``). An engine runs the
-    prompt with ``config`` and, once the prompt is in the KV cache, switches the request to
-    :func:`after_prompt`'s config, so every generated token is written without them."""
-    return frozenset(ref for ref in edited(config) if columns[ref].apply_to == "prompt")
-
-
-def after_prompt(config: ResolvedConfig, drop: frozenset[FeatureRef]) -> dict[FeatureRef, tuple[str, float]]:
-    """``config`` without the prompt-only features ``drop`` (see :func:`prompt_only`)."""
-    return {ref: v for ref, v in config.items() if ref not in drop}
 
 
 def sink(rows: torch.Tensor, slots: torch.Tensor | None, positions: torch.Tensor,
@@ -105,6 +63,7 @@ class Column:
     at: tuple[tuple[int, int], ...] = ()
     writes_at: tuple[int, ...] = ()  # layers where its decoder row is non-zero (where an edit can move the stream)
     apply_to: str = "all"  # the pack feature's ``apply_to``: "all" positions, or the "prompt" only
+    read_at: str = "all"  # the pack feature's ``read_at``: a monitor reads "all" positions or "last_prompt_token"
 
 
 class SiteTable:
@@ -130,6 +89,7 @@ class SiteTable:
         self.edits: set[int] = set()  # rows that add/clamp something here
         self.encodes: set[int] = set()  # rows that clamp or watch here (need the encoder)
         self.watches: set[int] = set()
+        self.at_prompt_end = torch.zeros(F, dtype=torch.bool, device=device)  # read_at: "last_prompt_token" columns
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
         """``h [N, d]`` → feature activations ``[N, F]`` (ReLU / JumpReLU / identity per column)."""
@@ -141,9 +101,16 @@ class SiteTable:
         m = ((self.add[row] != 0) | (self.clamp_on[row] > 0)).to(self.W_dec.dtype) * self.writes
         return self._gated(m, gates)
 
-    def seen(self, a: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
-        """Activations ``a [N, F]`` where each token's row watches that feature, ``-inf`` elsewhere."""
-        return torch.where(self.watch[row] > 0, a, float("-inf"))
+    def seen(self, a: torch.Tensor, row: torch.Tensor, prompt_end: torch.Tensor | None = None) -> torch.Tensor:
+        """Activations ``a [N, F]`` where each token's row watches that feature, ``-inf`` elsewhere. A column read
+        at the last prompt token only (``read_at``) is read where ``prompt_end [N]`` (bool) is true, and nowhere
+        when it is None."""
+        watch = self.watch[row] > 0
+        if bool(self.at_prompt_end.any()):
+            end = prompt_end.view(-1, 1) if prompt_end is not None else torch.zeros(1, 1, dtype=torch.bool,
+                                                                                       device=a.device)
+            watch = watch & (~self.at_prompt_end | end)
+        return torch.where(watch, a, float("-inf"))
 
     def _gated(self, coef: torch.Tensor, gates: torch.Tensor | None) -> torch.Tensor:
         """``coef [N, F]`` with each conditional pack's columns multiplied by its gate ``gates [N, G]``."""
@@ -169,12 +136,12 @@ class SiteTable:
         return (coef @ self.W_dec).to(h.dtype), a
 
     def apply(self, h: torch.Tensor, row: torch.Tensor, rows_present: set[int] | None = None,
-              gates: torch.Tensor | None = None):
+              gates: torch.Tensor | None = None, prompt_end: torch.Tensor | None = None):
         """The fused op. ``h [N, d]``, ``row [N]`` → (steered ``h [N, d]``, ``seen [N, F]`` or None).
 
         ``rows_present`` (optional, the config rows in this batch) lets eager engines skip work entirely when no
         row in the batch touches this site; static-graph engines pass None and always run the full op.
-        ``gates [N, G]``: see :meth:`apply_static`.
+        ``gates [N, G]``: see :meth:`apply_static`; ``prompt_end [N]``: see :meth:`seen`.
         """
         present = rows_present if rows_present is not None else self.edits | self.encodes
         edits, encodes = bool(present & self.edits), bool(present & self.encodes)
@@ -185,7 +152,7 @@ class SiteTable:
         if a is not None and self.gate_src:
             self.write_gates(a, gates)
         watching = a is not None and bool(present & self.watches)
-        seen = self.seen(a, row) if watching else None
+        seen = self.seen(a, row, prompt_end) if watching else None
         if not edits:
             return h, seen
         coef = self.add[row]  # [N, F]
@@ -205,6 +172,7 @@ class BatchState:
     pos: torch.Tensor | None = None
     rows_present: set[int] | None = None
     gates: torch.Tensor | None = None  # [N, G] conditional packs' gates (1 = edit), written at their read sites
+    prompt_end: torch.Tensor | None = None  # [N] bool: the token is its request's last prompt token
     keep_tokens: bool = False  # readouts also keep every token's reading (a request asked for a per-token report)
     readouts: list[MonitorReadout] = field(default_factory=list)
     edits: list[EditCount] = field(default_factory=list)
@@ -299,6 +267,7 @@ class SteeringRuntime:
             t = SiteTable(layer, d_model, F, max_configs, torch.device(device), dtype)
             for col, (p, site, f) in enumerate(feats):
                 self._fill_column(t, col, p.manifest.encoder.kind, site, f.index)
+                t.at_prompt_end[col] = f.read_at == "last_prompt_token"
                 placed.setdefault(FeatureRef(p.id, f.name), []).append((layer, col))
                 cond = p.manifest.condition
                 if cond is not None and f.name == cond.feature:
@@ -315,15 +284,17 @@ class SteeringRuntime:
                 thr = f.threshold if f.threshold is not None else float("inf")
                 writes = tuple(layer for layer, col in at if self.sites[layer].writes[col] > 0)
                 self.columns[FeatureRef(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes,
-                                                                f.apply_to)
+                                                                f.apply_to, f.read_at)
         self.rows = ConfigRows(self, max_configs)
         self.batch = BatchState()  # idle: the hooks pass the stream through untouched
 
     @contextmanager
     def forward(self, rows: torch.Tensor, slots: torch.Tensor | None, positions: torch.Tensor, *,
-                keep_tokens: bool = False) -> Iterator[BatchState]:
+                keep_tokens: bool = False, prompt_end: torch.Tensor | None = None) -> Iterator[BatchState]:
         """The batch state of one forward pass, set for its duration: per token ``[N]`` (flattened) its config
-        row, request slot (``S`` = discard: padding; None: no readouts) and position in its sequence. Applies the
+        row, request slot (``S`` = discard: padding; None: no readouts), position in its sequence and, for
+        monitors read at the last prompt token only (``read_at``), whether it is its request's last prompt token
+        (``prompt_end``, bool; None: no token is, and such monitors read nothing in this pass). Applies the
         attention-sink rule (:func:`sink`); yields the state, whose ``readouts`` and ``edits`` the hooks fill (they
         stay readable after the block); the runtime is idle again afterwards.
 
@@ -332,7 +303,8 @@ class SteeringRuntime:
         >>> monitor.update(state.readouts, slot, "prompt")            # doctest: +SKIP
         """
         rows, slots = sink(rows, slots, positions, self.S)
-        self.batch = state = BatchState(rows, slots, positions, set(rows.unique().tolist()), keep_tokens=keep_tokens)
+        self.batch = state = BatchState(rows, slots, positions, set(rows.unique().tolist()), keep_tokens=keep_tokens,
+                                        prompt_end=prompt_end)
         try:
             yield state
         finally:
@@ -398,7 +370,7 @@ class SteeringRuntime:
         flat = h.reshape(-1, self.d)  # [N, d]
         if self.gates and (b.gates is None or b.gates.shape[0] != flat.shape[0]):  # read sites come first and set them
             b.gates = torch.ones(flat.shape[0], len(self.gates), dtype=torch.bool, device=flat.device)
-        out, seen = t.apply(flat, b.row, b.rows_present, b.gates)
+        out, seen = t.apply(flat, b.row, b.rows_present, b.gates, b.prompt_end)
         if seen is not None and b.slot is not None:
             b.readouts.append(MonitorReadout.reduce(layer, seen, t.watch_thr[b.row], b.slot, b.pos, self.S,
                                                     keep_tokens=b.keep_tokens))

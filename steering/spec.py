@@ -20,9 +20,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from steering.config import FeatureRef, ResolvedConfig
 from steering.errors import InvalidSteeringSpec, ValueOutOfRange
 from steering.pack.manifest import ID_RE, VALUE_RE
-from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime
+from steering.runtime import SteeringRuntime
 
 OPS = ("add", "clamp", "suppress", "monitor", "off")
 VALUE_OPS = ("add", "clamp")

@@ -65,10 +65,11 @@ def make_pack(
     layers: list[int] | None = None,
     condition: dict | None = None,
     apply_to: str | None = None,
+    read_at: str | None = None,
 ):
     """A pack of ``n_features`` seeded random features. ``pinv_encoder`` makes ``W_dec @ W_enc = I`` so clamping
     then re-encoding gives the target exactly (a property test needs it). ``layers``: a format-v2 pack with a site
-    (and its own random tensors) at each of those layers. ``apply_to``: every feature's ``apply_to``."""
+    (and its own random tensors) at each of those layers. ``apply_to``/``read_at``: every feature's key."""
     g = torch.Generator().manual_seed(seed)
     d = model.d_model
 
@@ -106,6 +107,7 @@ def make_pack(
                 "max_activation": max_activation,
                 "threshold": threshold,
                 **({"apply_to": apply_to} if apply_to else {}),
+                **({"read_at": read_at} if read_at else {}),
             }
             for i in range(n_features)
         ],

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from steering.config import ResolvedConfig
 from steering.monitor import MonitorEvent
 from steering.pack import FeaturePack
 from steering.pack import ModelInfo as PackModelInfo
-from steering.runtime import ResolvedConfig, SteeringRuntime
+from steering.runtime import SteeringRuntime
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import torch
 
 from server.engines.base import Delta, GenerateRequest, ServedModel
 from server.engines.sampling import Detokenizer
+from steering.config import after_prompt, edited, prompt_only
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.runtime import SteeringRuntime, after_prompt, edited, prompt_only
+from steering.runtime import SteeringRuntime
 
 REPLY = "Hello from the fake engine. "
 STEERED_REPLY = "Steered hello from the fake engine. "
@@ -61,8 +62,10 @@ class FakeEngine:
     def _forward(self, ids: list[int], pos0: int, row: int, mon: RequestMonitor, applied: AppliedCounter,
                  phase: str):
         n, rt = len(ids), self.runtime
+        end = torch.zeros(n, dtype=torch.bool)
+        end[-1] = phase == "prompt"  # the prompt runs in one pass: its last token
         with rt.forward(torch.full((n,), row), torch.zeros(n, dtype=torch.long), torch.arange(pos0, pos0 + n),
-                        keep_tokens=mon.trace is not None) as state:
+                        keep_tokens=mon.trace is not None, prompt_end=end) as state:
             h = self.embed[torch.tensor(ids) % 256]
             for layer in rt.sites:
                 h = rt.apply_site(layer, h)

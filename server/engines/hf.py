@@ -26,10 +26,11 @@ from server.engines.base import Delta, GenerateRequest, ServedModel
 from server.engines.kv import PaddedBatch, cache_tensors
 from server.engines.sampling import Detokenizer, sample, token_logprob
 from server.engines.tables import LiveTables
+from steering.config import after_prompt, prompt_only
 from steering.errors import SteeringError
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.runtime import BatchState, SteeringRuntime, after_prompt, prompt_only
+from steering.runtime import BatchState, SteeringRuntime
 
 log = logging.getLogger("steerserve.engine.hf")
 
@@ -252,8 +253,10 @@ class HFEngine:
             mask[j, L - p:] = 1
             pos[j, L - p:] = torch.arange(p)
             slot[j, L - p:] = j
+        end = torch.zeros(k, L, dtype=torch.bool)
+        end[:, -1] = True  # left-padded: every prompt ends in the last column
         cache = DynamicCache()
-        logits, states = self._forward(group, mask, slot, pos, input_ids=ids, attention_mask=mask, position_ids=pos,
+        logits, states = self._forward(group, mask, slot, pos, end, input_ids=ids, attention_mask=mask, position_ids=pos,
                                        past_key_values=cache, use_cache=True, logits_to_keep=1)  # [k, V]
         joined = PaddedBatch()
         joined.join(cache_tensors(cache), mask)
@@ -300,7 +303,7 @@ class HFEngine:
         mask = torch.nn.functional.pad(batch.mask, (0, 1), value=1)  # [B, T+1]
         try:
             logits, states = self._forward(active, torch.ones(B, 1, dtype=torch.long), torch.arange(B).view(B, 1),
-                                           pos, input_ids=torch.tensor([[s.last_token] for s in active]),
+                                           pos, None, input_ids=torch.tensor([[s.last_token] for s in active]),
                                            attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
         except _ForwardFailed:  # kv is untouched (the cache object may not be): the caller may retry per request
             batch.discard_cache()
@@ -318,17 +321,19 @@ class HFEngine:
         return [active[b] for b in keep]
 
     def _forward(self, seqs: list[_Seq], real: torch.Tensor, slot: torch.Tensor, pos: torch.Tensor,
-                 **inputs) -> tuple[torch.Tensor, dict[int, BatchState]]:
+                 prompt_end: torch.Tensor | None, **inputs) -> tuple[torch.Tensor, dict[int, BatchState]]:
         """One forward pass of ``seqs`` (request ``j`` is row ``j`` of the ``[k, T]`` inputs, ``real`` 1 on its
-        tokens): each live table sees its own requests' config rows (0 elsewhere); last position's logits ``[k, V]``
-        and each table's batch state (readouts, receipts) by ``id``."""
+        tokens, ``prompt_end`` true on its last prompt token, None in decode steps): each live table sees its own
+        requests' config rows (0 elsewhere); last position's logits ``[k, V]`` and each table's batch state
+        (readouts, receipts) by ``id``."""
         keep_tokens = any(s.req.report_tokens for s in seqs)
         with ExitStack() as stack:
             states = {}
             for rt in {id(s.rt): s.rt for s in seqs}.values():
                 own = torch.tensor([s.row if s.rt is rt else 0 for s in seqs]).view(-1, 1)
-                states[id(rt)] = stack.enter_context(rt.forward((own * real).flatten(), slot.flatten(),
-                                                                pos.flatten(), keep_tokens=keep_tokens))
+                states[id(rt)] = stack.enter_context(rt.forward(
+                    (own * real).flatten(), slot.flatten(), pos.flatten(), keep_tokens=keep_tokens,
+                    prompt_end=None if prompt_end is None else prompt_end.flatten()))
             try:
                 return self.model(**inputs).logits[:, -1], states
             except Exception as e:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import threading
 
+from steering.config import ResolvedConfig
 from steering.hooks import attach
 from steering.pack import FeaturePack
-from steering.runtime import ResolvedConfig, SteeringRuntime
+from steering.runtime import SteeringRuntime
 
 
 class LiveTables:

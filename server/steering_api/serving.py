@@ -29,7 +29,7 @@ def pack_view(pack: FeaturePack, full: bool = False) -> dict:
         "features": [
             {"name": f.name, "label": f.label, "default_op": f.default_op, "default_value": f.default_value,
              "max_activation": f.max_activation, "threshold": f.threshold, "action": f.action, "tags": f.tags,
-             "apply_to": f.apply_to}
+             "apply_to": f.apply_to, "read_at": f.read_at}
             for f in m.features
         ],
     }

@@ -24,6 +24,7 @@ EncoderKind = Literal["sae-relu", "sae-jumprelu", "sae-topk", "probe", "directio
 Op = Literal["add", "clamp", "suppress", "monitor", "off"]
 Action = Literal["log", "flag", "block", "steer", "annotate"]
 ApplyTo = Literal["all", "prompt"]
+ReadAt = Literal["all", "last_prompt_token"]
 VALUE_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?x?$")
 
 
@@ -80,6 +81,10 @@ class Feature(_Strict):
     apply_to: ApplyTo = Field(
         default="all", description="where an add/clamp edits: 'all' (every position but the sink) or 'prompt' (the "
         "prompt's positions only; the reply is then written unsteered, reading the steered prompt)")
+    read_at: ReadAt = Field(
+        default="all", description="where a monitor of the feature reads it: 'all' (every position but the sink, "
+        "prompt and reply) or 'last_prompt_token' (once per request, at the prompt's last position, where the model "
+        "has read the whole request and is about to answer)")
 
     @field_validator("default_value")
     @classmethod

@@ -29,8 +29,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from steering.config import FeatureRef, ResolvedConfig, edited
 from steering.errors import InvalidSteeringSpec
-from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime, edited
+from steering.runtime import SteeringRuntime
 from steering.spec import MAX_ITEMS, parse_spec, resolve
 
 XARGS_SPEC = "steering"

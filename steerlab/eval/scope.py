@@ -27,9 +27,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from steering.config import FeatureRef, ResolvedConfig
 from steering.hooks import StopForward, attach, stop_after
 from steering.monitor import RequestMonitor
-from steering.runtime import FeatureRef, ResolvedConfig, SteeringRuntime
+from steering.runtime import SteeringRuntime
 from steerlab.build.chat import chat_ids, fed_back, greedy_answers
 from steerlab.build.scope_data import IN_SCOPE, OFF_SCOPE, TEST_ONLY, Question
 
@@ -123,17 +124,19 @@ def _batch(seqs: list[list[int]], prompt_lens: list[int], row: int, S: int):
     """Right-padded ``input_ids``/``attention_mask`` ``[B, T]`` and, flattened, the per-token arguments of
     :meth:`SteeringRuntime.forward`: config ``row`` on every real token, request ``j``'s prompt tokens in slot
     ``2j`` and its answer tokens in slot ``2j+1``, padding in the discard slot ``S``; positions (the runtime keeps
-    position 0, the attention sink, out of every readout)."""
+    position 0, the attention sink, out of every readout); and ``prompt_end`` (each request's last prompt token)."""
     B, T = len(seqs), max(map(len, seqs))
     x = torch.zeros(B, T, dtype=torch.long)
     mask = torch.zeros(B, T, dtype=torch.long)
     rows = torch.zeros(B, T, dtype=torch.long)
     slot = torch.full((B, T), S, dtype=torch.long)
+    end = torch.zeros(B, T, dtype=torch.bool)
     for j, (s, p) in enumerate(zip(seqs, prompt_lens, strict=True)):
         x[j, : len(s)], mask[j, : len(s)] = torch.tensor(s), 1
         rows[j, : len(s)] = row
         slot[j, :p], slot[j, p: len(s)] = 2 * j, 2 * j + 1
-    return x, mask, (rows.flatten(), slot.flatten(), torch.arange(T).repeat(B))
+        end[j, p - 1] = True
+    return x, mask, (rows.flatten(), slot.flatten(), torch.arange(T).repeat(B)), end.flatten()
 
 
 def _fold(readouts, j: int, config: ResolvedConfig, columns: dict,
@@ -159,8 +162,8 @@ def monitor_requests(model, runtime: SteeringRuntime, config: ResolvedConfig, bl
     try:
         with attach(model, runtime), stop_after(model, max(runtime.sites)):  # the monitor has read it by then
             for lo in tqdm(range(0, len(seqs), batch), desc="requests through the runtime", unit="batch"):
-                x, mask, per_token = _batch(seqs[lo: lo + batch], prompt_lens[lo: lo + batch], row, runtime.S)
-                with runtime.forward(*per_token) as state, contextlib.suppress(StopForward):
+                x, mask, per_token, end = _batch(seqs[lo: lo + batch], prompt_lens[lo: lo + batch], row, runtime.S)
+                with runtime.forward(*per_token, prompt_end=end) as state, contextlib.suppress(StopForward):
                     model(input_ids=x, attention_mask=mask, use_cache=False)
                 out += [_fold(state.readouts, j, config, runtime.columns, block_on) for j in range(len(x))]
     finally:

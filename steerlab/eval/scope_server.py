@@ -59,22 +59,24 @@ HANDWRITTEN_SETS = {
     "a": (scope_heldout, "`steerlab/eval/data/scope_heldout.py` (set A): 40 in-scope and 40 off-scope requests written by "
                          "hand before the steered-deflection pack; measured once in that session, **dev** since (the "
                          "style-augmented scope recipe was checked on it)"),
-    "b": (scope_heldout_b, "`steerlab/eval/data/scope_heldout_b.py` (set B, held out): 40 in-scope and 40 off-scope "
-                           "requests written by hand and committed before the style-augmented scope recipe, never used "
-                           "to build or select anything"),
+    "b": (scope_heldout_b, "`steerlab/eval/data/scope_heldout_b.py` (set B): 40 in-scope and 40 off-scope requests "
+                           "written by hand before the style-augmented scope recipe and measured once on it; **dev** "
+                           "since (the last-prompt-token recipe was checked on it)"),
     "c": (scope_heldout_c, "`steerlab/eval/data/scope_heldout_c.py` (set C, held out): 40 in-scope and 40 off-scope "
-                           "requests written by hand after set B was measured and before the next scope recipe"),
+                           "requests written by hand after set B was measured and committed before the "
+                           "last-prompt-token scope recipe, never used to build or select anything"),
 }
+HELDOUT_SET = "c"  # what cards and docs/eval/scope-deflection.* report; the others are dev
 
 
-def handwritten_source(set_name: str = "b") -> str:
+def handwritten_source(set_name: str = HELDOUT_SET) -> str:
     """Where the hand-written set comes from and what it may be used for (a line for reports and cards)."""
     return HANDWRITTEN_SETS[set_name][1]
 
 
-def handwritten_questions(set_name: str = "b") -> list[tuple[str, bool]]:
-    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``b`` held out (what cards report), ``a``
-    dev."""
+def handwritten_questions(set_name: str = HELDOUT_SET) -> list[tuple[str, bool]]:
+    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``c`` held out (what cards report), ``a``
+    and ``b`` dev."""
     mod = HANDWRITTEN_SETS[set_name][0]
     return [(q, False) for q in mod.OFF_SCOPE] + [(q, True) for q in mod.IN_SCOPE]
 

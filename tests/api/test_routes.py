@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.api.conftest import chat
 
 
@@ -205,6 +207,27 @@ def test_receipts_expose_steering_that_was_silently_not_applied(client, monkeypa
     r = chat(client, {"X-Steering": "topic/f0:add=1x"})
     assert r.json()["steering"]["applied"][0]["positions"] == 0
     assert 'steerserve_steering_not_applied_total{pack="topic"} 1.0' in client.get("/metrics").text
+
+
+def test_a_monitor_read_at_the_last_prompt_token_reads_that_token_only(pack_factory):
+    """``read_at: "last_prompt_token"``: the per-token report has a reading at the prompt's last token and no other;
+    the summary's max is that reading and ``completion_max`` stays null."""
+    from fastapi.testclient import TestClient
+
+    from server.app import build_app
+    from server.engines.fake import FakeEngine
+    from server.settings import ServerSettings
+
+    packs = [pack_factory("scope", kind="probe", n_features=1, read_at="last_prompt_token", seed=2)]
+    with TestClient(build_app(ServerSettings(), FakeEngine(packs))) as c:
+        assert c.get("/v1/steering/packs/scope").json()["features"][0]["read_at"] == "last_prompt_token"
+        r = chat(c, steering={"features": [{"feature": "scope/f0", "op": "monitor"}], "report": "tokens"},
+                 max_tokens=4, ignore_eos=True).json()
+        read = [t for t in r["steering"]["tokens"] if t["readings"]]
+        assert [t["index"] for t in read] == [r["usage"]["prompt_tokens"] - 1]
+        m = r["steering"]["monitors"]["scope/f0"]
+        assert m["max"] == m["prompt_max"] == pytest.approx(read[0]["readings"]["scope/f0"], abs=1e-5)
+        assert m["completion_max"] is None
 
 
 def test_a_prompt_only_feature_edits_the_prompt_and_nothing_after(pack_factory):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from steering.runtime import SteeringRuntime, edited, sink, watched
+from steering.config import edited, watched
+from steering.runtime import SteeringRuntime, sink
 
 D = 16
 

@@ -197,7 +197,7 @@ def test_condition_manifest_checks(pack_factory):
 
 
 def test_switch_moves_one_request_without_touching_a_shared_row(pack_factory):
-    from steering.runtime import FeatureRef
+    from steering.config import FeatureRef
 
     rt = SteeringRuntime([pack_factory("p")], D, max_configs=4)
     base = {("p", "f0"): ("add", 1.0)}
@@ -215,7 +215,7 @@ def test_switch_moves_one_request_without_touching_a_shared_row(pack_factory):
 def test_prompt_only_features_are_dropped_after_the_prompt(pack_factory, tmp_path):
     from pydantic import ValidationError
 
-    from steering.runtime import after_prompt, prompt_only
+    from steering.config import after_prompt, prompt_only
 
     rt = SteeringRuntime([pack_factory("say", kind="direction", n_features=2, apply_to="prompt"),
                           pack_factory("p", seed=1)], D)
@@ -226,3 +226,28 @@ def test_prompt_only_features_are_dropped_after_the_prompt(pack_factory, tmp_pat
     assert prompt_only({("p", "f0"): ("add", 2.0)}, rt.columns) == frozenset()
     with pytest.raises(ValidationError, match="apply_to"):
         pack_factory("bad", apply_to="generated")
+
+
+def test_a_monitor_read_at_the_last_prompt_token_reads_there_only(pack_factory):
+    """``read_at: "last_prompt_token"``: the column is read where the batch marks a request's last prompt token and
+    nowhere else (no mark: nowhere); an ordinary monitor in the same pass reads every token."""
+    from pydantic import ValidationError
+
+    rt = SteeringRuntime([pack_factory("scope", kind="probe", n_features=1, read_at="last_prompt_token"),
+                          pack_factory("all", kind="probe", n_features=1, seed=1)], D)
+    assert rt.columns[("scope", "f0")].read_at == "last_prompt_token"
+    row = rt.rows.acquire({("scope", "f0"): ("monitor", 0.0), ("all", "f0"): ("monitor", 0.0)})
+    h = torch.randn(6, D, generator=torch.Generator().manual_seed(5))
+    rows, slots, pos = torch.full((6,), row), torch.tensor([0, 0, 0, 1, 1, 1]), torch.tensor([1, 2, 3, 1, 2, 3])
+    end = torch.tensor([False, True, False, False, False, True])  # request 0's prompt ends at its 2nd token
+    t = rt.sites[1]
+    a = t.activation(h)
+    c_scope, c_all = rt.columns[("scope", "f0")].col, rt.columns[("all", "f0")].col
+    for mark, want in ((end, a[[1, 5], c_scope]), (None, torch.full((2,), float("-inf")))):
+        with rt.forward(rows, slots, pos, prompt_end=mark) as state:
+            rt.apply_site(1, h)
+        (r,) = state.readouts
+        assert torch.equal(r.max[:2, c_scope], want)
+        assert torch.equal(r.max[:2, c_all], torch.stack([a[:3, c_all].max(), a[3:, c_all].max()]))
+    with pytest.raises(ValidationError, match="read_at"):
+        pack_factory("bad", read_at="prompt")

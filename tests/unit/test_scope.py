@@ -163,16 +163,23 @@ def tiny_llama():
     return AutoModelForCausalLM.from_config(cfg).eval()
 
 
+SEQS = [[1, 5, 7, 9, 11, 2, 3], [1, 5, 8], [1, 6, 6, 6, 6, 6, 6, 6, 6, 4]]  # prompt, then answer tokens
+PROMPT_LENS = [4, 3, 6]
+
+
+def probe_logits(model, seed: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A random probe ``w`` and, per sequence of :data:`SEQS`, ``h·w`` after layer 2 at every position."""
+    w = torch.randn(TINY.d_model, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return w, [model(torch.tensor([s]), output_hidden_states=True).hidden_states[3][0] @ w for s in SEQS]
+
+
 def test_runtime_monitor_per_request_matches_the_logits_and_phases(tmp_path):
     """monitor_requests (the eval's path: hook + table + RequestMonitor, padded batch) gives each request the max
     of h·w + b over its prompt tokens but position 0, over its answer tokens, and the first token over threshold."""
     model = tiny_llama()
-    g = torch.Generator().manual_seed(3)
-    w = torch.randn(TINY.d_model, generator=g)
-    seqs = [[1, 5, 7, 9, 11, 2, 3], [1, 5, 8], [1, 6, 6, 6, 6, 6, 6, 6, 6, 4]]
-    prompt_lens = [4, 3, 6]
-    with torch.no_grad():
-        logits = [model(torch.tensor([s]), output_hidden_states=True).hidden_states[3][0] @ w for s in seqs]
+    w, logits = probe_logits(model, 3)
+    seqs, prompt_lens = SEQS, PROMPT_LENS
     thr = float(torch.cat([x[1:] for x in logits]).median())
     c = Candidate(2, "max", w, 0.0, thr, 0.9, 0.8, 0.05, 0.9)
     pack = save_scope_pack(tmp_path / PACK_ID, TINY, c, 3.0, {"corpus": "synthetic", "command": "test"})
@@ -218,3 +225,30 @@ def test_every_source_gets_one_surface_shape():
     assert shape("who won the world cup in 2014") == "Who won the world cup in 2014?"
     assert shape("show me omeprazole") == "Show me omeprazole."
     assert shape("Is cancer of the eye curable?") == "Is cancer of the eye curable?"
+
+
+def test_a_last_token_probe_is_read_at_the_last_prompt_token_only(tmp_path):
+    """Method ``last``: the pack says ``read_at: last_prompt_token`` and the eval's path (hook + table +
+    RequestMonitor) reads each request at its prompt's last token only, never its answer; the build's
+    :meth:`Acts.statistic` picks the same token of each bag."""
+    model = tiny_llama()
+    w, logits = probe_logits(model, 4)
+    seqs, prompt_lens = SEQS, PROMPT_LENS
+    thr = float(torch.stack([lg[p - 1] for lg, p in zip(logits, prompt_lens, strict=True)]).median())
+    c = Candidate(2, "last", w, 0.0, thr, 0.9, 0.8, 0.05, 0.9)
+    pack = save_scope_pack(tmp_path / PACK_ID, TINY, c, 3.0, {"corpus": "synthetic", "command": "test"})
+    assert pack.manifest.feature(FEATURE).read_at == "last_prompt_token"
+    rt = SteeringRuntime([pack], TINY.d_model, max_slots=4)
+    ref = (PACK_ID, FEATURE)
+    out = monitor_requests(model, rt, {ref: ("monitor", thr)}, frozenset({ref}), seqs, prompt_lens, batch=2)
+    for (summary, first, _), lg, p in zip(out, logits, prompt_lens, strict=True):
+        m = summary["topics/off-scope"]
+        assert m["prompt_max"] == pytest.approx(float(lg[p - 1]), abs=1e-4) and m["completion_max"] is None
+        assert first == (p - 1 if lg[p - 1] > thr else None)
+    # the build's statistic: bags hold tokens from position 1 on; prompt_end indexes each bag's last prompt token
+    hs = [h for s in seqs for h in model(torch.tensor([s]), output_hidden_states=True).hidden_states[3][0, 1:]]
+    bag = torch.cat([torch.full((len(s) - 1,), i) for i, s in enumerate(seqs)])
+    starts = torch.tensor([0, 6, 8])
+    acts = Acts(torch.zeros(0, TINY.d_model), torch.stack(hs).detach(), bag, starts + torch.tensor(prompt_lens) - 2)
+    got = acts.statistic(w, 0.0, 3, "last")
+    assert got.tolist() == pytest.approx([float(lg[p - 1]) for lg, p in zip(logits, prompt_lens, strict=True)], abs=1e-4)

@@ -89,6 +89,20 @@ def test_prompt_only_feature_matches_hf(loop, vengine, hf):
     assert runs[0].text != loop.run(vcollect(vengine, PROMPTS[0], {}, max_tokens=16)).text
 
 
+def test_last_prompt_token_monitor_matches_hf(loop, vengine, hf):
+    """topics/off-scope is read at the prompt's last token only (``read_at: last_prompt_token``): both engines read
+    that one position, at the same value, and none of the reply."""
+    for q in ("Who won the FIFA World Cup in 2014?", "What are the symptoms of type 2 diabetes?"):
+        prompt_len = len(hf.tokenize_chat([{"role": "user", "content": q}]))
+        runs = [loop.run(vcollect(e, q, cfg(e, "topics/off-scope:monitor"), max_tokens=6)) for e in (vengine, hf)]
+        ms = [r.last.monitors["topics/off-scope"] for r in runs]
+        for m in ms:
+            assert m["completion_max"] is None and m["max"] == m["prompt_max"]
+            assert m["tokens_over"] == int(m["fired"]) and m["first_token"] in (None, prompt_len - 1)
+        assert abs(ms[0]["prompt_max"] - ms[1]["prompt_max"]) < 0.05 and ms[0]["fired"] == ms[1]["fired"]
+    assert ms[0]["prompt_max"] < ms[0]["threshold"]  # the health question is in scope
+
+
 def test_monitor_and_counter_steer_match_hf(loop, vengine, hf):
     mon = "unsafe-code/python:monitor"
     v = loop.run(vcollect(vengine, SHELL, cfg(vengine, mon), max_tokens=60))
