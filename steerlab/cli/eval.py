@@ -81,9 +81,10 @@ def register(g: Group) -> None:
                   "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [
                       "steer eval deflection --out docs/eval",
                       "steer eval deflection --set a --out /tmp/eval   # the dev set"], cmd_eval_deflection)
-    f.add_argument("--set", dest="set_name", choices=["c", "a", "b"], default="c",
+    f.add_argument("--set", dest="set_name", choices=["c", "a", "b", "d"], default="c",
                    help="hand-written set: c (held out, what the cards report; writes scope-deflection.*), a or b "
-                        "(dev; write scope-deflection-a.* / -b.*)")
+                        "(dev; write scope-deflection-a.* / -b.*) or d (held out for the next scope recipe, not "
+                        "measured yet; writes scope-deflection-d.*)")
     f.add_argument("--packs", default=f"{PACKS}/topics,{PACKS}/scope-deflect", help="comma-separated pack dirs")
     f.add_argument("--run", action="append", default=None, metavar="POLICY:PROFILE",
                    help="a policy file and profile to measure (repeat; default: examples/scope-health.yaml:"

@@ -22,7 +22,7 @@ from steering.model import EMBEDDED_MODEL_ID, cache_dir
 from steering.pack import FeaturePack
 from steering.runtime import SteeringRuntime
 from steerlab.build.scope_data import scope_splits
-from steerlab.eval.data import scope_heldout, scope_heldout_b, scope_heldout_c
+from steerlab.eval.data import scope_heldout, scope_heldout_b, scope_heldout_c, scope_heldout_d
 from steerlab.eval.scope import evaluate_scope
 
 
@@ -65,6 +65,9 @@ HANDWRITTEN_SETS = {
     "c": (scope_heldout_c, "`steerlab/eval/data/scope_heldout_c.py` (set C, held out): 40 in-scope and 40 off-scope "
                            "requests written by hand after set B was measured and committed before the "
                            "last-prompt-token scope recipe, never used to build or select anything"),
+    "d": (scope_heldout_d, "`steerlab/eval/data/scope_heldout_d.py` (set D, held out for the next recipe): 40 in-scope "
+                           "and 40 off-scope requests written by hand after set C was measured and before the next "
+                           "scope recipe; not measured yet"),
 }
 HELDOUT_SET = "c"  # what cards and docs/eval/scope-deflection.* report; the others are dev
 
