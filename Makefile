@@ -63,7 +63,7 @@ packs: install
 	$(BIN)/steer eval bias --pack feature_packs/smollm2-135m-instruct/gender --out docs/eval
 	$(BIN)/python -m pip install -q --no-deps chatterbot-corpus==1.3.3
 	$(BIN)/steer probe train --task scope --method logistic --layers 10,15,18,20 --pooling tokens,max,last \
-	  --target-fpr 0.02 --answer-tokens 32 --restyle 0.5 --out feature_packs/smollm2-135m-instruct/topics
+	  --target-fpr 0.04 --answer-tokens 32 --restyle 0.5 --out feature_packs/smollm2-135m-instruct/topics
 	$(BIN)/steer eval scope --out docs/eval
 	$(BIN)/steer probe train --task deflect --out feature_packs/smollm2-135m-instruct/scope-deflect
 	$(BIN)/steer eval deflection --out docs/eval

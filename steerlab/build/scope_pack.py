@@ -44,6 +44,7 @@ from steerlab.eval.scope import examples, summary_table
 from steerlab.metrics import auroc, fit_logistic
 
 PACK_ID, FEATURE = "topics", "off-scope"
+VERSION = "3"  # bumped with every recipe change: 1 max over tokens, 2 last prompt token, 3 its threshold at 4% (make packs)
 PROFILE = "health-assistant"
 
 
@@ -281,7 +282,7 @@ def manifest(info: ModelInfo, c: Candidate, max_act: float, meta: dict) -> dict:
     fitted = ("at the last prompt token (read there only: once the model has read the whole request)" if last
               else "on the max over a request's tokens")
     return {
-        "id": PACK_ID, "version": "2" if last else "1", "title": "Topics: scope of a health assistant (monitor)",
+        "id": PACK_ID, "version": VERSION, "title": "Topics: scope of a health assistant (monitor)",
         "description": f"Logistic probe on the layer-{c.layer} residual, fitted {fitted}: "
                        "high when a request is off-topic for a health / medical assistant (general knowledge, "
                        "chit-chat, coding...). Monitor it with action block to deflect off-scope requests "

@@ -80,11 +80,10 @@ def register(g: Group) -> None:
     f = g.command("deflection", "scope limitation on the hand-written requests, through the HF engine: the blocking "
                   "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [
                       "steer eval deflection --out docs/eval",
-                      "steer eval deflection --set a --out /tmp/eval   # the dev set"], cmd_eval_deflection)
-    f.add_argument("--set", dest="set_name", choices=["c", "a", "b", "d"], default="c",
-                   help="hand-written set: c (held out, what the cards report; writes scope-deflection.*), a or b "
-                        "(dev; write scope-deflection-a.* / -b.*) or d (held out for the next scope recipe, not "
-                        "measured yet; writes scope-deflection-d.*)")
+                      "steer eval deflection --set a --out /tmp/eval   # a dev set"], cmd_eval_deflection)
+    f.add_argument("--set", dest="set_name", choices=["d", "a", "b", "c"], default="d",
+                   help="hand-written set: d (held out, what the cards report; writes scope-deflection.*), a, b or c "
+                        "(dev; write scope-deflection-a.* / -b.* / -c.*)")
     f.add_argument("--packs", default=f"{PACKS}/topics,{PACKS}/scope-deflect", help="comma-separated pack dirs")
     f.add_argument("--run", action="append", default=None, metavar="POLICY:PROFILE",
                    help="a policy file and profile to measure (repeat; default: examples/scope-health.yaml:"
@@ -206,7 +205,7 @@ def cmd_eval_deflection(a: argparse.Namespace) -> int:
                             model_id=EMBEDDED_MODEL_ID, plain=plain))
         plain = [r.plain for r in runs[-1].replies]
         print(runs[-1].summary())
-    stem = "scope-deflection" + ("" if a.set_name == "c" else f"-{a.set_name}")
+    stem = "scope-deflection" + ("" if a.set_name == "d" else f"-{a.set_name}")
     md = write_report(runs, Path(a.out), command=invocation(), source=handwritten_source(a.set_name), stem=stem)
     print(f"wrote {md}")
     return 0

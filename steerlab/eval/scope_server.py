@@ -62,14 +62,14 @@ HANDWRITTEN_SETS = {
     "b": (scope_heldout_b, "`steerlab/eval/data/scope_heldout_b.py` (set B): 40 in-scope and 40 off-scope requests "
                            "written by hand before the style-augmented scope recipe and measured once on it; **dev** "
                            "since (the last-prompt-token recipe was checked on it)"),
-    "c": (scope_heldout_c, "`steerlab/eval/data/scope_heldout_c.py` (set C, held out): 40 in-scope and 40 off-scope "
-                           "requests written by hand after set B was measured and committed before the "
-                           "last-prompt-token scope recipe, never used to build or select anything"),
-    "d": (scope_heldout_d, "`steerlab/eval/data/scope_heldout_d.py` (set D, held out for the next recipe): 40 in-scope "
-                           "and 40 off-scope requests written by hand after set C was measured and before the next "
-                           "scope recipe; not measured yet"),
+    "c": (scope_heldout_c, "`steerlab/eval/data/scope_heldout_c.py` (set C): 40 in-scope and 40 off-scope requests "
+                           "written by hand after set B was measured and measured once on the last-prompt-token "
+                           "recipe; **dev** since (the version-3 threshold was chosen on it)"),
+    "d": (scope_heldout_d, "`steerlab/eval/data/scope_heldout_d.py` (set D, held out): 40 in-scope and 40 off-scope "
+                           "requests written by hand after set C was measured and committed before the version-3 scope "
+                           "recipe, never used to build or select anything"),
 }
-HELDOUT_SET = "c"  # what cards and docs/eval/scope-deflection.* report; the others are dev
+HELDOUT_SET = "d"  # what cards and docs/eval/scope-deflection.* report; the others are dev
 
 
 def handwritten_source(set_name: str = HELDOUT_SET) -> str:
@@ -78,8 +78,8 @@ def handwritten_source(set_name: str = HELDOUT_SET) -> str:
 
 
 def handwritten_questions(set_name: str = HELDOUT_SET) -> list[tuple[str, bool]]:
-    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``c`` held out (what cards report), ``a``
-    and ``b`` dev."""
+    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``d`` held out (what cards report), ``a``,
+    ``b`` and ``c`` dev."""
     mod = HANDWRITTEN_SETS[set_name][0]
     return [(q, False) for q in mod.OFF_SCOPE] + [(q, True) for q in mod.IN_SCOPE]
 
