@@ -90,6 +90,7 @@ class SiteTable:
         self.encodes: set[int] = set()  # rows that clamp or watch here (need the encoder)
         self.watches: set[int] = set()
         self.at_prompt_end = torch.zeros(F, dtype=torch.bool, device=device)  # read_at: "last_prompt_token" columns
+        self.has_prompt_end = False  # any such column (a Python flag: no device sync on the per-step path)
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
         """``h [N, d]`` → feature activations ``[N, F]`` (ReLU / JumpReLU / identity per column)."""
@@ -106,7 +107,7 @@ class SiteTable:
         at the last prompt token only (``read_at``) is read where ``prompt_end [N]`` (bool) is true, and nowhere
         when it is None."""
         watch = self.watch[row] > 0
-        if bool(self.at_prompt_end.any()):
+        if self.has_prompt_end:
             end = prompt_end.view(-1, 1) if prompt_end is not None else torch.zeros(1, 1, dtype=torch.bool,
                                                                                        device=a.device)
             watch = watch & (~self.at_prompt_end | end)
@@ -276,6 +277,7 @@ class SteeringRuntime:
                 elif cond is not None:
                     t.col_gate[col] = self.gates[p.id]
             t.has_gated = bool((t.col_gate >= 0).any())
+            t.has_prompt_end = bool(t.at_prompt_end.any())
             t.writes.copy_((t.W_dec != 0).any(1).to(t.writes.dtype))
             self.sites[layer] = t
         for p in self.packs.values():
