@@ -213,8 +213,9 @@ def _train_scope(a: argparse.Namespace, model, tok, info, path) -> int:
     split, then measure on the held-out split (through the runtime, a sample through the HF engine) and write the
     card (what `steer eval scope` reproduces)."""
     from steerlab.build.restyle import restyled
+    from steerlab.build.scope_card import write_card
     from steerlab.build.scope_data import scope_splits
-    from steerlab.build.scope_pack import build_scope_pack, write_card
+    from steerlab.build.scope_pack import build_scope_pack
     from steerlab.eval.scope_server import answers_cache, run_scope_eval
 
     splits, dropped = scope_splits()
