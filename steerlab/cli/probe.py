@@ -62,6 +62,9 @@ def register(g: Group) -> None:
                    help="gender readout: candidate layers of the stated-gender gate (chosen on dev)")
     t.add_argument("--erase", action="append", default=None,
                    help="gender readout: a candidate set of erase layers, e.g. 29 or 27,28,29 (repeat; default both)")
+    t.add_argument("--gate-cues", dest="gate_cues", action="store_true",
+                   help="gender readout: also fit the gate on the word-list cues of steerlab/build/gender_cues.py "
+                   "(census names, titles, Bolukbasi nouns; needs PyPI names 0.3.0); off for the shipped pack")
     t.add_argument("--quantiles", default="0.95,0.99",
                    help="gender readout: candidate gate thresholds, as quantiles of fit occupation prompts' gate")
     t.add_argument("--holdout", default="", help="unsafe-code: comma-separated sources never trained on (codeshield: "
@@ -158,9 +161,9 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     recipes = [Recipe(g, e, q) for g, e, q in itertools.product(
         [int(x) for x in a.gate_layers.split(",")], erase, [float(x) for x in a.quantiles.split(",")])]
     with tempfile.TemporaryDirectory(prefix="gender-sweep-") as tmp:  # candidates never land in a packs root
-        rows = dev_sweep(model, tok, info, recipes, Path(tmp))
+        rows = dev_sweep(model, tok, info, recipes, Path(tmp), cues=a.gate_cues)
     best = choose(recipes, rows)
-    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command)
+    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, cues=a.gate_cues)
     report = evaluate_bias(model, tok, pack)
     heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS]
     sets = "\n".join(heldout_markdown(h).replace("## ", "### ") for h in heldout)
@@ -168,7 +171,8 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
              f"### Test split of `steerlab/build/bias_data.py` (never used to fit or choose)\n{summary_table(report)}\n\n"
              f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and both agreements within "
              f"5 points)\n{sweep_table(rows, best)}\n")
-    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra)
+    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra,
+                                 cues=a.gate_cues)
     print(summary_table(report))
     print(sets)
     return 0
