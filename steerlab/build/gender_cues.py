@@ -26,7 +26,7 @@ from steerlab.build.bias_data import (
     GENDERED_PAIRS,
     STATED_NAMES,
     BiasPrompt,
-    _article,
+    _who_prompt,
     occupation_split,
 )
 from steerlab.build.data import package_dir
@@ -123,15 +123,11 @@ def cue_prompts(seed: int = 0, n_occupations: int = 40, per_frame: int = 4) -> l
         for frame in WHO_FRAMES:
             for target in (" she", " he"):
                 for who in {pick(target) for _ in range(per_frame // 2)}:
-                    out.append(_prompt(frame, x, who, target))
+                    out.append(_who_prompt(frame, x, who, target))
             for who in rng.sample(UNSTATED_WHO, 2):
-                out.append(_prompt(frame, x, who, None))
+                out.append(_who_prompt(frame, x, who, None))
         for frame in PRONOUN_FRAMES:
             for p, r, target in (("her", "herself", " she"), ("his", "himself", " he"), ("the", "the team", None)):
                 out.append(BiasPrompt(frame.format(x=x, p=p, r=r), 0, x, frame, target))
     return out
 
-
-def _prompt(frame: str, x: str, who: str, target: str | None) -> BiasPrompt:
-    text = frame.format(Who=who[0].upper() + who[1:], who=who, x=x, a=_article(x))
-    return BiasPrompt(text, 0, x, frame, target)
