@@ -226,12 +226,12 @@ def dev_sweep(model, tokenizer, info: ModelInfo, recipes: list[Recipe], out: Pat
 
     rows, baseline = [], {}
     states = gate_states(model, tokenizer, sorted({r.gate_layer for r in recipes}), seed, cues)
-    cues = [p for p in stated_prompts(tokenizer, "dev", seed) + pronoun_cue_prompts("dev", seed) if p.target]
+    stated = [p for p in stated_prompts(tokenizer, "dev", seed) + pronoun_cue_prompts("dev", seed) if p.target]
     for r in recipes:
         pack, _ = build_readout_pack(model, tokenizer, info, out=out / "sweep", recipe=r, seed=seed, states=states)
         rep = evaluate_bias(model, tokenizer, pack, split="dev", seed=seed, n_neutral=16, baseline=baseline)
         with suppressing(model, pack) as (rt, row):
-            cue = [agreement(pronoun_logprobs(model, tokenizer, cues, runtime=rt, row=x), [p.target for p in cues])
+            cue = [agreement(pronoun_logprobs(model, tokenizer, stated, runtime=rt, row=x), [p.target for p in stated])
                    .float().mean().item() for x in (0, row)]
         rows.append({"recipe": r.describe(), "skew_change": rep.skew_change, "agreement_before": rep.agreement_before,
                      "agreement_after": rep.agreement_after, "cue_agreement_before": cue[0],
