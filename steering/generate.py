@@ -26,7 +26,8 @@ def generate(model, runtime: SteeringRuntime, prompt_ids: list[int], row: int, *
     p = len(prompt_ids)
     decode_row = 0 if positions == "prompt" else row
     cache = DynamicCache()
-    with runtime.forward(torch.full((p,), 0 if positions == "generated" else row), None, torch.arange(p)):
+    with runtime.forward(torch.full((p,), 0 if positions == "generated" else row), torch.zeros(p, dtype=torch.long),
+                         torch.arange(p)) as state:
         logits = model(input_ids=torch.tensor([prompt_ids]), past_key_values=cache, use_cache=True,
                        logits_to_keep=1).logits[0, -1]
     out: list[int] = []
@@ -35,7 +36,9 @@ def generate(model, runtime: SteeringRuntime, prompt_ids: list[int], row: int, *
         if tok in eos_ids:
             break
         out.append(tok)
-        with runtime.forward(torch.tensor([decode_row]), None, torch.tensor([p + len(out) - 1])):
+        latched = state.latch.latched()[:1] if state.latch is not None else None  # latches carry to the next pass
+        with runtime.forward(torch.tensor([decode_row]), torch.zeros(1, dtype=torch.long),
+                             torch.tensor([p + len(out) - 1]), latched=latched) as state:
             logits = model(input_ids=torch.tensor([[tok]]), past_key_values=cache, use_cache=True).logits[0, -1]
     return out
 

@@ -1,5 +1,6 @@
-"""What one forward pass reports per request slot: monitor readouts (max, tokens over threshold, first token over)
-and receipts (positions the op edited), each reduced over the flattened token batch at one site.
+"""What one forward pass reports per request slot: monitor readouts (max, tokens over threshold, first token over),
+receipts (positions the op edited) and latches (the first position a conditional pack's latch fired at), each
+reduced over the flattened token batch at one site.
 
 Tokens carry a request slot in ``[0, S]``; slot ``S`` is the discard bucket (padding, attention sinks), dropped
 from every result. Both engines' paths build these the same way: the eager hook (:meth:`SteeringRuntime.apply_site`)
@@ -79,3 +80,44 @@ def reduce_per_slot(seen: torch.Tensor, thr: torch.Tensor, slot: torch.Tensor, p
     first.scatter_reduce_(0, idx, torch.where(over, pos.view(N, 1).expand(N, F), big), reduce="amin")
     first = torch.where(first == big, -1, first)
     return mx[:S], count[:S], first[:S]
+
+
+NEVER = torch.iinfo(torch.long).max  # a latch's first position when it has not fired
+
+
+@dataclass
+class Latch:
+    """Latch state of one forward pass: per token ``slot [N]`` and ``pos [N]`` (position in its request), and per
+    request slot and latched gate the first position the latch fired at, ``first [S+1, G]`` (``NEVER``: not yet;
+    ``-1``: in an earlier pass). Slot ``S`` is the discard bucket."""
+
+    slot: torch.Tensor
+    pos: torch.Tensor
+    first: torch.Tensor
+
+    @classmethod
+    def new(cls, slot: torch.Tensor, pos: torch.Tensor, S: int, G: int, latched: torch.Tensor | None = None) -> Latch:
+        """``latched [k, G]`` (bool, k ≤ S): the latches slots ``0..k-1`` closed in earlier passes."""
+        first = torch.full((S + 1, G), NEVER, dtype=torch.long, device=slot.device)
+        if latched is not None:
+            first[: latched.shape[0]].masked_fill_(latched.to(slot.device), -1)
+        return cls(slot, pos, first)
+
+    def reset(self, latched: torch.Tensor | None = None) -> None:
+        """In place (static buffers): nothing latched, or ``latched [k, G]`` for slots ``0..k-1``."""
+        self.first.fill_(NEVER)
+        if latched is not None:
+            self.first[: latched.shape[0]].masked_fill_(latched.to(self.first.device), -1)
+
+    def fire(self, g: int, fired: torch.Tensor) -> None:
+        """Latch ``g``'s feature fired at the tokens ``fired [N]`` (bool): keep each slot's first such position."""
+        fired = fired & (self.pos > 0)  # the attention sink is never read
+        self.first[:, g].scatter_reduce_(0, self.slot, torch.where(fired, self.pos, NEVER), "amin")
+
+    def open(self, g: int) -> torch.Tensor:
+        """``[N]`` bool: the token comes before its request's latch ``g`` fired (its gate may stay open)."""
+        return self.pos < self.first[self.slot, g]
+
+    def latched(self) -> torch.Tensor:
+        """``[S+1, G]`` bool: which latches have closed for each request slot, to carry into its next pass."""
+        return self.first != NEVER

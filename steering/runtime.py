@@ -14,7 +14,10 @@ With ``h [N, d]`` the flattened tokens of a forward pass and ``row [N]`` the con
 
 A conditional pack (format v2 ``condition``) gates its columns' ``coef`` token by token: its condition feature is
 read at the pack's read site (its lowest layer) into ``gates [N, G]`` (1 = edit here), which every site of the pack
-multiplies in before ``coef @ W_dec``.
+multiplies in before ``coef @ W_dec``. A condition with a ``latch`` also closes the gate from the first token where
+the latch feature fires to the end of the request: per request slot, the first such position
+(``Latch.first [S+1, G]``) is a scatter-min over the pass, seeded from earlier passes (the engine carries
+:meth:`Latch.latched` from pass to pass).
 
 Row 0 is all zeros (unsteered). Its tokens get ``coef == 0`` exactly, so ``h + 0`` is bit-identical to the input:
 unsteered requests are untouched no matter what shares their batch. The cost does not depend on how many
@@ -36,7 +39,7 @@ import torch
 from steering.config import FeatureRef, ResolvedConfig
 from steering.errors import CapacityExceeded, UnknownFeature, UnknownFeaturePack
 from steering.pack.io import FeaturePack, SiteTensors
-from steering.readout import EditCount, MonitorReadout
+from steering.readout import EditCount, Latch, MonitorReadout
 
 LINEAR_KINDS = ("probe", "direction")
 
@@ -84,6 +87,7 @@ class SiteTable:
         self.watch_thr = torch.full((C, F), float("inf"), **z)  # per row: the monitor threshold it reports against
         self.col_gate = torch.full((F,), -1, dtype=torch.long, device=device)  # gate index of a column's pack, or -1
         self.gate_src: list[tuple[int, float, bool, int]] = []  # (column, threshold, apply above?, gate) read here
+        self.latch_src: list[tuple[int, float, int]] = []  # (column, threshold, gate): latches read here
         self.has_gated = False  # any column gated (a conditional pack has a site here)
         self.writes = torch.zeros(F, **z)  # 1.0 where the decoder row is non-zero (the receipt counts only those)
         self.edits: set[int] = set()  # rows that add/clamp something here
@@ -120,29 +124,36 @@ class SiteTable:
         open_ = gates.to(coef.dtype)[:, self.col_gate.clamp(min=0)]  # [N, F]
         return torch.where(self.col_gate >= 0, coef * open_, coef)
 
-    def write_gates(self, a: torch.Tensor, gates: torch.Tensor | None) -> None:
-        """At a read site: each condition feature's activation ``a [N, F]`` → its pack's gate (1 = edit)."""
+    def write_gates(self, a: torch.Tensor, gates: torch.Tensor | None, latch: Latch | None = None) -> None:
+        """At a read site: a latch feature's activation ``a [N, F]`` records where it fires (``latch``: this pass's
+        latch state; None: latches do not act), then each condition feature's → its pack's gate (1 = edit), closed
+        from the first token its latch fired on."""
+        if latch is not None:
+            for col, thr, g in self.latch_src:
+                latch.fire(g, a[:, col] > thr)
         for col, thr, above, g in self.gate_src:
-            gates[:, g] = (a[:, col] > thr) if above else (a[:, col] < thr)
+            holds = (a[:, col] > thr) if above else (a[:, col] < thr)
+            gates[:, g] = holds if latch is None else holds & latch.open(g)
 
-    def apply_static(self, h: torch.Tensor, row: torch.Tensor,
-                     gates: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def apply_static(self, h: torch.Tensor, row: torch.Tensor, gates: torch.Tensor | None = None,
+                     latch: Latch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The fused op with no Python branches (safe inside torch.compile / CUDA graphs): ``h [N, d]``,
         ``row [N]`` → (``delta [N, d]`` to add to the stream, activations ``a [N, F]``). Row-0 tokens get a delta
-        of exactly zero. ``gates [N, G]`` (conditional packs) is written at read sites and read everywhere."""
+        of exactly zero. ``gates [N, G]`` (conditional packs) is written at read sites and read everywhere;
+        ``latch``: the pass's latch state (conditions with a latch)."""
         a = self.activation(h.to(self.W_enc.dtype))
-        if self.gate_src:
-            self.write_gates(a, gates)
+        if self.gate_src or self.latch_src:
+            self.write_gates(a, gates, latch)
         coef = self._gated(self.add[row] + self.clamp_on[row] * (self.clamp_to[row] - a), gates)
         return (coef @ self.W_dec).to(h.dtype), a
 
     def apply(self, h: torch.Tensor, row: torch.Tensor, rows_present: set[int] | None = None,
-              gates: torch.Tensor | None = None, prompt_end: torch.Tensor | None = None):
+              gates: torch.Tensor | None = None, prompt_end: torch.Tensor | None = None, latch: Latch | None = None):
         """The fused op. ``h [N, d]``, ``row [N]`` → (steered ``h [N, d]``, ``seen [N, F]`` or None).
 
         ``rows_present`` (optional, the config rows in this batch) lets eager engines skip work entirely when no
         row in the batch touches this site; static-graph engines pass None and always run the full op.
-        ``gates [N, G]``: see :meth:`apply_static`; ``prompt_end [N]``: see :meth:`seen`.
+        ``gates [N, G]``, ``latch``: see :meth:`apply_static`; ``prompt_end [N]``: see :meth:`seen`.
         """
         present = rows_present if rows_present is not None else self.edits | self.encodes
         edits, encodes = bool(present & self.edits), bool(present & self.encodes)
@@ -150,8 +161,8 @@ class SiteTable:
             return h, None
         x = h.to(self.W_enc.dtype)
         a = self.activation(x) if encodes else None  # [N, F]
-        if a is not None and self.gate_src:
-            self.write_gates(a, gates)
+        if a is not None and (self.gate_src or self.latch_src):
+            self.write_gates(a, gates, latch)
         watching = a is not None and bool(present & self.watches)
         seen = self.seen(a, row, prompt_end) if watching else None
         if not edits:
@@ -174,6 +185,7 @@ class BatchState:
     rows_present: set[int] | None = None
     gates: torch.Tensor | None = None  # [N, G] conditional packs' gates (1 = edit), written at their read sites
     prompt_end: torch.Tensor | None = None  # [N] bool: the token is its request's last prompt token
+    latch: Latch | None = None  # conditions with a latch: their state in this pass (see Latch)
     keep_tokens: bool = False  # readouts also keep every token's reading (a request asked for a per-token report)
     readouts: list[MonitorReadout] = field(default_factory=list)
     edits: list[EditCount] = field(default_factory=list)
@@ -260,6 +272,7 @@ class SteeringRuntime:
                 by_layer.setdefault(site.layer, []).extend((p, site, f) for f in p.manifest.features)
         self.sites: dict[int, SiteTable] = {}
         self.gates = {p.id: g for g, p in enumerate(p for p in self.packs.values() if p.manifest.condition)}
+        self.latches = any(p.manifest.condition.latch for p in self.packs.values() if p.manifest.condition)
         placed: dict[FeatureRef, list[tuple[int, int]]] = {}
         for layer, feats in sorted(by_layer.items()):
             F = len(feats) if column_capacity is None else column_capacity
@@ -271,9 +284,13 @@ class SteeringRuntime:
                 t.at_prompt_end[col] = f.read_at == "last_prompt_token"
                 placed.setdefault(FeatureRef(p.id, f.name), []).append((layer, col))
                 cond = p.manifest.condition
+                latch = cond.latch if cond is not None else None
                 if cond is not None and f.name == cond.feature:
-                    if layer == p.layer:  # read at the read site only; never gated itself
+                    if layer == p.layers[cond.site]:  # read at its site only; never gated itself
                         t.gate_src.append((col, cond.threshold, cond.apply_when == "above", self.gates[p.id]))
+                elif latch is not None and f.name == latch.feature:
+                    if layer == p.layers[latch.site]:
+                        t.latch_src.append((col, latch.threshold, self.gates[p.id]))
                 elif cond is not None:
                     t.col_gate[col] = self.gates[p.id]
             t.has_gated = bool((t.col_gate >= 0).any())
@@ -283,6 +300,8 @@ class SteeringRuntime:
         for p in self.packs.values():
             for f in p.manifest.features:
                 at = sorted(placed[(p.id, f.name)], key=lambda lc: p.layers.index(lc[0]))  # the pack's site order
+                read = p.manifest.read_layers().get(f.name)  # a condition or latch: read at its own site
+                at = sorted(at, key=lambda lc: lc[0] != read)
                 thr = f.threshold if f.threshold is not None else float("inf")
                 writes = tuple(layer for layer, col in at if self.sites[layer].writes[col] > 0)
                 self.columns[FeatureRef(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes,
@@ -292,11 +311,15 @@ class SteeringRuntime:
 
     @contextmanager
     def forward(self, rows: torch.Tensor, slots: torch.Tensor | None, positions: torch.Tensor, *,
-                keep_tokens: bool = False, prompt_end: torch.Tensor | None = None) -> Iterator[BatchState]:
+                keep_tokens: bool = False, prompt_end: torch.Tensor | None = None,
+                latched: torch.Tensor | None = None) -> Iterator[BatchState]:
         """The batch state of one forward pass, set for its duration: per token ``[N]`` (flattened) its config
         row, request slot (``S`` = discard: padding; None: no readouts), position in its sequence and, for
         monitors read at the last prompt token only (``read_at``), whether it is its request's last prompt token
-        (``prompt_end``, bool; None: no token is, and such monitors read nothing in this pass). Applies the
+        (``prompt_end``, bool; None: no token is, and such monitors read nothing in this pass) and, for conditions
+        with a latch, the latches each slot closed in earlier passes (``latched [k, G]``; the engine carries
+        ``state.latch.latched()`` from pass to pass; with ``slots`` None a latch acts on the tokens it fires on
+        only). Applies the
         attention-sink rule (:func:`sink`); yields the state, whose ``readouts`` and ``edits`` the hooks fill (they
         stay readable after the block); the runtime is idle again afterwards.
 
@@ -305,8 +328,10 @@ class SteeringRuntime:
         >>> monitor.update(state.readouts, slot, "prompt")            # doctest: +SKIP
         """
         rows, slots = sink(rows, slots, positions, self.S)
+        latch = Latch.new(slots, positions, self.S, len(self.gates), latched) if self.latches and slots is not None \
+            else None
         self.batch = state = BatchState(rows, slots, positions, set(rows.unique().tolist()), keep_tokens=keep_tokens,
-                                        prompt_end=prompt_end)
+                                        prompt_end=prompt_end, latch=latch)
         try:
             yield state
         finally:
@@ -348,8 +373,8 @@ class SteeringRuntime:
                 t.watch_thr[r, c.col] = value
                 t.encodes.add(r), t.watches.add(r)
                 continue
-            if c.pack.manifest.condition is not None:  # the gate is read at the read site for every edit
-                self.sites[c.pack.layer].encodes.add(r)
+            for layer in c.pack.manifest.read_layers().values():  # a conditional pack's gate is read for every edit
+                self.sites[layer].encodes.add(r)
             for layer, col in c.at:  # edits at every site of the feature's pack
                 t = self.sites[layer]
                 if op == "add":
@@ -372,7 +397,7 @@ class SteeringRuntime:
         flat = h.reshape(-1, self.d)  # [N, d]
         if self.gates and (b.gates is None or b.gates.shape[0] != flat.shape[0]):  # read sites come first and set them
             b.gates = torch.ones(flat.shape[0], len(self.gates), dtype=torch.bool, device=flat.device)
-        out, seen = t.apply(flat, b.row, b.rows_present, b.gates, b.prompt_end)
+        out, seen = t.apply(flat, b.row, b.rows_present, b.gates, b.prompt_end, b.latch)
         if seen is not None and b.slot is not None:
             b.readouts.append(MonitorReadout.reduce(layer, seen, t.watch_thr[b.row], b.slot, b.pos, self.S,
                                                     keep_tokens=b.keep_tokens))

@@ -66,10 +66,12 @@ def make_pack(
     condition: dict | None = None,
     apply_to: str | None = None,
     read_at: str | None = None,
+    no_edit: dict[int, list[int]] | None = None,
 ):
     """A pack of ``n_features`` seeded random features. ``pinv_encoder`` makes ``W_dec @ W_enc = I`` so clamping
     then re-encoding gives the target exactly (a property test needs it). ``layers``: a format-v2 pack with a site
-    (and its own random tensors) at each of those layers. ``apply_to``/``read_at``: every feature's key."""
+    (and its own random tensors) at each of those layers. ``apply_to``/``read_at``: every feature's key. ``no_edit``:
+    ``{site index: feature indices}`` whose decoder rows are zero there (the feature does not act at that site)."""
     g = torch.Generator().manual_seed(seed)
     d = model.d_model
 
@@ -87,6 +89,8 @@ def make_pack(
         tensors, where = site_tensors(), {"site": {"layer": layer, "point": "resid_post"}}
     else:
         tensors = {f"{k}.{i}": v for i in range(len(layers)) for k, v in site_tensors().items()}
+        for i, rows in (no_edit or {}).items():
+            tensors[f"W_dec.{i}"][rows] = 0
         where = {"sites": [{"layer": x} for x in layers]}
         if condition is not None:
             where["condition"] = condition

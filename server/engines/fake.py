@@ -60,15 +60,18 @@ class FakeEngine:
         return self.tokenize("".join(f"<{m['role']}>{m['content']}" for m in messages))
 
     def _forward(self, ids: list[int], pos0: int, row: int, mon: RequestMonitor, applied: AppliedCounter,
-                 phase: str):
+                 phase: str, carry: dict):
+        """One pass of one request; ``carry`` keeps its latches from pass to pass."""
         n, rt = len(ids), self.runtime
         end = torch.zeros(n, dtype=torch.bool)
         end[-1] = phase == "prompt"  # the prompt runs in one pass: its last token
         with rt.forward(torch.full((n,), row), torch.zeros(n, dtype=torch.long), torch.arange(pos0, pos0 + n),
-                        keep_tokens=mon.trace is not None, prompt_end=end) as state:
+                        keep_tokens=mon.trace is not None, prompt_end=end, latched=carry.get("latched")) as state:
             h = self.embed[torch.tensor(ids) % 256]
             for layer in rt.sites:
                 h = rt.apply_site(layer, h)
+        if state.latch is not None:
+            carry["latched"] = state.latch.latched()[:1]
         applied.update(state.edits, 0)
         return mon.update(state.readouts, 0, phase)
 
@@ -81,7 +84,8 @@ class FakeEngine:
         reply = (STEERED_REPLY if steered else REPLY) * 100
         self.batch_size += 1
         try:
-            events = self._forward(req.prompt_ids, 0, row, mon, applied, "prompt")
+            carry: dict = {}
+            events = self._forward(req.prompt_ids, 0, row, mon, applied, "prompt", carry)
             config = req.steering
             if drop := prompt_only(config, rt.columns):  # generated tokens go without prompt-only features
                 config = after_prompt(config, drop)
@@ -114,7 +118,7 @@ class FakeEngine:
                             token_readings=mon.tokens() if finish else None)
                 if finish:
                     return
-                events = self._forward([ord(ch)], p + n - 1, row, mon, applied, "completion")
+                events = self._forward([ord(ch)], p + n - 1, row, mon, applied, "completion", carry)
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 else:

@@ -57,6 +57,7 @@ class _Seq:
     aborted: bool = False
     done: bool = False
     pending: Delta = field(default_factory=Delta)
+    latched: torch.Tensor | None = None  # [G] latches of rt's conditional packs closed so far (carried pass to pass)
 
     def emit(self, delta: Delta) -> None:
         self.loop.call_soon_threadsafe(self.out.put_nowait, delta)
@@ -331,13 +332,19 @@ class HFEngine:
             states = {}
             for rt in {id(s.rt): s.rt for s in seqs}.values():
                 own = torch.tensor([s.row if s.rt is rt else 0 for s in seqs]).view(-1, 1)
+                latched = torch.stack([s.latched if s.rt is rt and s.latched is not None
+                                       else torch.zeros(len(rt.gates), dtype=torch.bool) for s in seqs])
                 states[id(rt)] = stack.enter_context(rt.forward(
                     (own * real).flatten(), slot.flatten(), pos.flatten(), keep_tokens=keep_tokens,
-                    prompt_end=None if prompt_end is None else prompt_end.flatten()))
+                    prompt_end=None if prompt_end is None else prompt_end.flatten(), latched=latched))
             try:
-                return self.model(**inputs).logits[:, -1], states
+                logits = self.model(**inputs).logits[:, -1]
             except Exception as e:
                 raise _ForwardFailed from e
+        for j, s in enumerate(seqs):  # a latch closed in this pass stays closed in the request's next ones
+            if (latch := states[id(s.rt)].latch) is not None:
+                s.latched = latch.latched()[j]
+        return logits, states
 
     def _next_token(self, seq: _Seq, logits: torch.Tensor) -> bool:
         """Sample, emit a delta; returns whether the request goes on."""

@@ -260,6 +260,11 @@ def _verify_tensors(manifest: Manifest, tensors: dict[str, torch.Tensor], path: 
     out = tuple(_site_tensors(manifest, tensors, key, s.layer) for key, s in zip(keys, sites, strict=True))
     if len({s.W_dec.shape[0] for s in out}) > 1:
         raise PackError("every site must hold the same number of rows", reason="shape")
+    read = manifest.read_layers()
+    if manifest.condition is not None:  # the gate is written at the condition's layer: no gated edit before it
+        gated = [f.index for f in manifest.features if f.name not in read]
+        if any(s.layer < read[manifest.condition.feature] and (s.W_dec[gated] != 0).any() for s in out):
+            raise PackError("a conditional pack edits only at or above its condition's layer", reason="manifest")
     return FeaturePack(manifest=manifest, sites=out, path=path)
 
 

@@ -50,14 +50,28 @@ class Site(_Strict):
     point: Literal["resid_post"] = "resid_post"
 
 
+class Latch(_Strict):
+    """v2, optional part of a condition: once ``feature`` (read at ``sites[site]``, at or below the condition's
+    site) is above ``threshold`` at some token of a request, the gate is closed at that token and at every later
+    token of the same request, in this forward pass and in all later ones (a gender stated once stays stated)."""
+
+    feature: str = Field(pattern=ID_PATTERN)
+    threshold: float
+    site: int = Field(default=0, ge=0, description="index into sites: where the latch feature is read")
+
+
 class Condition(_Strict):
-    """v2: the pack's edits apply only at tokens where ``feature`` (a feature of the same pack, read at the read
-    site ``sites[0]``, which must be the pack's lowest layer) is ``below`` / ``above`` ``threshold``: a condition
-    vector gating behaviour vectors, token by token, inside the forward (CAST-style conditional steering)."""
+    """v2: the pack's edits apply only at tokens where ``feature`` (a feature of the same pack, read at
+    ``sites[site]``, by default the read site ``sites[0]``, which must be the pack's lowest layer) is ``below`` /
+    ``above`` ``threshold``: a condition vector gating behaviour vectors, token by token, inside the forward
+    (CAST-style conditional steering). The pack may edit only at its condition's layer and above. ``latch``
+    (optional) also closes the gate for the rest of a request from the first token a second feature fires on."""
 
     feature: str = Field(pattern=ID_PATTERN)
     apply_when: Literal["below", "above"] = "below"
     threshold: float
+    site: int = Field(default=0, ge=0, description="index into sites: where the condition feature is read")
+    latch: Latch | None = None
 
 
 class Encoder(_Strict):
@@ -147,10 +161,25 @@ class Manifest(_Strict):
                 raise ValueError("a condition needs format_version 2")
             if self.condition.feature not in names:
                 raise ValueError(f"condition feature '{self.condition.feature}' is not a feature of the pack")
+            latch = self.condition.latch
+            if latch is not None and (latch.feature not in names or latch.feature == self.condition.feature):
+                raise ValueError(f"latch feature '{latch.feature}' must be a feature of the pack other than the "
+                                 "condition's")
+            if max(self.condition.site, latch.site if latch else 0) >= len(layers):
+                raise ValueError(f"a condition or latch site must index the pack's {len(layers)} sites")
+            if latch is not None and layers[latch.site] > layers[self.condition.site]:
+                raise ValueError("a latch is read at or below its condition's layer")
             if layers[0] != min(layers):
                 raise ValueError("a conditional pack's read site (sites[0]) must be its lowest layer: the condition "
                                  "is read there before the edits at later sites")
         return self
+
+    def read_layers(self) -> dict[str, int]:
+        """Features read somewhere other than the read site ``sites[0]``: a condition's and its latch's, by name."""
+        c, layers = self.condition, [s.layer for s in self.all_sites]
+        if c is None:
+            return {}
+        return {c.feature: layers[c.site], **({c.latch.feature: layers[c.latch.site]} if c.latch else {})}
 
     @property
     def all_sites(self) -> list[Site]:

@@ -26,7 +26,7 @@ from steering.errors import CapacityExceeded, SteeringError
 from steering.hooks import decoder_layers
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
-from steering.readout import EditCount, MonitorReadout
+from steering.readout import NEVER, EditCount, Latch, MonitorReadout
 from steering.runtime import ConfigRows, SteeringRuntime, sink
 from steering.vllm.config import RequestSteeringArgs, decode
 
@@ -42,6 +42,7 @@ class _Req:
     prompt_len: int
     applied: AppliedCounter | None = None  # the receipt (positions edited), for requests that report
     prompt_only: frozenset = frozenset()  # features edited on the prompt only: dropped once the prompt is computed
+    latched: torch.Tensor | None = None  # [MAX_GATES] latches of conditional packs closed so far (pass to pass)
 
 
 class WorkerSteering:
@@ -60,6 +61,11 @@ class WorkerSteering:
         self.edit_buf = {layer: torch.zeros(max_tokens, column_capacity, device=self.device) for layer in self.layers}
         # conditional packs' gates per token (1 = edit), written at each such pack's read site, read at its sites
         self.gate_buf = torch.ones(max_tokens, MAX_GATES, dtype=torch.bool, device=self.device)
+        # latches (conditions that close for the rest of a request): each token's slot and position, and per slot
+        # the first position each latch fired at, seeded before the pass from what earlier passes latched
+        self.latch = Latch(torch.full((max_tokens,), max_reqs, dtype=torch.long, device=self.device),
+                           torch.zeros(max_tokens, dtype=torch.long, device=self.device),
+                           torch.full((max_reqs + 1, MAX_GATES), NEVER, dtype=torch.long, device=self.device))
         self.reqs: dict[str, _Req] = {}
         self.publisher = publisher
         self.secret = secret  # verifies the API process's signed configs (None: only the spec form is accepted)
@@ -79,12 +85,13 @@ class WorkerSteering:
 
     def _hook(self, layer: int):
         site, acts, edits, rows = self.rt.sites[layer], self.act_buf[layer], self.edit_buf[layer], self.row_buf
-        gates = self.gate_buf
+        gates, latch = self.gate_buf, self.latch
 
         def hook(module, args, output):
             h, residual = output
             n = h.shape[0]
-            delta, a = site.apply_static(h + residual, rows[:n], gates[:n])
+            delta, a = site.apply_static(h + residual, rows[:n], gates[:n],
+                                         Latch(latch.slot[:n], latch.pos[:n], latch.first))
             acts[:n].copy_(a)
             edits[:n].copy_(site.edit_mask(rows[:n], gates[:n]))
             return h + delta, residual
@@ -112,9 +119,21 @@ class WorkerSteering:
         except Exception:  # noqa: BLE001 — isolation: a monitor fault loses readings, never the engine
             log.exception("steerserve: monitor readings of this step were lost")
         try:
+            self._carry_latches(step[0])
+        except Exception:  # noqa: BLE001 — isolation
+            log.exception("steerserve: latches of this step were lost")
+        try:
             self._end_prompts(*step[:3])
         except Exception:  # noqa: BLE001 — isolation
             log.exception("steerserve: prompt-only features could not be switched off")
+
+    def _carry_latches(self, ids: list[str]) -> None:
+        """A latch closed in this pass stays closed in the request's next passes."""
+        if self.rt.latches:
+            latched = self.latch.latched().cpu()
+            for i, rid in enumerate(ids):
+                if (r := self.reqs.get(rid)) is not None:
+                    r.latched = latched[i]
 
     def _end_prompts(self, ids: list[str], offsets: np.ndarray, first_pos: np.ndarray) -> None:
         """Requests whose prompt (possibly prefilled in chunks) is now wholly computed drop their prompt-only
@@ -147,6 +166,14 @@ class WorkerSteering:
         rows, slot = sink(torch.from_numpy(np.repeat(own, counts)), slot, pos, len(ids))
         self.row_buf[:n].copy_(rows, non_blocking=True)
         self.row_buf[n:num_tokens].zero_()  # padding (CUDA-graph sizes)
+        if self.rt.latches:
+            self.latch.slot[:n].copy_(slot, non_blocking=True)
+            self.latch.slot[n:num_tokens].fill_(self.max_reqs)  # padding: the discard slot, position 0 (never read)
+            self.latch.pos[:n].copy_(pos, non_blocking=True)
+            self.latch.pos[n:num_tokens].zero_()
+            none = torch.zeros(MAX_GATES, dtype=torch.bool)
+            self.latch.reset(torch.stack([r.latched if (r := self.reqs.get(rid)) and r.latched is not None
+                                          else none for rid in ids]))
         for buf in self.edit_buf.values():
             buf[:num_tokens].zero_()
         self._step = (ids, offsets, first_pos, slot, pos, prompt_end)
@@ -235,12 +262,12 @@ class WorkerSteering:
             nt = new.sites[layer]
             for name in ("W_enc", "b_enc", "thr", "linear", "W_dec", "col_gate", "writes"):
                 getattr(t, name).copy_(getattr(nt, name))
-            t.gate_src, t.has_gated = nt.gate_src, nt.has_gated
+            t.gate_src, t.latch_src, t.has_gated = nt.gate_src, nt.latch_src, nt.has_gated
             for tab in (t.add, t.clamp_on, t.clamp_to, t.watch):
                 tab.zero_()
             t.watch_thr.fill_(float("inf"))
             t.edits.clear(), t.encodes.clear(), t.watches.clear()
-        self.rt.packs, self.rt.columns, self.rt.gates = new.packs, new.columns, new.gates
+        self.rt.packs, self.rt.columns, self.rt.gates, self.rt.latches = new.packs, new.columns, new.gates, new.latches
         self.rt.rows = ConfigRows(self.rt, self.rt.rows.capacity)
         for r in self.reqs.values():
             r.args.config = {ref: v for ref, v in r.args.config.items() if ref in new.columns}

@@ -32,7 +32,7 @@ from transformers import DynamicCache
 from steering.generate import generate
 from steering.hooks import attach, decoder_layers
 from steering.pack.io import FeaturePack
-from steering.runtime import SteeringRuntime
+from steering.runtime import BatchState, SteeringRuntime
 from steerlab.build.bias_data import PRONOUNS, BiasPrompt, agreement_prompts, neutral_texts, occupation_prompts
 from steerlab.build.chat import chat_ids
 
@@ -79,16 +79,20 @@ def _pad(ids: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @contextlib.contextmanager
-def steer_rows(runtime: SteeringRuntime | None, row: int, shape: tuple[int, int], start: int = 0) -> Iterator[None]:
+def steer_rows(runtime: SteeringRuntime | None, row: int, shape: tuple[int, int], start: int = 0,
+               latched: torch.Tensor | None = None) -> Iterator[BatchState | None]:
     """For one forward pass: every token of a ``[B, T]`` batch whose first position is ``start`` (after a shared
-    prefix of that many tokens) gets config ``row``; :meth:`SteeringRuntime.forward` keeps the attention sink
-    (position 0) unsteered. No readouts. ``runtime`` None: nothing to steer."""
+    prefix of that many tokens) gets config ``row``, each sequence its own request slot (a conditional pack's latch
+    is per sequence; ``latched [B, G]``: what the prefix latched); :meth:`SteeringRuntime.forward` keeps the
+    attention sink (position 0) unsteered. Yields the batch state (None when ``runtime`` is None: nothing to
+    steer)."""
     if runtime is None:
-        yield
+        yield None
         return
     B, T = shape
-    with runtime.forward(torch.full((B * T,), row), None, (torch.arange(T) + start).repeat(B)):
-        yield
+    with runtime.forward(torch.full((B * T,), row), torch.arange(B).repeat_interleave(T),
+                         (torch.arange(T) + start).repeat(B), latched=latched) as state:
+        yield state
 
 
 def _common_prefix(seqs: list[list[int]], min_len: int = 8) -> int:
@@ -122,16 +126,18 @@ def forward_batches(model, tokenizer, prompts: Sequence[BiasPrompt], *, runtime:
             chunk = ids[i : i + batch_size]
             P = min(_common_prefix(chunk), min(starts[i : i + batch_size]))  # the noun is never in the prefix
             P = P if P >= 8 else 0
-            cache = None
+            cache, latched = None, None
             if P:
                 cache = DynamicCache()
-                with steer_rows(runtime, row, (1, P)):
+                with steer_rows(runtime, row, (1, P)) as state:
                     body(input_ids=torch.tensor([chunk[0][:P]]), past_key_values=cache, use_cache=True)
                 cache.batch_repeat_interleave(len(chunk))
+                if state is not None and state.latch is not None:  # what the shared prefix latched, per sequence
+                    latched = state.latch.latched()[:1].expand(len(chunk), -1)
             x, mask = _pad([s[P:] for s in chunk], pad)
             if P:
                 mask = torch.cat([torch.ones(len(chunk), P, dtype=mask.dtype), mask], 1)
-            with steer_rows(runtime, row, tuple(x.shape), start=P):
+            with steer_rows(runtime, row, tuple(x.shape), start=P, latched=latched):
                 hidden = body(input_ids=x, attention_mask=mask, past_key_values=cache,
                               use_cache=P > 0).last_hidden_state
             last = torch.tensor([len(s) - 1 - P for s in chunk])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from steering.errors import CapacityExceeded
+from steering.errors import CapacityExceeded, PackError
 from steering.readout import reduce_per_slot
 from steering.runtime import SteeringRuntime
 
@@ -187,6 +187,53 @@ def test_conditional_pack_edits_only_where_its_condition_holds(pack_factory):
     assert rt.sites[1].col_gate.tolist() == [-1, 0] and rt.sites[2].col_gate.tolist() == [-1, 0]
 
 
+def test_a_latch_closes_the_gate_for_the_rest_of_the_request(pack_factory):
+    """A condition (f0, read at layer 2) with a latch (f2, read at layer 1): from the first token where the latch
+    fires, f1's edit at layer 2 stops for every later token of that request (not before it, not in other
+    requests), in this pass and, carried by the engine as ``latch.latched()``, in the next; the static op (vLLM)
+    writes the same gates."""
+    from steering.readout import Latch
+
+    pack = pack_factory("c", kind="probe", n_features=3, layers=[1, 2], no_edit={0: [1]},
+                        condition={"feature": "f0", "apply_when": "below", "threshold": 1e9, "site": 1,  # always open
+                                   "latch": {"feature": "f2", "threshold": 0.0, "site": 0}})
+    rt = SteeringRuntime([pack], D, max_slots=2)
+    assert rt.columns[("c", "f0")].layer == 2 and rt.columns[("c", "f2")].layer == 1  # each read at its own site
+    r = rt.rows.acquire({("c", "f1"): ("add", 2.0)})
+    w2, b2 = pack.sites[0].W_enc[:, 2], pack.sites[0].b_enc[2]
+    h = torch.randn(8, D, generator=torch.Generator().manual_seed(5))
+    h -= ((h @ w2 + b2 + 1.0) / (w2 @ w2))[:, None] * w2  # the latch reads -1 everywhere ...
+    h[2] += (2.0 / (w2 @ w2)) * w2  # ... but at request 0's token 2 (+1)
+    slot, pos = torch.tensor([0] * 4 + [1] * 4), torch.arange(8) % 4
+    edit = pack.sites[1].W_dec[1]
+
+    def edited(before, after):
+        return ((after - before) @ edit != 0).tolist()
+
+    with rt.forward(torch.full((8,), r), slot, pos) as state:
+        h1 = rt.apply_site(1, h.clone())
+        assert torch.equal(h1, h)  # no edit at the latch's layer
+        h2 = rt.apply_site(2, h1.clone())
+    # position 0 of each request is the attention sink (never edited); request 0 stops at its token 2
+    assert edited(h, h2) == [False, True, False, False, False, True, True, True]
+    assert state.latch.latched()[:2, 0].tolist() == [True, False]
+    # the next pass (one decode token per request) starts from the carried latches
+    nxt = h[[1, 5]]
+    with rt.forward(torch.full((2,), r), torch.tensor([0, 1]), torch.tensor([4, 4]),
+                    latched=state.latch.latched()[:2]) as state2:
+        out = rt.apply_site(2, rt.apply_site(1, nxt.clone()))
+    assert edited(nxt, out) == [False, True]
+    assert state2.latch.latched()[:2, 0].tolist() == [True, False]
+    # the static op with static buffers gives the same gates
+    latch, gates = Latch.new(slot, pos, 2, 1), torch.ones(8, 1, dtype=torch.bool)
+    rows = torch.where(pos == 0, 0, r)
+    d1, _ = rt.sites[1].apply_static(h, rows, gates, latch)
+    rt.sites[2].apply_static(h + d1, rows, gates, latch)
+    assert gates[:, 0].tolist() == [True, True, False, False, True, True, True, True]
+    latch.reset(torch.tensor([[False], [True]]))
+    assert latch.latched()[:3, 0].tolist() == [False, True, False]
+
+
 def test_condition_manifest_checks(pack_factory):
     import pytest
 
@@ -194,6 +241,15 @@ def test_condition_manifest_checks(pack_factory):
         pack_factory("c1", kind="probe", n_features=2, layers=[2, 1], condition={"feature": "f0", "threshold": 0})
     with pytest.raises(ValueError, match="not a feature"):
         pack_factory("c2", kind="probe", n_features=2, layers=[1, 2], condition={"feature": "zz", "threshold": 0})
+    with pytest.raises(ValueError, match="latch feature"):
+        pack_factory("c3", kind="probe", n_features=2, layers=[1, 2],
+                     condition={"feature": "f0", "threshold": 0, "latch": {"feature": "f0", "threshold": 0}})
+    with pytest.raises(ValueError, match="at or below"):
+        pack_factory("c4", kind="probe", n_features=3, layers=[1, 2],
+                     condition={"feature": "f0", "threshold": 0, "latch": {"feature": "f2", "threshold": 0, "site": 1}})
+    with pytest.raises(PackError, match="at or above its condition"):  # an edit below the gate's layer
+        pack_factory("c5", kind="probe", n_features=2, layers=[1, 2], condition={"feature": "f0", "threshold": 0,
+                                                                               "site": 1})
 
 
 def test_switch_moves_one_request_without_touching_a_shared_row(pack_factory):
