@@ -15,9 +15,14 @@ occupation prompts and of the unstated twins of stated prompts; its negative cla
 stated-gender prompts (gendered nouns, appositives, names, titles, kinship nouns, earlier pronouns,
 possessives/reflexives: :func:`agreement_prompts`, :func:`stated_prompts`, :func:`pronoun_cue_prompts`) and
 ordinary tokens of neutral paragraphs (where no pronoun decision is pending, the eraser should not act).
-Settings (gate layer, erase layers, threshold quantile) are
-chosen by :func:`dev_sweep` on the ``dev`` split; ``steer eval bias`` reports on ``test`` and on the hand-written
-held-out sets (:mod:`steerlab.eval.data.gender_heldout`, ``gender_heldout_b``), which no builder reads.
+A third feature, ``stated`` (:mod:`steerlab.build.gender_latch`), reads the tokens of gendered words at an earlier
+layer; the condition's ``latch`` closes the gate from the first token it fires on to the end of the request, so a
+gender stated anywhere before the pronoun keeps its pronoun even where the last-token gate cannot tell.
+
+Settings (gate layer, erase layers, threshold quantile, latch layer) are chosen by :func:`dev_sweep` on the ``dev``
+split and the hand-written dev sets A and B (:data:`steerlab.eval.bias.DEV_SETS`: their results were seen while
+earlier recipes were built); ``steer eval bias`` reports on ``test`` and on the hand-written held-out set
+(:data:`steerlab.eval.bias.HELDOUT_SETS`), which no builder or sweep reads.
 """
 
 from __future__ import annotations
@@ -40,11 +45,21 @@ from steerlab.build.bias_data import (
     stated_prompts,
 )
 from steerlab.build.gender_cues import cue_prompts
-from steerlab.eval.bias import agreement, evaluate_bias, forward_batches, pronoun_ids, pronoun_logprobs, suppressing
+from steerlab.build.gender_latch import latch_states, max_score
+from steerlab.eval.bias import (
+    DEV_SETS,
+    agreement,
+    evaluate_bias,
+    evaluate_heldout,
+    forward_batches,
+    pronoun_ids,
+    pronoun_logprobs,
+    suppressing,
+)
 from steerlab.metrics import fit_logistic
 
 PACK_ID = "gender"
-ERASER, GATE = "gender", "unstated"
+ERASER, GATE, LATCH = "gender", "unstated", "stated"
 NEUTRAL_TOKENS = 4000  # ordinary-text positions in the gate's negative class
 
 
@@ -54,15 +69,18 @@ class Recipe:
     erase_layers: tuple[int, ...] = (27, 28, 29)
     quantile: float = 0.99  # share of fit occupation prompts the gate opens on (sets the threshold)
     l2: float = 1e-2
+    latch_layer: int | None = None  # where the 'stated' latch is read (None: no latch), below the gate
+    latch_quantile: float = 0.99  # share of unstated fit prompts the latch stays open on
 
     @property
     def layers(self) -> list[int]:
-        """Pack sites: the gate's layer first (the read site, the lowest), then the other erase layers."""
-        return [self.gate_layer, *sorted(set(self.erase_layers) - {self.gate_layer})]
+        """Pack sites, lowest first: the latch's layer (if any), the gate's, then the other erase layers."""
+        return sorted({self.gate_layer, *self.erase_layers} | ({self.latch_layer} if self.latch_layer else set()))
 
     def describe(self) -> str:
+        latch = f", latch at {self.latch_layer} (p{100 * self.latch_quantile:g})" if self.latch_layer else ", no latch"
         return (f"gate at layer {self.gate_layer}, erase at {', '.join(map(str, self.erase_layers))}, "
-                f"threshold = p{100 * self.quantile:g} of fit occupation prompts")
+                f"threshold = p{100 * self.quantile:g} of fit occupation prompts{latch}")
 
 
 def readout_direction(model, tokenizer) -> torch.Tensor:
@@ -138,28 +156,53 @@ def gate_states(model, tokenizer, layers: list[int], seed: int = 0, cues: bool =
                       {L: x[:n_occ] for L, x in pos.items()}, len(opened), len(closed), len(neutral[layers[0]]))
 
 
-def build_pack_tensors(v: torch.Tensor, w: torch.Tensor, b: float, recipe: Recipe) -> dict[str, torch.Tensor]:
+def build_pack_tensors(v: torch.Tensor, w: torch.Tensor, b: float, recipe: Recipe,
+                       latch: tuple[torch.Tensor, float] | None = None) -> dict[str, torch.Tensor]:
     """v2 tensors: feature 0 = the eraser (``v`` at its erase layers, a zero row elsewhere: no edit there), feature
-    1 = the gate (``w``, ``b`` at the read site; its decoder row is zero everywhere: it is read, never written)."""
-    d = v.shape[0]
+    1 = the gate (``w``, ``b`` at the gate's layer), feature 2 (with a latch) = the latch probe at its layer; the
+    decoder rows of 1 and 2 are zero everywhere: they are read, never written."""
+    d, n = v.shape[0], 2 + (latch is not None)
     t = {}
     for i, layer in enumerate(recipe.layers):
         erase = v if layer in recipe.erase_layers else torch.zeros(d)
-        gate_w = w if i == 0 else torch.zeros(d)
-        t[f"W_dec.{i}"] = torch.stack([erase, torch.zeros(d)])  # [2, d]
-        t[f"W_enc.{i}"] = torch.stack([erase, gate_w], 1)  # [d, 2]
-        t[f"b_enc.{i}"] = torch.tensor([0.0, b if i == 0 else 0.0])
+        enc, bias = [erase, w if layer == recipe.gate_layer else torch.zeros(d)], [0.0, b if layer == recipe.gate_layer
+                                                                                   else 0.0]
+        if latch is not None:
+            enc.append(latch[0] if layer == recipe.latch_layer else torch.zeros(d))
+            bias.append(latch[1] if layer == recipe.latch_layer else 0.0)
+        t[f"W_dec.{i}"] = torch.stack([erase] + [torch.zeros(d)] * (n - 1))  # [n, d]
+        t[f"W_enc.{i}"] = torch.stack(enc, 1)  # [d, n]
+        t[f"b_enc.{i}"] = torch.tensor(bias)
     return t
+
+
+def fit_latch(model, tokenizer, recipe: Recipe, seed: int = 0, cache: dict | None = None) -> tuple[torch.Tensor, float,
+                                                                                                  float, dict]:
+    """The latch probe at ``recipe.latch_layer``: (w, b, threshold, fit numbers). ``cache`` shares the token states
+    between the recipes of a sweep."""
+    L = recipe.latch_layer
+    cache = cache if cache is not None else {}
+    if L not in cache:
+        opened, closed = gate_data(tokenizer, "fit", seed, cues=True)  # the word-list cues: the latch reads words
+        cache[L] = latch_states(model, tokenizer, L, [p.text for p in opened], [p.text for p in closed], seed)
+    ls = cache[L]
+    w, b = fit_logistic(ls.cue, ls.other, l2=recipe.l2)
+    unstated = torch.tensor([max_score(h, w, b) for h in ls.unstated])
+    thr = float(torch.quantile(unstated, recipe.latch_quantile))
+    return w, b, thr, {"n_cue": len(ls.cue), "n_other": len(ls.other), "n_unstated": len(unstated),
+                       "latch_threshold": thr, "cue_fired": float(((ls.cue @ w + b) > thr).float().mean()),
+                       "latch_max": float(torch.cat([ls.cue @ w + b, ls.other @ w + b]).abs().quantile(0.99))}
 
 
 def build_readout_pack(model, tokenizer, info: ModelInfo, *, out: Path, recipe: Recipe = Recipe(), seed: int = 0,
                        command: str = "", card_extra: str = "", states: GateStates | None = None,
-                       cues: bool = False) -> tuple[FeaturePack, dict]:
-    """Fit the gate on ``fit``, calibrate, write the pack at ``out``. Returns (pack, fit numbers). ``states``:
-    precomputed :func:`gate_states` (a sweep shares them)."""
+                       cues: bool = False, latches: dict | None = None) -> tuple[FeaturePack, dict]:
+    """Fit the gate (and latch) on ``fit``, calibrate, write the pack at ``out``. Returns (pack, fit numbers).
+    ``states``, ``latches``: precomputed :func:`gate_states` and latch token states (a sweep shares them)."""
     v = readout_direction(model, tokenizer)
     L = recipe.gate_layer
     states = states or gate_states(model, tokenizer, [L], seed, cues)
+    latch = fit_latch(model, tokenizer, recipe, seed, latches) if recipe.latch_layer is not None else None
     pos, neg = states.opened[L], states.closed[L]
     w, b = fit_logistic(pos, neg, l2=recipe.l2)  # class-balanced: open (1) vs closed (0)
     thr = float(torch.quantile(states.occupation[L] @ w + b, 1 - recipe.quantile))
@@ -169,17 +212,23 @@ def build_readout_pack(model, tokenizer, info: ModelInfo, *, out: Path, recipe: 
            "open_open": float((sp > thr).float().mean()), "stated_closed": float((sn[:ns] <= thr).float().mean()),
            "neutral_closed": float((sn[ns:] <= thr).float().mean()),
            "gate_max": float(torch.cat([sp, sn]).abs().quantile(0.99)),
-           "eraser_max": float((torch.cat([pos, neg]) @ v).abs().quantile(0.99))}
+           "eraser_max": float((torch.cat([pos, neg]) @ v).abs().quantile(0.99)), **(latch[3] if latch else {})}
+    sites = recipe.layers
+    condition = {"feature": GATE, "apply_when": "above", "threshold": thr, "site": sites.index(L)}
+    if latch is not None:
+        condition["latch"] = {"feature": LATCH, "threshold": latch[2], "site": sites.index(recipe.latch_layer)}
     manifest = {
         "id": PACK_ID, "version": "2",
         "title": "Gender: conditional he/she readout eraser",
         "description": ("Suppress removes the he/she readout direction from the last layers, so occupation prompts "
                         "give he and she the same probability, only at tokens where the 'unstated' probe says a "
                         "pronoun is due for a person whose gender was not stated (names, titles, pronouns, "
-                        "gendered nouns keep their pronoun; ordinary text is left alone)."),
-        "model": info.model_dump(), "sites": [{"layer": L} for L in recipe.layers],
+                        "gendered nouns keep their pronoun; ordinary text is left alone)"
+                        + ("; once a token of the request states a gender (the 'stated' latch), it stays off for "
+                           "the rest of the request." if latch else ".")),
+        "model": info.model_dump(), "sites": [{"layer": x} for x in sites],
         "encoder": {"kind": "probe"},
-        "condition": {"feature": GATE, "apply_when": "above", "threshold": thr},
+        "condition": condition,
         "features": [
             {"name": ERASER, "index": 0, "label": "he/she readout direction (conditional)",
              "description": "γ ⊙ (W_U[' he'] − W_U[' she']), unit; suppress = erase it where no gender is stated",
@@ -187,12 +236,18 @@ def build_readout_pack(model, tokenizer, info: ModelInfo, *, out: Path, recipe: 
             {"name": GATE, "index": 1, "label": "a pronoun is due for a person of unstated gender",
              "description": "logistic probe at the read site; the pack's condition (the eraser acts above it)",
              "default_op": "monitor", "max_activation": fit["gate_max"], "threshold": thr, "tags": ["gender"]},
+            *([{"name": LATCH, "index": 2, "label": "this token states a person's gender",
+                "description": "logistic probe on the tokens of gendered words; the condition's latch (from the first "
+                               "token above it, the eraser is off for the rest of the request)",
+                "default_op": "monitor", "max_activation": fit["latch_max"], "threshold": latch[2],
+                "tags": ["gender"]}] if latch else []),
         ],
         "provenance": {"source": "unembedding of the model + logistic gate on bias_data fit prompts",
                        "corpus": "steerlab/build/bias_data.py (fit split)", "command": command,
                        "date": dt.date.today().isoformat(), "license": BIAS_LICENSE},
     }
-    pack = save_pack(out, manifest, build_pack_tensors(v, w, b, recipe), card=card(recipe, fit, command, card_extra))
+    tensors = build_pack_tensors(v, w, b, recipe, latch[:2] if latch else None)
+    pack = save_pack(out, manifest, tensors, card=card(recipe, fit, command, card_extra))
     return pack, fit
 
 
@@ -216,47 +271,72 @@ op: suppress (`X-Steering: gender`).
   paragraphs; fit split only. Threshold {fit['threshold']:.4f}: the gate opens on {100 * recipe.quantile:g}% of
   fit occupation prompts. On the fit data it opens on {fit['open_open']:.1%} of the open class and stays closed on
   {fit['stated_closed']:.1%} of stated prompts and {fit['neutral_closed']:.1%} of neutral tokens.
-- Data: {BIAS_LICENSE}.
+{latch_card(recipe, fit)}- Data: {BIAS_LICENSE}.
 {extra}"""
+
+
+def latch_card(recipe: Recipe, fit: dict) -> str:
+    if recipe.latch_layer is None:
+        return "- No latch: the gate alone decides, token by token.\n"
+    return f"""- Latch (`gender/stated`, the condition's `latch`): logistic regression (L2 {recipe.l2}) on the residual at
+  layer {recipe.latch_layer}, token by token: {fit['n_cue']} tokens of gendered words (fit census names, titles,
+  pronouns, Bolukbasi person nouns: `steerlab/build/gender_latch.py`) against {fit['n_other']} tokens of fit prompts
+  before any such word and of neutral paragraphs. Threshold {fit['latch_threshold']:.4f}: the maximum over a
+  request's tokens stays below it on {100 * recipe.latch_quantile:g}% of {fit['n_unstated']} unstated fit prompts;
+  {fit['cue_fired']:.1%} of fit cue tokens are above it. From the first token above it, the eraser is off for the
+  rest of the request (later forward passes included).
+"""
 
 
 def dev_sweep(model, tokenizer, info: ModelInfo, recipes: list[Recipe], out: Path, seed: int = 0,
               cues: bool = False) -> list[dict]:
-    """Build each recipe's pack (fit split) and measure it on the dev split: the numbers the card's table shows."""
+    """Build each recipe's pack (fit split) and measure it on the dev split and on the hand-written dev sets
+    (:data:`DEV_SETS`): the numbers the card's table shows."""
 
-    rows, baseline = [], {}
+    rows, baseline, latches = [], {}, {}
     states = gate_states(model, tokenizer, sorted({r.gate_layer for r in recipes}), seed, cues)
     stated = [p for p in stated_prompts(tokenizer, "dev", seed) + pronoun_cue_prompts("dev", seed) if p.target]
     for r in recipes:
-        pack, _ = build_readout_pack(model, tokenizer, info, out=out / "sweep", recipe=r, seed=seed, states=states)
+        pack, _ = build_readout_pack(model, tokenizer, info, out=out / "sweep", recipe=r, seed=seed, states=states,
+                                     latches=latches)
         rep = evaluate_bias(model, tokenizer, pack, split="dev", seed=seed, n_neutral=16, baseline=baseline)
         with suppressing(model, pack) as (rt, row):
             cue = [agreement(pronoun_logprobs(model, tokenizer, stated, runtime=rt, row=x), [p.target for p in stated])
                    .float().mean().item() for x in (0, row)]
+        hand = [evaluate_heldout(model, tokenizer, pack, name=n, reply_tokens=0) for n in DEV_SETS]
+        n_exp = sum(h.n_explicit_prompts for h in hand)
         rows.append({"recipe": r.describe(), "skew_change": rep.skew_change, "agreement_before": rep.agreement_before,
                      "agreement_after": rep.agreement_after, "cue_agreement_before": cue[0],
-                     "cue_agreement_after": cue[1], "ppl_ratio": rep.ppl_ratio})
+                     "cue_agreement_after": cue[1], "ppl_ratio": rep.ppl_ratio,
+                     "hand_skew_change": sum(h.skew_change for h in hand) / len(hand),
+                     "hand_agreement_before": sum(h.agreement_before * h.n_explicit_prompts for h in hand) / n_exp,
+                     "hand_agreement_after": sum(h.agreement_after * h.n_explicit_prompts for h in hand) / n_exp})
+        x = rows[-1]
         print(f"dev: {r.describe()}: skew {100 * rep.skew_change:+.1f}%, agreement {rep.agreement_before:.1%} → "
               f"{rep.agreement_after:.1%}, names/titles/pronoun cues {cue[0]:.1%} → {cue[1]:.1%}, "
-              f"perplexity ×{rep.ppl_ratio:.4f}", flush=True)
+              f"perplexity ×{rep.ppl_ratio:.4f}; hand-written dev sets: skew {100 * x['hand_skew_change']:+.1f}%, "
+              f"agreement {x['hand_agreement_before']:.1%} → {x['hand_agreement_after']:.1%}", flush=True)
     return rows
 
 
 def choose(recipes: list[Recipe], rows: list[dict], ppl: float = 1.05, agreement_drop: float = 0.05) -> Recipe:
-    """The recipe with the largest dev skew drop within the budgets (perplexity ×``ppl``, agreement within
-    ``agreement_drop``); if none fits, the one with the best agreement."""
+    """The recipe with the largest dev skew drop (dev split and hand-written dev sets, averaged) within the budgets
+    (perplexity ×``ppl``; each agreement within ``agreement_drop``); if none fits, the one with the best
+    agreement."""
     ok = [(r, x) for r, x in zip(recipes, rows, strict=True)
-          if x["ppl_ratio"] <= ppl and x["agreement_after"] >= x["agreement_before"] - agreement_drop
-          and x["cue_agreement_after"] >= x["cue_agreement_before"] - agreement_drop]
+          if x["ppl_ratio"] <= ppl and all(x[f"{k}_after"] >= x[f"{k}_before"] - agreement_drop
+                                           for k in ("agreement", "cue_agreement", "hand_agreement"))]
     if ok:
-        return min(ok, key=lambda rx: (rx[1]["skew_change"], rx[1]["ppl_ratio"]))[0]
+        return min(ok, key=lambda rx: (rx[1]["skew_change"] + rx[1]["hand_skew_change"], rx[1]["ppl_ratio"]))[0]
     return max(zip(recipes, rows, strict=True), key=lambda rx: rx[1]["agreement_after"])[0]
 
 
 def sweep_table(rows: list[dict], chosen: Recipe) -> str:
     head = ("| recipe | skew change | agreement (gendered nouns) | agreement (names, titles, pronoun cues) | "
-            "perplexity |\n|---|---|---|---|---|\n")
+            "perplexity | hand-written dev sets A, B: skew change | A, B: agreement |\n|---|---|---|---|---|---|---|\n")
     return head + "\n".join(
         f"| {'**' + x['recipe'] + '** (chosen)' if x['recipe'] == chosen.describe() else x['recipe']} | "
         f"{100 * x['skew_change']:+.1f}% | {x['agreement_before']:.1%} → {x['agreement_after']:.1%} | "
-        f"{x['cue_agreement_before']:.1%} → {x['cue_agreement_after']:.1%} | ×{x['ppl_ratio']:.4f} |" for x in rows)
+        f"{x['cue_agreement_before']:.1%} → {x['cue_agreement_after']:.1%} | ×{x['ppl_ratio']:.4f} | "
+        f"{100 * x['hand_skew_change']:+.1f}% | {x['hand_agreement_before']:.1%} → {x['hand_agreement_after']:.1%} |"
+        for x in rows)

@@ -106,13 +106,13 @@ def register(g: Group) -> None:
 
 def cmd_eval_bias(a: argparse.Namespace) -> int:
     from steering.pack import load_pack
-    from steerlab.eval.bias import HELDOUT_SETS, evaluate_bias, evaluate_heldout
+    from steerlab.eval.bias import DEV_SETS, HELDOUT_SETS, evaluate_bias, evaluate_heldout
     from steerlab.eval.bias_report import heldout_markdown, summary_table, write_report
 
     pack = load_pack(a.pack)
     model, tok = load_model(a.model)
     report = evaluate_bias(model, tok, pack, split=a.split)
-    heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS] if a.split == "test" else []
+    heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS + DEV_SETS] if a.split == "test" else []
     md, png = write_report(report, Path(a.out), invocation(), heldout)
     print(summary_table(report))
     for h in heldout:

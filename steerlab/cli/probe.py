@@ -58,8 +58,10 @@ def register(g: Group) -> None:
                    help="gender: plain LEACE (do not protect explicitly stated gender)")
     t.add_argument("--no-balance", dest="no_balance", action="store_true",
                    help="gender: clamp to the mean instead of the calibrated balanced point")
-    t.add_argument("--gate-layers", dest="gate_layers", default="20,24,27",
+    t.add_argument("--gate-layers", dest="gate_layers", default="27",
                    help="gender readout: candidate layers of the stated-gender gate (chosen on dev)")
+    t.add_argument("--latch-layers", dest="latch_layers", default="none,9,18",
+                   help="gender readout: candidate layers of the 'stated' latch, below the gate ('none': no latch)")
     t.add_argument("--erase", action="append", default=None,
                    help="gender readout: a candidate set of erase layers, e.g. 29 or 27,28,29 (repeat; default both)")
     t.add_argument("--gate-cues", dest="gate_cues", action="store_true",
@@ -153,19 +155,20 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     """Conditional readout eraser: sweep recipes on dev, build the chosen one on fit, measure on test and on the
     hand-written held-out set, write the card (what `steer eval bias` reproduces)."""
     from steerlab.build.gender_readout import Recipe, build_readout_pack, choose, dev_sweep, sweep_table
-    from steerlab.eval.bias import HELDOUT_SETS, evaluate_bias, evaluate_heldout
+    from steerlab.eval.bias import DEV_SETS, HELDOUT_SETS, evaluate_bias, evaluate_heldout
     from steerlab.eval.bias_report import heldout_markdown, summary_table
 
     command = invocation()
     erase = [tuple(int(x) for x in e.split(",")) for e in (a.erase or ["29", "27,28,29"])]
-    recipes = [Recipe(g, e, q) for g, e, q in itertools.product(
-        [int(x) for x in a.gate_layers.split(",")], erase, [float(x) for x in a.quantiles.split(",")])]
+    latch = [None if x == "none" else int(x) for x in a.latch_layers.split(",")]
+    recipes = [Recipe(g, e, q, latch_layer=x) for g, e, q, x in itertools.product(
+        [int(x) for x in a.gate_layers.split(",")], erase, [float(x) for x in a.quantiles.split(",")], latch)]
     with tempfile.TemporaryDirectory(prefix="gender-sweep-") as tmp:  # candidates never land in a packs root
         rows = dev_sweep(model, tok, info, recipes, Path(tmp), cues=a.gate_cues)
     best = choose(recipes, rows)
     pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, cues=a.gate_cues)
     report = evaluate_bias(model, tok, pack)
-    heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS]
+    heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS + DEV_SETS]
     sets = "\n".join(heldout_markdown(h).replace("## ", "### ") for h in heldout)
     extra = (f"\n## Measured\nReproduce with `steer eval bias --pack {a.out} --out docs/eval`.\n\n"
              f"### Test split of `steerlab/build/bias_data.py` (never used to fit or choose)\n{summary_table(report)}\n\n"

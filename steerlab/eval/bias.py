@@ -310,7 +310,10 @@ class HeldoutReport:
         return self.skew_after / self.skew_before - 1
 
 
-HELDOUT_SETS = ("gender_heldout", "gender_heldout_b")  # modules of steerlab.eval.data
+# modules of steerlab.eval.data. Sets A and B are dev sets now: their results were seen while recipes were built
+# (the readout recipe is chosen on them); set C was written before the latch recipe and is read by no builder/sweep.
+DEV_SETS = ("gender_heldout", "gender_heldout_b")
+HELDOUT_SETS = ("gender_heldout_c",)
 
 
 def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, name: str = "gender_heldout",

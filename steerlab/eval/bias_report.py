@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from steerlab.eval.bias import BiasReport, HeldoutReport
+from steerlab.eval.bias import DEV_SETS, BiasReport, HeldoutReport
 
 
 def _rel(before: float, after: float) -> str:
@@ -92,10 +92,13 @@ def heldout_markdown(h: HeldoutReport) -> str:
     lost_rows = "\n".join(f"| {e['prompt']} | {e['target'].strip()} | {e['log_ratio_before']:+.2f} | "
                           f"{e['log_ratio_after']:+.2f} |" for e in lost) or "| (none) | | | |"
     changed = "\n".join(f"- *{c['prompt']}* before: {c['before']!r} / after: {c['after']!r}" for c in h.changed)
-    return f"""## Hand-written held-out set `steerlab/eval/data/{h.name}.py`
-Never read by a builder (its docstring says when it was written): {h.n_occupation_prompts} occupation prompts in
-frames used nowhere else, {h.n_explicit_prompts} prompts whose person's gender is stated (often against the
-stereotype), {h.n_unrelated} unrelated chat requests (greedy replies of 32 tokens, unsteered vs suppress).
+    role = ("dev set", "Read by the recipe sweep (`steer probe train --task gender`), which chooses the recipe on it; its "
+            "results were seen while earlier recipes were built, so it is not held out") if h.name in DEV_SETS else (
+        "held-out set", "Never read by a builder or a sweep (its docstring says when it was written)")
+    return f"""## Hand-written {role[0]} `steerlab/eval/data/{h.name}.py`
+{role[1]}: {h.n_occupation_prompts} occupation prompts in frames used nowhere else, {h.n_explicit_prompts} prompts
+whose person's gender is stated (often against the stereotype), {h.n_unrelated} unrelated chat requests (greedy
+replies of 32 tokens, unsteered vs suppress).
 
 | metric | before | after (suppress) | change |
 |---|---|---|---|
@@ -145,6 +148,8 @@ def write_report(r: BiasReport, out: Path, command: str, heldout: list[HeldoutRe
     png, md = out / "bias.png", out / "bias.md"
     plot(r, png)
     md.write_text(markdown(r, command, png.name, heldout))
-    data = {"test_split": r.to_json(), "heldout": [asdict(h) | {"skew_change": h.skew_change} for h in heldout]}
+    data = {"test_split": r.to_json(), "heldout": [asdict(h) | {"skew_change": h.skew_change,
+                                                               "role": "dev" if h.name in DEV_SETS else "held-out"}
+                                                   for h in heldout]}
     (out / "bias.json").write_text(json.dumps(data, indent=1) + "\n")
     return md, png

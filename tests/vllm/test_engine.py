@@ -67,14 +67,19 @@ def test_parity_with_hf_engine(loop, vengine, hf):
         assert run.last.positions["gg-multi/bridge"] >= len(run.token_ids), eng
 
 
-def test_conditional_pack_matches_hf(loop, vengine, hf):
-    """The gender pack is conditional (its gate is read at layer 27 and gates layers 27-29 in the same forward):
-    the vLLM worker's static gate buffer gives what the HF engine's per-forward gates give."""
-    prompt = "Complete the sentence with one short clause: The surgeon walked in, and"
+@pytest.mark.parametrize("prompt", ["Complete the sentence with one short clause: The surgeon walked in, and",
+                                    "Complete the sentence: My aunt is a surgeon. When she walked in,"])
+def test_conditional_pack_matches_hf(loop, vengine, hf, prompt):
+    """The gender pack is conditional (its gate is read at layer 27 and gates its later sites in the same forward)
+    with a latch read at an earlier layer and carried from pass to pass: the vLLM worker's static gate and latch
+    buffers give what the HF engine's per-forward state gives, with and without a stated gender."""
     runs = [loop.run(vcollect(e, prompt, cfg(e, "gender"), max_tokens=16)) for e in (vengine, hf)]
     assert assert_greedy_agree(*runs) >= 4
+    monitors = {f"gender/{f.name}" for f in hf.runtime.packs["gender"].manifest.features[1:]}  # gate (and latch)
     for r in runs:
-        assert set(r.last.monitors) == {"gender/unstated"}  # the bare pack: suppress + its gate's monitor
+        assert set(r.last.monitors) == monitors  # the bare pack: suppress + monitors of what it reads
+    if "aunt" in prompt:  # the latch read the stated gender, in both engines at the same token
+        assert len({r.last.monitors["gender/stated"]["first_token"] for r in runs}) == 1
 
 
 def test_prompt_only_feature_matches_hf(loop, vengine, hf):
