@@ -65,6 +65,11 @@ def cmd_pack_inspect(a: argparse.Namespace) -> int:
     print(f"  model {m.model.name} ({m.model.architecture}, d={m.model.d_model}, layers={m.model.num_layers})")
     sites = ", ".join(f"{s.layer} {s.point}" for s in m.all_sites)
     print(f"  format v{m.format_version}; site layer {sites}; encoder {m.encoder.kind}; tensor rows {p.W_dec.shape[0]}")
+    if (c := m.condition) is not None:
+        latch = (f"; latched off for the rest of a request once {c.latch.feature} (layer "
+                 f"{m.all_sites[c.latch.site].layer}) > {c.latch.threshold:.4g}") if c.latch else ""
+        print(f"  condition: edits only where {c.feature} (layer {m.all_sites[c.site].layer}) is {c.apply_when} "
+              f"{c.threshold:.4g}{latch}")
     for f in m.features:
         print(f"  - {f.name}: {f.label!r} default {f.default_op}={f.default_value} max_activation={f.max_activation:.4g}"
               f" threshold={f.threshold} action={f.action}")

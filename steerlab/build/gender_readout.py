@@ -218,7 +218,7 @@ def build_readout_pack(model, tokenizer, info: ModelInfo, *, out: Path, recipe: 
     if latch is not None:
         condition["latch"] = {"feature": LATCH, "threshold": latch[2], "site": sites.index(recipe.latch_layer)}
     manifest = {
-        "id": PACK_ID, "version": "2",
+        "id": PACK_ID, "version": "3" if latch else "2",
         "title": "Gender: conditional he/she readout eraser",
         "description": ("Suppress removes the he/she readout direction from the last layers, so occupation prompts "
                         "give he and she the same probability, only at tokens where the 'unstated' probe says a "
@@ -252,16 +252,19 @@ def build_readout_pack(model, tokenizer, info: ModelInfo, *, out: Path, recipe: 
 
 
 def card(recipe: Recipe, fit: dict, command: str, extra: str) -> str:
+    latched = (" and, once any token of the request has read above its threshold on `gender/stated` (a probe of "
+               "gendered words: names, titles, pronouns, gendered nouns), not at all for the rest of the request"
+               if recipe.latch_layer is not None else "")
     return f"""# Gender: conditional he/she readout eraser (`gender/gender`, gated by `gender/unstated`)
 
 Suppress removes the he/she readout direction at the last layers, so he and she become equally likely, **only
 where a pronoun is due for a person whose gender was not stated**: the pack's `condition` reads `gender/unstated`
-(a probe) at its read site and lets the eraser act only at tokens whose reading is above the threshold. Default
-op: suppress (`X-Steering: gender`).
+(a probe) and lets the eraser act only at tokens whose reading is above the threshold{latched}. Default op:
+suppress (`X-Steering: gender`).
 
 ## How it was built
 - Command: `{command}`
-- Recipe ({recipe.describe()}), chosen on the dev split (table below).
+- Recipe ({recipe.describe()}), chosen on the dev split and the hand-written dev sets A and B (table below).
 - Eraser: `v = γ ⊙ (W_U[' he'] − W_U[' she'])`, unit (`γ`: the final RMSNorm weight), as a probe feature with
   `W_dec = W_enc = v`: suppress removes the component along `v`, so `logit(he) = logit(she)` after the last layer.
 - Gate: class-balanced logistic regression (L2 {recipe.l2}) on the residual at layer {recipe.gate_layer}: open =

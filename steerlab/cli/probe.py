@@ -166,16 +166,18 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     with tempfile.TemporaryDirectory(prefix="gender-sweep-") as tmp:  # candidates never land in a packs root
         rows = dev_sweep(model, tok, info, recipes, Path(tmp), cues=a.gate_cues)
     best = choose(recipes, rows)
-    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, cues=a.gate_cues)
+    latches: dict = {}  # the latch's token states, shared by the two builds below
+    pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, cues=a.gate_cues,
+                                 latches=latches)
     report = evaluate_bias(model, tok, pack)
     heldout = [evaluate_heldout(model, tok, pack, name=n) for n in HELDOUT_SETS + DEV_SETS]
     sets = "\n".join(heldout_markdown(h).replace("## ", "### ") for h in heldout)
     extra = (f"\n## Measured\nReproduce with `steer eval bias --pack {a.out} --out docs/eval`.\n\n"
              f"### Test split of `steerlab/build/bias_data.py` (never used to fit or choose)\n{summary_table(report)}\n\n"
-             f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and both agreements within "
+             f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and all three agreements within "
              f"5 points)\n{sweep_table(rows, best)}\n")
     pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra,
-                                 cues=a.gate_cues)
+                                 cues=a.gate_cues, latches=latches)
     print(summary_table(report))
     print(sets)
     return 0

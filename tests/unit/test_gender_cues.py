@@ -37,3 +37,21 @@ def test_cue_prompts_state_both_genders_and_have_unstated_twins():
         if p.target is None:
             assert not re.search(r"\b(she|he|her|his|herself|himself|Mrs?|Ms|Miss|Sir|Dame)\b", p.text), p.text
     assert cue_prompts() == prompts  # seeded
+
+
+def test_latch_labels_mark_cue_words_and_leave_out_what_follows():
+    """The latch probe's token labels: tokens of a listed gendered word are positive, tokens before the first one
+    negative, tokens after it (and the attention sink) left out; words bias_data holds out are not listed."""
+    from steerlab.build.gender_latch import cue_pattern, token_labels
+
+    pattern = cue_pattern()
+    for word in ("Emma", "sister", "Mrs", "his", "herself", "Sir"):
+        assert pattern.search(f"x {word} y"), word
+    held = {w for split in ("dev", "test") for pair in bias_data.GENDERED_PAIRS[split] for w in pair}
+    held |= {n for split in ("dev", "test") for pair in bias_data.STATED_NAMES[split] for n in pair}
+    assert not [w for w in held if pattern.search(f"x {w} y")]
+    assert not pattern.search("The nurse said that the engineer (emmanuel) was late")  # whole words only
+    text = "The pilot and his dog ran"
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]  # one token per word, for the test
+    assert token_labels(words, text, pattern) == [-1, 0, 0, 1, -1, -1]
+    assert token_labels(words[:3], "The pilot and", pattern) == [-1, 0, 0]
