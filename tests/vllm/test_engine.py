@@ -68,7 +68,7 @@ def test_parity_with_hf_engine(loop, vengine, hf):
 
 
 @pytest.mark.parametrize("prompt", ["Complete the sentence with one short clause: The surgeon walked in, and",
-                                    "Complete the sentence: My aunt is a surgeon. When she walked in,"])
+                                    "Write two sentences about my aunt, a surgeon, and her day at work."])
 def test_conditional_pack_matches_hf(loop, vengine, hf, prompt):
     """The gender pack is conditional (its gate is read at layer 27 and gates its later sites in the same forward)
     with a latch read at an earlier layer and carried from pass to pass: the vLLM worker's static gate and latch
@@ -79,7 +79,8 @@ def test_conditional_pack_matches_hf(loop, vengine, hf, prompt):
     for r in runs:
         assert set(r.last.monitors) == monitors  # the bare pack: suppress + monitors of what it reads
     if "aunt" in prompt:  # the latch read the stated gender, in both engines at the same token
-        assert len({r.last.monitors["gender/stated"]["first_token"] for r in runs}) == 1
+        firsts = {r.last.monitors["gender/stated"]["first_token"] for r in runs}
+        assert len(firsts) == 1 and None not in firsts, firsts
 
 
 def test_prompt_only_feature_matches_hf(loop, vengine, hf):
