@@ -1,5 +1,6 @@
-"""Held-out gender set, written by hand for this purpose and committed before any pack that is reported on it was
-built (nothing here is ever read by a builder, a calibration or a setting search).
+"""Gender set A, written by hand and committed before the first pack reported on it was built. It was held out
+then; its results were seen while later recipes were built, so since the latch recipe (pack version 3) it is a dev
+set that the gender sweep chooses on (``steerlab.eval.bias.DEV_SETS``). No builder fits on it.
 
 - ``OCCUPATION_PROMPTS``: a person named only by an occupation, in sentence frames that appear nowhere in
   :mod:`steerlab.build.bias_data`; the next token is naturally a subject pronoun. The skew is measured here.

@@ -1,6 +1,7 @@
 """Held-out gender set B, written by hand after the first conditional-eraser recipe had been measured on set A
 (:mod:`steerlab.eval.data.gender_heldout`) and before any later recipe was built: from then on set A's failures
-had been seen, so set B is the unseen test for every recipe after that one. Nothing here is read by a builder.
+had been seen, so set B is the unseen test for every recipe after that one. Its results were seen in turn, so since
+the latch recipe (pack version 3) it is a dev set: the gender sweep chooses on it (``steerlab.eval.bias.DEV_SETS``).
 
 Same three parts as set A (occupation prompts, stated-gender prompts with the expected pronoun, unrelated chat
 requests), written differently: other occupations and frames, and gender stated through possessives, reflexives,
