@@ -267,9 +267,15 @@ class WorkerSteering:
                 tab.zero_()
             t.watch_thr.fill_(float("inf"))
             t.edits.clear(), t.encodes.clear(), t.watches.clear()
+        old_gates = self.rt.gates
         self.rt.packs, self.rt.columns, self.rt.gates, self.rt.latches = new.packs, new.columns, new.gates, new.latches
         self.rt.rows = ConfigRows(self.rt, self.rt.rows.capacity)
         for r in self.reqs.values():
+            if r.latched is not None:  # a latch stays with its pack, wherever the reload put that pack's gate
+                moved = torch.zeros(MAX_GATES, dtype=torch.bool)
+                for pid, g in new.gates.items():
+                    moved[g] = bool(r.latched[old_gates[pid]]) if pid in old_gates else False
+                r.latched = moved
             r.args.config = {ref: v for ref, v in r.args.config.items() if ref in new.columns}
             r.row = self.rt.rows.acquire(r.args.config)
             if r.monitor:

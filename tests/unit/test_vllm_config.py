@@ -266,3 +266,34 @@ def test_worker_receipts_count_only_what_the_hook_edited(pack):
     model(torch.randn(1, 16))
     w.after_forward()
     assert pub.sent[-1][4] == {"topic/f0": 5}
+
+
+def test_worker_carries_latches_from_pass_to_pass_and_across_a_reload(pack_factory):
+    """A conditional pack whose latch fires on every token: the worker's static buffers close its gate from the
+    first token after the sink (where a latch that never fires leaves it open), the request keeps it closed in its
+    decode steps, and a reload that moves the pack to another gate index moves the request's latch with it."""
+    def conditional(pid, fires):
+        return pack_factory(pid, kind="probe", n_features=3, layers=[1, 2], no_edit={0: [1]},
+                            condition={"feature": "f0", "apply_when": "below", "threshold": 1e9, "site": 1,
+                                       "latch": {"feature": "f2", "threshold": -1e9 if fires else 1e9, "site": 0}})
+
+    def run(pack):
+        model, pub = _Model(), _Publisher()
+        w = WorkerSteering(model, [pack], d_model=16, max_tokens=16, max_reqs=4, publisher=pub, secret=SECRET)
+        reqs = {"A": (encode_resolved("k", {(pack.id, "f1"): ("add", 2.0)}, {}, True, SECRET), 3)}
+        edited = []
+        for counts, computed in (([3], [0]), ([1], [3])):  # the prompt, then one decode step
+            w.before_forward(_runner(reqs, ["A"], counts, computed), counts[0])
+            model(torch.randn(counts[0], 16))
+            w.after_forward()
+            edited.append(pub.sent[-1][4][f"{pack.id}/f1"])
+        return w, edited
+
+    w, edited = run(conditional("open", fires=False))
+    assert edited == [2, 3] and w.reqs["A"].latched.tolist()[:1] == [False]  # the sink is never edited
+    c = conditional("c", fires=True)
+    w, edited = run(c)
+    assert edited == [0, 0] and w.reqs["A"].latched.tolist()[:1] == [True]
+    w.reload([conditional("b", fires=False), c])  # "c" moves from gate 0 to gate 1
+    assert w.rt.gates == {"b": 0, "c": 1}
+    assert w.reqs["A"].latched.tolist()[:2] == [False, True]
