@@ -164,10 +164,9 @@ class _Publisher:
 def test_worker_maps_tokens_to_rows_spares_the_sink_and_reports_monitors(pack):
     model, pub = _Model(), _Publisher()
     w = WorkerSteering(model, [pack], d_model=16, max_tokens=64, max_reqs=4, publisher=pub, secret=SECRET)
-    ref = SteeringRuntime([pack], 16)
-    thr = ref.column(("topic", "f2")).threshold
+    thr = 0.0  # the monitor's threshold, as the request sets it (not the pack's default)
     add = encode_resolved("a", {("topic", "f0"): ("add", 2.0)}, {}, False, SECRET)
-    mon = encode_resolved("m", {("topic", "f2"): ("monitor", 0.0)}, {}, True, SECRET)
+    mon = encode_resolved("m", {("topic", "f2"): ("monitor", thr)}, {}, True, SECRET)
     reqs = {"A": (add, 3), "B": (None, 2), "M": (mon, 4)}
     # step 1: prefills in batch order B, A, M (not arrival order)
     runner = _runner(reqs, ["B", "A", "M"], [2, 3, 4], [0, 0, 0])
@@ -175,7 +174,7 @@ def test_worker_maps_tokens_to_rows_spares_the_sink_and_reports_monitors(pack):
     rows = w.row_buf[:12].tolist()
     ra, rm = w.reqs["A"].row, w.reqs["M"].row
     assert rows == [0, 0, 0, ra, ra, 0, rm, rm, rm, 0, 0, 0]  # each request's first token is its attention sink
-    x = torch.randn(12, 16)
+    x = torch.randn(12, 16, generator=torch.Generator().manual_seed(0))
     model(x)
     w.after_forward()
     key, computed, _, summary, _ = pub.sent[-1]
