@@ -268,6 +268,7 @@ class WorkerSteering:
             t.watch_thr.fill_(float("inf"))
             t.edits.clear(), t.encodes.clear(), t.watches.clear()
         old_gates = self.rt.gates
+        self.latch.reset()  # nothing latched until the next pass seeds it (a pack set without latches never does)
         self.rt.packs, self.rt.columns, self.rt.gates, self.rt.latches = new.packs, new.columns, new.gates, new.latches
         self.rt.rows = ConfigRows(self.rt, self.rt.rows.capacity)
         for r in self.reqs.values():
