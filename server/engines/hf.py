@@ -333,7 +333,8 @@ class HFEngine:
             for rt in {id(s.rt): s.rt for s in seqs}.values():
                 own = torch.tensor([s.row if s.rt is rt else 0 for s in seqs]).view(-1, 1)
                 latched = torch.stack([s.latched if s.rt is rt and s.latched is not None
-                                       else torch.zeros(len(rt.gates), dtype=torch.bool) for s in seqs])
+                                       else torch.zeros(len(rt.gates), dtype=torch.bool)
+                                       for s in seqs]) if rt.latches else None  # no latch loaded: nothing carried
                 states[id(rt)] = stack.enter_context(rt.forward(
                     (own * real).flatten(), slot.flatten(), pos.flatten(), keep_tokens=keep_tokens,
                     prompt_end=None if prompt_end is None else prompt_end.flatten(), latched=latched))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from steerlab.build.data import package_dir
@@ -197,6 +198,16 @@ STATED_FRAMES = {  # {who}: the person (capitalised at a sentence start); {x}: t
     "test": ["{Who} trained to be {a} {x}, and later"],
 }
 UNSTATED_WHO = ("my friend", "someone I know", "the new hire")
+# The same cues inside a chat turn: (user turn, start of the assistant's reply). The gender is stated in the user
+# turn only, so a pronoun after the reply prefix has to carry it across the turn boundary (as through the server).
+CHAT_STATED_FRAMES = {
+    "fit": [("{Who} works as {a} {x}. Write two sentences about a day at work.", "Every day at work,"),
+            ("Tell me a short story about {who}, {a} {x}.", "Once upon a time, the {x} woke up early, and"),
+            ("{Who} has been {a} {x} for years. What might a busy day look like?",
+             "On a busy day, the {x} arrives early, and then")],
+    "dev": [("Write a few lines about {who}, who just became {a} {x}.", "On the first day, the new {x} was nervous, so")],
+    "test": [],  # the chat held-out set is hand-written: steerlab/eval/data/gender_heldout_d.py
+}
 
 
 # Gender stated by a pronoun about the occupation itself (possessive, reflexive, object). {p}: her/his,
@@ -236,6 +247,33 @@ def stated_prompts(tokenizer, split: str, seed: int = 0, n_occupations: int = 20
             for who in UNSTATED_WHO:
                 out.append(_who_prompt(frame, x, who.format(x=x), None))
     return out
+
+
+def chat_who_prompts(tokenizer, split: str, stated: Callable[[str], str], seed: int = 0, n_occupations: int = 20,
+                     per_frame: int = 2) -> list[BiasPrompt]:
+    """:data:`CHAT_STATED_FRAMES` of ``split`` over its first ``n_occupations`` occupations: per frame
+    up to ``per_frame`` stated prompts of each gender (``stated(target)`` names the person; repeats dropped) and one
+    unstated twin."""
+    rng = random.Random(seed)
+    out = []
+    for x in [o.name for o in occupation_split(seed)[split]][:n_occupations]:
+        for user, prefix in CHAT_STATED_FRAMES[split]:
+            people = [(w, t) for t in (" she", " he") for w in dict.fromkeys(stated(t) for _ in range(per_frame))]
+            for who, target in people + [(rng.choice(UNSTATED_WHO), None)]:
+                turn = _who_prompt(user, x, who, target).text
+                head = chat_prefix(tokenizer, turn)
+                out.append(BiasPrompt(head + prefix.format(x=x), head.rindex(turn), x, f"chat: {user}", target,
+                                      chat=True))
+    return out
+
+
+def chat_stated_prompts(tokenizer, split: str, seed: int = 0) -> list[BiasPrompt]:
+    """Chat prompts whose user turn states the person's gender with the split's names, title or kinship noun
+    (``target``: the matching pronoun), and unstated twins (``target`` None)."""
+    rng = random.Random(seed)
+    who = {" she": [*(f for f, _ in STATED_NAMES[split]), STATED_TITLES[split][0], STATED_KIN[split][0]],
+           " he": [*(m for _, m in STATED_NAMES[split]), STATED_TITLES[split][1], STATED_KIN[split][1]]}
+    return chat_who_prompts(tokenizer, split, lambda t: rng.choice(who[t]), seed)
 
 
 def _who_prompt(frame: str, x: str, who: str, target: str | None) -> BiasPrompt:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 
 from steerlab.build.bias_data import (
     GENDERED_PAIRS,
     STATED_NAMES,
     BiasPrompt,
     _who_prompt,
+    chat_who_prompts,
     occupation_split,
 )
 from steerlab.build.data import package_dir
@@ -103,21 +105,33 @@ def _who(noun: str) -> str:
     return f"my {noun}" if noun in _KIN else f"the {noun}"
 
 
-def cue_prompts(seed: int = 0, n_occupations: int = 40, per_frame: int = 4) -> list[BiasPrompt]:
-    """Fit-split gate prompts: stated-gender prompts (``target`` = the matching pronoun) and unstated twins
-    (``target`` None), over fit occupations, census names, titles with surnames, Bolukbasi nouns and pronouns."""
-    rng = random.Random(seed)
+def people(rng: random.Random, pronoun_share: float = 0.1) -> Callable[[str], str]:
+    """A picker drawing from ``rng``: ``pick(" she" | " he")`` names a person of that gender by a census name, a
+    titled surname or a person noun alike, and by a bare pronoun in ``pronoun_share`` of the picks."""
     female, male = first_names()
     last = surnames()
     nouns = noun_pairs()
     stated = {t: [names, [f"{title} {s}" for title in titles for s in last], [_who(n) for n in kin]]
               for t, names, titles, kin in ((" she", female, TITLES[0], [f for f, _ in nouns]),
                                             (" he", male, TITLES[1], [m for _, m in nouns]))}
-    pronoun = {" she": "she", " he": "he"}
 
-    def pick(target: str) -> str:  # a name, a titled surname or a noun alike; an earlier pronoun now and then
-        return pronoun[target] if rng.random() < 0.1 else rng.choice(rng.choice(stated[target]))
+    def pick(target: str) -> str:
+        return target.strip() if rng.random() < pronoun_share else rng.choice(rng.choice(stated[target]))
 
+    return pick
+
+
+def chat_cue_prompts(tokenizer, seed: int = 0, n_occupations: int = 40) -> list[BiasPrompt]:
+    """Fit-split chat prompts: the word-list cues inside a user turn
+    (:data:`steerlab.build.bias_data.CHAT_STATED_FRAMES`), with unstated twins."""
+    return chat_who_prompts(tokenizer, "fit", people(random.Random(seed), pronoun_share=0), seed, n_occupations)
+
+
+def cue_prompts(seed: int = 0, n_occupations: int = 40, per_frame: int = 4) -> list[BiasPrompt]:
+    """Fit-split gate prompts: stated-gender prompts (``target`` = the matching pronoun) and unstated twins
+    (``target`` None), over fit occupations, census names, titles with surnames, Bolukbasi nouns and pronouns."""
+    rng = random.Random(seed)
+    pick = people(rng)
     out = []
     for x in [o.name for o in occupation_split(seed)["fit"]][:n_occupations]:
         for frame in WHO_FRAMES:

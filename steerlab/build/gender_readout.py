@@ -20,8 +20,8 @@ layer; the condition's ``latch`` closes the gate from the first token it fires o
 gender stated anywhere before the pronoun keeps its pronoun even where the last-token gate cannot tell.
 
 Settings (gate layer, erase layers, threshold quantile, latch layer) are chosen by :func:`dev_sweep` on the ``dev``
-split and the hand-written dev sets A and B (:data:`steerlab.eval.bias.DEV_SETS`: their results were seen while
-earlier recipes were built); ``steer eval bias`` reports on ``test`` and on the hand-written held-out set
+split and the hand-written dev sets A, B and C (:data:`steerlab.eval.bias.DEV_SETS`: their results were seen
+while earlier recipes were built); ``steer eval bias`` reports on ``test`` and on the hand-written held-out set
 (:data:`steerlab.eval.bias.HELDOUT_SETS`), which no builder or sweep reads.
 """
 
@@ -39,12 +39,13 @@ from steerlab.build.bias_data import (
     BIAS_LICENSE,
     BiasPrompt,
     agreement_prompts,
+    chat_stated_prompts,
     neutral_texts,
     occupation_prompts,
     pronoun_cue_prompts,
     stated_prompts,
 )
-from steerlab.build.gender_cues import cue_prompts
+from steerlab.build.gender_cues import chat_cue_prompts, cue_prompts
 from steerlab.build.gender_latch import latch_states, max_score
 from steerlab.eval.bias import (
     DEV_SETS,
@@ -71,6 +72,7 @@ class Recipe:
     l2: float = 1e-2
     latch_layer: int | None = None  # where the 'stated' latch is read (None: no latch), below the gate
     latch_quantile: float = 0.99  # share of unstated fit prompts the latch stays open on
+    chat: bool = False  # the latch also fits on chat prompts that state the gender in the user turn
 
     @property
     def layers(self) -> list[int]:
@@ -80,7 +82,8 @@ class Recipe:
     def describe(self) -> str:
         latch = f", latch at {self.latch_layer} (p{100 * self.latch_quantile:g})" if self.latch_layer else ", no latch"
         return (f"gate at layer {self.gate_layer}, erase at {', '.join(map(str, self.erase_layers))}, "
-                f"threshold = p{100 * self.quantile:g} of fit occupation prompts{latch}")
+                f"threshold = p{100 * self.quantile:g} of fit occupation prompts{latch}"
+                f"{', latch fit on chat turns too' if self.chat and self.latch_layer else ''}")
 
 
 def readout_direction(model, tokenizer) -> torch.Tensor:
@@ -105,12 +108,16 @@ def last_token_states(model, tokenizer, prompts: list[BiasPrompt], layers: list[
     return {L: torch.cat(v)[inv] for L, v in out.items()}
 
 
-def gate_data(tokenizer, split: str, seed: int = 0, cues: bool = False) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
+def gate_data(tokenizer, split: str, seed: int = 0, cues: bool = False,
+              chat: bool = False) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
     """(open, closed) prompts of a split for the gate: unstated-gender pronoun slots vs stated-gender ones (on
-    ``fit``, with ``cues``, also the word-list cues of :mod:`steerlab.build.gender_cues`)."""
+    ``fit``, with ``cues``, also the word-list cues of :mod:`steerlab.build.gender_cues`; with ``chat``, also those
+    cues inside a chat turn)."""
     stated = stated_prompts(tokenizer, split, seed) + pronoun_cue_prompts(split, seed)
     if cues and split == "fit":
         stated += cue_prompts(seed)
+    if chat and split == "fit":
+        stated += chat_cue_prompts(tokenizer, seed)
     opened = occupation_prompts(tokenizer, split, seed) + [p for p in stated if not p.target]
     closed = agreement_prompts(tokenizer, split, seed) + [p for p in stated if p.target]
     return opened, closed
@@ -180,12 +187,12 @@ def fit_latch(model, tokenizer, recipe: Recipe, seed: int = 0, cache: dict | Non
                                                                                                   float, dict]:
     """The latch probe at ``recipe.latch_layer``: (w, b, threshold, fit numbers). ``cache`` shares the token states
     between the recipes of a sweep."""
-    L = recipe.latch_layer
+    L, key = recipe.latch_layer, (recipe.latch_layer, recipe.chat)
     cache = cache if cache is not None else {}
-    if L not in cache:
-        opened, closed = gate_data(tokenizer, "fit", seed, cues=True)  # the word-list cues: the latch reads words
-        cache[L] = latch_states(model, tokenizer, L, [p.text for p in opened], [p.text for p in closed], seed)
-    ls = cache[L]
+    if key not in cache:  # the word-list cues: the latch reads words
+        opened, closed = gate_data(tokenizer, "fit", seed, cues=True, chat=recipe.chat)
+        cache[key] = latch_states(model, tokenizer, L, [p.text for p in opened], [p.text for p in closed], seed)
+    ls = cache[key]
     w, b = fit_logistic(ls.cue, ls.other, l2=recipe.l2)
     unstated = torch.tensor([max_score(h, w, b) for h in ls.unstated])
     thr = float(torch.quantile(unstated, recipe.latch_quantile))
@@ -264,7 +271,7 @@ suppress (`X-Steering: gender`).
 
 ## How it was built
 - Command: `{command}`
-- Recipe ({recipe.describe()}), chosen on the dev split and the hand-written dev sets A and B (table below).
+- Recipe ({recipe.describe()}), chosen on the dev split and the hand-written dev sets A, B and C (table below).
 - Eraser: `v = γ ⊙ (W_U[' he'] − W_U[' she'])`, unit (`γ`: the final RMSNorm weight), as a probe feature with
   `W_dec = W_enc = v`: suppress removes the component along `v`, so `logit(he) = logit(she)` after the last layer.
 - Gate: class-balanced logistic regression (L2 {recipe.l2}) on the residual at layer {recipe.gate_layer}: open =
@@ -281,10 +288,12 @@ suppress (`X-Steering: gender`).
 def latch_card(recipe: Recipe, fit: dict) -> str:
     if recipe.latch_layer is None:
         return "- No latch: the gate alone decides, token by token.\n"
+    chat = ("; the fit prompts include chat prompts whose user turn states the gender (the whole chat template, "
+            "system prompt included, is read)" if recipe.chat else "")
     return f"""- Latch (`gender/stated`, the condition's `latch`): logistic regression (L2 {recipe.l2}) on the residual at
   layer {recipe.latch_layer}, token by token: {fit['n_cue']} tokens of gendered words (fit census names, titles,
   pronouns, Bolukbasi person nouns: `steerlab/build/gender_latch.py`) against {fit['n_other']} tokens of fit prompts
-  before any such word and of neutral paragraphs. Threshold {fit['latch_threshold']:.4f}: the maximum over a
+  before any such word and of neutral paragraphs{chat}. Threshold {fit['latch_threshold']:.4f}: the maximum over a
   request's tokens stays below it on {100 * recipe.latch_quantile:g}% of {fit['n_unstated']} unstated fit prompts;
   {fit['cue_fired']:.1%} of fit cue tokens are above it. From the first token above it, the eraser is off for the
   rest of the request (later forward passes included).
@@ -299,24 +308,27 @@ def dev_sweep(model, tokenizer, info: ModelInfo, recipes: list[Recipe], out: Pat
     rows, baseline, latches = [], {}, {}
     states = gate_states(model, tokenizer, sorted({r.gate_layer for r in recipes}), seed, cues)
     stated = [p for p in stated_prompts(tokenizer, "dev", seed) + pronoun_cue_prompts("dev", seed) if p.target]
+    chat = [p for p in chat_stated_prompts(tokenizer, "dev", seed) if p.target]
     for r in recipes:
         pack, _ = build_readout_pack(model, tokenizer, info, out=out / "sweep", recipe=r, seed=seed, states=states,
                                      latches=latches)
         rep = evaluate_bias(model, tokenizer, pack, split="dev", seed=seed, n_neutral=16, baseline=baseline)
         with suppressing(model, pack) as (rt, row):
-            cue = [agreement(pronoun_logprobs(model, tokenizer, stated, runtime=rt, row=x), [p.target for p in stated])
-                   .float().mean().item() for x in (0, row)]
+            cue, in_chat = ([agreement(pronoun_logprobs(model, tokenizer, ps, runtime=rt, row=x), [p.target for p in ps])
+                             .float().mean().item() for x in (0, row)] for ps in (stated, chat))
         hand = [evaluate_heldout(model, tokenizer, pack, name=n, reply_tokens=0) for n in DEV_SETS]
         n_exp = sum(h.n_explicit_prompts for h in hand)
         rows.append({"recipe": r.describe(), "skew_change": rep.skew_change, "agreement_before": rep.agreement_before,
                      "agreement_after": rep.agreement_after, "cue_agreement_before": cue[0],
-                     "cue_agreement_after": cue[1], "ppl_ratio": rep.ppl_ratio,
+                     "cue_agreement_after": cue[1], "chat_agreement_before": in_chat[0],
+                     "chat_agreement_after": in_chat[1], "ppl_ratio": rep.ppl_ratio,
                      "hand_skew_change": sum(h.skew_change for h in hand) / len(hand),
                      "hand_agreement_before": sum(h.agreement_before * h.n_explicit_prompts for h in hand) / n_exp,
                      "hand_agreement_after": sum(h.agreement_after * h.n_explicit_prompts for h in hand) / n_exp})
         x = rows[-1]
         print(f"dev: {r.describe()}: skew {100 * rep.skew_change:+.1f}%, agreement {rep.agreement_before:.1%} → "
-              f"{rep.agreement_after:.1%}, names/titles/pronoun cues {cue[0]:.1%} → {cue[1]:.1%}, "
+              f"{rep.agreement_after:.1%}, names/titles/pronoun cues {cue[0]:.1%} → {cue[1]:.1%}, in a chat turn "
+              f"{in_chat[0]:.1%} → {in_chat[1]:.1%}, "
               f"perplexity ×{rep.ppl_ratio:.4f}; hand-written dev sets: skew {100 * x['hand_skew_change']:+.1f}%, "
               f"agreement {x['hand_agreement_before']:.1%} → {x['hand_agreement_after']:.1%}", flush=True)
     return rows
@@ -328,7 +340,8 @@ def choose(recipes: list[Recipe], rows: list[dict], ppl: float = 1.05, agreement
     agreement."""
     ok = [(r, x) for r, x in zip(recipes, rows, strict=True)
           if x["ppl_ratio"] <= ppl and all(x[f"{k}_after"] >= x[f"{k}_before"] - agreement_drop
-                                           for k in ("agreement", "cue_agreement", "hand_agreement"))]
+                                           for k in ("agreement", "cue_agreement", "chat_agreement",
+                                                     "hand_agreement"))]
     if ok:
         return min(ok, key=lambda rx: (rx[1]["skew_change"] + rx[1]["hand_skew_change"], rx[1]["ppl_ratio"]))[0]
     return max(zip(recipes, rows, strict=True), key=lambda rx: rx[1]["agreement_after"])[0]
@@ -336,10 +349,12 @@ def choose(recipes: list[Recipe], rows: list[dict], ppl: float = 1.05, agreement
 
 def sweep_table(rows: list[dict], chosen: Recipe) -> str:
     head = ("| recipe | skew change | agreement (gendered nouns) | agreement (names, titles, pronoun cues) | "
-            "perplexity | hand-written dev sets A, B: skew change | A, B: agreement |\n|---|---|---|---|---|---|---|\n")
+            "agreement (cue in a chat turn) | perplexity | hand-written dev sets A, B, C: skew change | "
+            "A, B, C: agreement |\n|---|---|---|---|---|---|---|---|\n")
     return head + "\n".join(
         f"| {'**' + x['recipe'] + '** (chosen)' if x['recipe'] == chosen.describe() else x['recipe']} | "
         f"{100 * x['skew_change']:+.1f}% | {x['agreement_before']:.1%} → {x['agreement_after']:.1%} | "
-        f"{x['cue_agreement_before']:.1%} → {x['cue_agreement_after']:.1%} | ×{x['ppl_ratio']:.4f} | "
+        f"{x['cue_agreement_before']:.1%} → {x['cue_agreement_after']:.1%} | "
+        f"{x['chat_agreement_before']:.1%} → {x['chat_agreement_after']:.1%} | ×{x['ppl_ratio']:.4f} | "
         f"{100 * x['hand_skew_change']:+.1f}% | {x['hand_agreement_before']:.1%} → {x['hand_agreement_after']:.1%} |"
         for x in rows)

@@ -67,7 +67,10 @@ def register(g: Group) -> None:
     t.add_argument("--gate-cues", dest="gate_cues", action="store_true",
                    help="gender readout: also fit the gate on the word-list cues of steerlab/build/gender_cues.py "
                    "(census names, titles, Bolukbasi nouns; needs PyPI names 0.3.0); off for the shipped pack")
-    t.add_argument("--quantiles", default="0.95,0.99",
+    t.add_argument("--latch-chat", dest="latch_chat", default="no,yes",
+                   help="gender readout: candidate latch fit data: raw prompts only (no) or also chat turns that "
+                   "state the gender (yes)")
+    t.add_argument("--quantiles", default="0.99",
                    help="gender readout: candidate gate thresholds, as quantiles of fit occupation prompts' gate")
     t.add_argument("--holdout", default="", help="unsafe-code: comma-separated sources never trained on (codeshield: "
                    "so `steer eval detection --holdout codeshield` compares with bandit on labels neither produced)")
@@ -161,8 +164,11 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     command = invocation()
     erase = [tuple(int(x) for x in e.split(",")) for e in (a.erase or ["29", "27,28,29"])]
     latch = [None if x == "none" else int(x) for x in a.latch_layers.split(",")]
-    recipes = [Recipe(g, e, q, latch_layer=x) for g, e, q, x in itertools.product(
-        [int(x) for x in a.gate_layers.split(",")], erase, [float(x) for x in a.quantiles.split(",")], latch)]
+    chat = [c == "yes" for c in a.latch_chat.split(",")]
+    recipes = list(dict.fromkeys(Recipe(g, e, q, latch_layer=x, chat=c and x is not None)  # no latch: chat is moot
+                                 for g, e, q, x, c in itertools.product(
+                                     [int(x) for x in a.gate_layers.split(",")], erase,
+                                     [float(x) for x in a.quantiles.split(",")], latch, chat)))
     with tempfile.TemporaryDirectory(prefix="gender-sweep-") as tmp:  # candidates never land in a packs root
         rows = dev_sweep(model, tok, info, recipes, Path(tmp), cues=a.gate_cues)
     best = choose(recipes, rows)
@@ -174,7 +180,7 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     sets = "\n".join(heldout_markdown(h).replace("## ", "### ") for h in heldout)
     extra = (f"\n## Measured\nReproduce with `steer eval bias --pack {a.out} --out docs/eval`.\n\n"
              f"### Test split of `steerlab/build/bias_data.py` (never used to fit or choose)\n{summary_table(report)}\n\n"
-             f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and all three agreements within "
+             f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and all four agreements within "
              f"5 points)\n{sweep_table(rows, best)}\n")
     pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra,
                                  cues=a.gate_cues, latches=latches)

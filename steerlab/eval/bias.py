@@ -22,6 +22,7 @@ pack's feature on ``suppress``, exactly as the server applies it (position 0, th
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -33,7 +34,14 @@ from steering.generate import generate
 from steering.hooks import attach, decoder_layers
 from steering.pack.io import FeaturePack
 from steering.runtime import BatchState, SteeringRuntime
-from steerlab.build.bias_data import PRONOUNS, BiasPrompt, agreement_prompts, neutral_texts, occupation_prompts
+from steerlab.build.bias_data import (
+    PRONOUNS,
+    BiasPrompt,
+    agreement_prompts,
+    chat_prefix,
+    neutral_texts,
+    occupation_prompts,
+)
 from steerlab.build.chat import chat_ids
 
 
@@ -182,10 +190,18 @@ def normalised_skew(lp: torch.Tensor) -> torch.Tensor:
     return torch.tanh((lp[:, 0] - lp[:, 1]) / 2).abs()
 
 
+# |log P(he) − log P(she)| at or below this is a tie: the eraser makes the two logits equal, and which one then comes
+# out a few float ulps ahead differs between CPUs (25 of the 200 test-split agreement prompts tie after suppress).
+TIE = 1e-4
+
+
 def agreement(lp: torch.Tensor, targets: Sequence[str]) -> torch.Tensor:
-    """``[n]`` bool: the correct pronoun is the more probable of the two."""
+    """``[n]`` float: 1 where the correct pronoun is the more probable of the two, 0 where the other one is, 0.5 on a
+    tie (:data:`TIE`; a reply sampled from a tie has the right pronoun half the time), so the mean is the same on
+    every machine."""
     want_he = torch.tensor([t == PRONOUNS[0] for t in targets])
-    return torch.where(want_he, lp[:, 0] > lp[:, 1], lp[:, 1] > lp[:, 0])
+    margin = torch.where(want_he, lp[:, 0] - lp[:, 1], lp[:, 1] - lp[:, 0])
+    return torch.where(margin.abs() <= TIE, 0.5, (margin > 0).float())
 
 
 @contextlib.contextmanager
@@ -302,6 +318,7 @@ class HeldoutReport:
     name: str
     n_occupation_prompts: int
     n_explicit_prompts: int
+    chat: bool = False  # items are chat turns (the cue in the user turn, the pronoun after a reply prefix)
     explicit: list[dict] = field(default_factory=list)  # per prompt: text, target, log ratio before/after
     changed: list[dict] = field(default_factory=list)  # unrelated prompts whose reply changed: before/after
 
@@ -310,10 +327,31 @@ class HeldoutReport:
         return self.skew_after / self.skew_before - 1
 
 
-# modules of steerlab.eval.data. Sets A and B are dev sets now: their results were seen while recipes were built
-# (the readout recipe is chosen on them); set C was written before the latch recipe and is read by no builder/sweep.
-DEV_SETS = ("gender_heldout", "gender_heldout_b")
-HELDOUT_SETS = ("gender_heldout_c",)
+# modules of steerlab.eval.data. Sets A, B and C are dev sets now: their results were seen while recipes were built
+# (the readout recipe is chosen on them); set D (chat form) was written before the chat-latch recipe and is read by
+# no builder or sweep.
+DEV_SETS = ("gender_heldout", "gender_heldout_b", "gender_heldout_c")
+HELDOUT_SETS = ("gender_heldout_d",)
+
+
+def heldout_prompts(tokenizer, H) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
+    """(occupation prompts, stated-gender prompts) of a hand-written set module: raw text (``occupation_prompts()``,
+    ``EXPLICIT_PROMPTS``) or chat items (``occupation_items()``, ``STATED_ITEMS``: user turn, reply prefix), which
+    become the chat template up to the assistant turn followed by the reply prefix."""
+    if not hasattr(H, "STATED_ITEMS"):
+        return ([BiasPrompt(t, 0, "", "heldout") for t in H.occupation_prompts()],
+                [BiasPrompt(t, 0, "", "explicit", target) for t, target in H.EXPLICIT_PROMPTS])
+
+    def chat(user: str, prefix: str, target: str | None) -> BiasPrompt:
+        head = chat_prefix(tokenizer, user)
+        return BiasPrompt(head + prefix, head.rindex(user), "", "chat", target, chat=True)
+
+    return ([chat(u, p, None) for u, p in H.occupation_items()], [chat(u, p, t) for u, p, t in H.STATED_ITEMS])
+
+
+def shown(p: BiasPrompt) -> str:
+    """A prompt as a report shows it: a chat prompt as its user turn → reply prefix (no template)."""
+    return re.sub(r"\s*(<\|[^|>]*\|>\w*\s*)+", " → ", p.text[p.start:]) if p.chat else p.text
 
 
 def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, name: str = "gender_heldout",
@@ -322,8 +360,7 @@ def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, name: str = "gender
     import importlib  # the held-out set is named at run time
 
     H = importlib.import_module(f"steerlab.eval.data.{name}")
-    occ = [BiasPrompt(t, 0, "", "heldout") for t in H.occupation_prompts()]
-    exp = [BiasPrompt(t, 0, "", "explicit", target) for t, target in H.EXPLICIT_PROMPTS]
+    occ, exp = heldout_prompts(tokenizer, H)
     eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
     res = {}
     with suppressing(model, pack) as (rt, row):
@@ -344,7 +381,8 @@ def evaluate_heldout(model, tokenizer, pack: FeaturePack, *, name: str = "gender
         agreement_after=float(agreement(ea, targets).float().mean()),
         replies_changed=len(changed), n_unrelated=len(rb), name=name, n_occupation_prompts=len(occ),
         n_explicit_prompts=len(exp),
-        explicit=[{"prompt": p.text, "target": p.target, "log_ratio_before": round(float(b), 3),
+        chat=exp[0].chat,
+        explicit=[{"prompt": shown(p), "target": p.target, "log_ratio_before": round(float(b), 3),
                    "log_ratio_after": round(float(a), 3)} for p, b, a in zip(exp, lr["eb"], lr["ea"], strict=True)],
         changed=changed,
     )

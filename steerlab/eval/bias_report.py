@@ -88,23 +88,26 @@ def plot(r: BiasReport, path: Path) -> None:
 
 def heldout_markdown(h: HeldoutReport) -> str:
     rows = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in heldout_rows(h))
-    lost = [e for e in h.explicit if (e["log_ratio_after"] > 0) != (e["target"] == " he")]
+    lost = [e for e in h.explicit if not e["log_ratio_after"] * (1 if e["target"] == " he" else -1) > 0]
     lost_rows = "\n".join(f"| {e['prompt']} | {e['target'].strip()} | {e['log_ratio_before']:+.2f} | "
                           f"{e['log_ratio_after']:+.2f} |" for e in lost) or "| (none) | | | |"
     changed = "\n".join(f"- *{c['prompt']}* before: {c['before']!r} / after: {c['after']!r}" for c in h.changed)
     role = ("dev set", "Read by the recipe sweep (`steer probe train --task gender`), which chooses the recipe on it; its "
             "results were seen while earlier recipes were built, so it is not held out") if h.name in DEV_SETS else (
         "held-out set", "Never read by a builder or a sweep (its docstring says when it was written)")
+    chat = (" Chat form: each prompt is the chat template with the user turn (which states the gender, if any) "
+            "followed by the start of the assistant's reply; the pronoun comes next." if h.chat else "")
     return f"""## Hand-written {role[0]} `steerlab/eval/data/{h.name}.py`
 {role[1]}: {h.n_occupation_prompts} occupation prompts in frames used nowhere else, {h.n_explicit_prompts} prompts
 whose person's gender is stated (often against the stereotype), {h.n_unrelated} unrelated chat requests (greedy
-replies of 32 tokens, unsteered vs suppress).
+replies of 32 tokens, unsteered vs suppress).{chat}
 
 | metric | before | after (suppress) | change |
 |---|---|---|---|
 {rows}
 
-Stated-gender prompts answered with the wrong pronoun after suppress (log P(he) − log P(she), before → after):
+Stated-gender prompts answered with the wrong pronoun after suppress, or with he and she tied (±0.00: counted as
+half agreeing) (log P(he) − log P(she), before → after):
 
 | prompt | stated | before | after |
 |---|---|---|---|

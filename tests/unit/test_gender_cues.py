@@ -55,3 +55,67 @@ def test_latch_labels_mark_cue_words_and_leave_out_what_follows():
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]  # one token per word, for the test
     assert token_labels(words, text, pattern) == [-1, 0, 0, 1, -1, -1]
     assert token_labels(words[:3], "The pilot and", pattern) == [-1, 0, 0]
+
+
+class ChatTokenizer:
+    """Just enough of a chat tokenizer: SmolLM2's template shape, with a system prompt."""
+
+    def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+        assert add_generation_prompt and not tokenize
+        turns = [{"role": "system", "content": "You are a helpful assistant."}, *messages]
+        return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in turns) + "<|im_start|>assistant\n"
+
+
+def _turns(p) -> tuple[str, str]:
+    """(user turn, reply prefix) of a chat prompt."""
+    user, reply = p.text[p.start:].split("<|im_end|>\n<|im_start|>assistant\n")
+    return user, reply
+
+
+def test_chat_cue_prompts_state_the_gender_in_the_user_turn_only():
+    """The latch's chat fit data: the cue sits in the user turn (where `start` points), never in the system prompt or
+    the reply prefix; unstated twins state nothing anywhere; no held-out word; seeded."""
+    from steerlab.build.gender_cues import chat_cue_prompts
+    from steerlab.build.gender_latch import cue_pattern
+
+    tok, pattern = ChatTokenizer(), cue_pattern()
+    prompts = chat_cue_prompts(tok)
+    targets = [p.target for p in prompts]
+    assert all(p.chat for p in prompts) and {" she", " he", None} == set(targets)
+    assert min(targets.count(" she"), targets.count(" he")) >= 1.5 * targets.count(None)
+    for p in prompts:
+        user, reply = _turns(p)
+        assert p.text.startswith("<|im_start|>system\n") and p.text.endswith(reply)
+        assert not pattern.search(reply) and not pattern.search(p.text[: p.start]), p.text
+        assert bool(pattern.search(user)) == (p.target is not None), user
+    held = {w for split in ("dev", "test") for pair in bias_data.GENDERED_PAIRS[split] for w in pair}
+    held |= {n for split in ("dev", "test") for pair in bias_data.STATED_NAMES[split] for n in pair}
+    assert not {w for p in prompts for w in re.findall(r"[A-Za-z]+", p.text)} & held
+    assert chat_cue_prompts(tok) == prompts
+
+
+def test_chat_stated_prompts_use_only_their_own_splits_people():
+    """The dev sweep's chat prompts name dev people only (distinct per frame), with one unstated twin each."""
+    tok = ChatTokenizer()
+    prompts = bias_data.chat_stated_prompts(tok, "dev")
+    fit = {n for pair in bias_data.STATED_NAMES["fit"] for n in pair} | set(bias_data.STATED_KIN["fit"])
+    dev = {n for pair in bias_data.STATED_NAMES["dev"] for n in pair} | set(bias_data.STATED_KIN["dev"])
+    dev |= set(bias_data.STATED_TITLES["dev"])
+    users = [_turns(p)[0] for p in prompts]
+    assert not [u for u in users if any(re.search(rf"\b{re.escape(n)}\b", u, re.I) for n in fit)]
+    stated = [u for u, p in zip(users, prompts, strict=True) if p.target]
+    assert all(any(n.lower() in u.lower() for n in dev) for u in stated)
+    assert len(set(zip(users, [p.target for p in prompts], strict=True))) == len(prompts)  # no repeats
+
+
+def test_chat_heldout_items_become_template_plus_reply_prefix():
+    """A chat-form hand-written set (set D) becomes the template up to the assistant turn plus the reply prefix;
+    reports show it as 'user turn → reply prefix'. (Builds prompts only; measures nothing.)"""
+    from steerlab.eval.bias import heldout_prompts, shown
+    from steerlab.eval.data import gender_heldout_d as D
+
+    occ, stated = heldout_prompts(ChatTokenizer(), D)
+    assert len(occ) == len(D.occupation_items()) and len(stated) == len(D.STATED_ITEMS)
+    (user, prefix, target), p = D.STATED_ITEMS[0], stated[0]
+    assert p.chat and p.target == target and _turns(p) == (user, prefix)
+    assert shown(p) == f"{user} → {prefix}"

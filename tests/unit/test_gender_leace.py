@@ -94,4 +94,6 @@ def test_pack_round_trip_suppress_equals_the_formula(tmp_path):
 def test_skew_and_agreement_metrics():
     lp = torch.log(torch.tensor([[0.3, 0.1], [0.1, 0.1], [0.02, 0.08]]))
     assert torch.allclose(normalised_skew(lp), torch.tensor([0.5, 0.0, 0.6]), atol=1e-6)
-    assert agreement(lp, [" he", " she", " she"]).tolist() == [True, False, True]
+    assert agreement(lp, [" he", " she", " she"]).tolist() == [1.0, 0.5, 1.0]  # a tie is half agreeing
+    assert agreement(lp, [" she", " he", " he"]).tolist() == [0.0, 0.5, 0.0]
+    assert agreement(lp + torch.tensor([0.0, 5e-5]), [" he"] * 3)[1] == 0.5  # float noise on a tie stays a tie

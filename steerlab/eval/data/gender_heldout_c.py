@@ -1,7 +1,8 @@
 """Held-out gender set C, written by hand on 2026-12-05 after set B's failures had been read (which makes sets A and
 B dev from the next recipe on) and before that recipe was built. Nothing here is read by a builder or a sweep.
 First measured on 2026-12-06 with the latch recipe (gender pack version 3) fixed; from then on its results are
-seen, and the next recipe needs a new held-out set.
+seen, and since the chat-latch sweep it is a dev set (:data:`steerlab.eval.bias.DEV_SETS`: the recipe is chosen on
+it); set D is held out.
 
 Same three parts as sets A and B, written differently again: other occupations and frames; gender stated through
 kinship nouns (in-laws, grandparents, partners), titles in other languages and of nobility, names from many

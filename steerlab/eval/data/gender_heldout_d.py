@@ -1,7 +1,8 @@
 """Held-out gender set D, in chat form. Written by hand on 2026-12-06 after set C had been measured with the latch
 recipe (gender pack version 3) and after that recipe's latch was found to read cue words lower inside a chat turn
 than in raw text; written before any recipe that addresses it was built. Nothing here is read by a builder or a
-sweep, and it has not been measured.
+sweep. First measured on 2026-12-06 once the chat-latch sweep's recipe was fixed (`steer eval bias`); from then on
+its results are seen, and the next recipe needs a new held-out set.
 
 Every item is one user turn and the start of the assistant's reply (the pronoun comes next), as
 :data:`steerlab.build.bias_data.CHAT_TEMPLATES` builds them: the prompt is the chat template up to the assistant
