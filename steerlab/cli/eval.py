@@ -71,11 +71,12 @@ def register(g: Group) -> None:
     u = g.command("unsafe-code", "unsafe-code monitor vs bandit on held-out matched pairs (raw, chat, truncated, "
                   "prose): AUROC, pair accuracy, precision / recall at the shipped threshold",
                   [f"steer eval unsafe-code --pack {PACKS}/unsafe-code --out docs/eval",
-                   "steer eval unsafe-code --set a --out /tmp/eval   # the dev set the build selects on"],
+                   "steer eval unsafe-code --set c --out /tmp/eval   # the dev set the build selects on"],
                   cmd_eval_unsafe_code)
-    _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json (STEM: unsafe-code, or unsafe-code-a for --set a)")
-    u.add_argument("--set", dest="set_name", choices=["c", "a"], default="c",
-                   help="hand-written set: c (held-out, what the card reports) or a (dev: the build selects on it)")
+    _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json (STEM: unsafe-code, or unsafe-code-c for --set c)")
+    u.add_argument("--set", dest="set_name", choices=["d", "a", "c"], default="d",
+                   help="hand-written set: d (held-out, what the card reports), c (dev: the build selects on it) or a "
+                   "(dev: the build may train on it)")
 
     f = g.command("deflection", "scope limitation on the hand-written requests, through the HF engine: the blocking "
                   "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [
@@ -170,7 +171,7 @@ def cmd_eval_detection(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
-    """The unsafe-code monitor on a hand-written matched-pair set beside bandit (set C: what its card reports)."""
+    """The unsafe-code monitor on a hand-written matched-pair set beside bandit (set D: what its card reports)."""
     from steering.pack import load_pack
     from steerlab.eval.unsafe_code import describe_set, evaluate_unsafe_code, plot, report
 
@@ -178,7 +179,7 @@ def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
     r = evaluate_unsafe_code(model, tok, load_pack(a.pack), set_name=a.set_name)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "unsafe-code" if a.set_name == "c" else f"unsafe-code-{a.set_name}"
+    stem = "unsafe-code" if a.set_name == "d" else f"unsafe-code-{a.set_name}"
     plot(r, out / f"{stem}.png")
     (out / f"{stem}.json").write_text(json.dumps(r, indent=1))
     (out / f"{stem}.md").write_text(

@@ -1,9 +1,10 @@
 """The ``unsafe-code`` monitor on the held-out matched pairs, beside bandit, in four contexts.
 
-The sets: hand-written programs, each insecure and fixed, never trained on. Set C
-(``steerlab/eval/data/unsafe_code_heldout_c.py``, 41 pairs) was written before the current generator and is what the
-pack reports on; set A (``unsafe_code_heldout.py``, 30 pairs) was written before the first generator and, having
-been evaluated, is a dev set now (the build selects the layer and threshold on it). Contexts, as live traffic
+The sets: hand-written programs, each insecure and fixed. Set D (``steerlab/eval/data/unsafe_code_heldout_d.py``, 40
+pairs) was written before the current recipe, is never trained on or used to select, and is what the pack reports
+on. Sets A (``unsafe_code_heldout.py``, 30 pairs) and C (``unsafe_code_heldout_c.py``, 41 pairs) were the held-out
+sets of earlier versions and, having been evaluated, are dev sets now: the build may train on set A and selects the
+layer and threshold on set C. Contexts, as live traffic
 carries code (each set has its own chat and prose wrappers):
 
 * ``raw``: the program alone, as ``/v1/completions`` sends it;
@@ -30,12 +31,21 @@ from steering.pack import FeaturePack
 from steerlab.build.code_pairs import HANDWRITTEN_CONTEXTS as CONTEXTS
 from steerlab.build.code_pairs import handwritten_rows
 from steerlab.build.unsafe_code_pairs import model_text, residuals
-from steerlab.eval.data import unsafe_code_heldout, unsafe_code_heldout_c
+from steerlab.eval.data import unsafe_code_heldout, unsafe_code_heldout_c, unsafe_code_heldout_d
 from steerlab.metrics import auroc
 
-# Hand-written sets: A (written before the first pair generator; a dev set since the generator's second version),
-# C (written before the second version; what the shipped pack reports on).
-SETS = {"a": unsafe_code_heldout, "c": unsafe_code_heldout_c}
+# Hand-written sets: A (written before the first pair generator; a dev set since the generator's second version, a
+# training set of version 4), C (written before the second version; version 3's held-out set, version 4's selection
+# set), D (written before version 4; what the shipped pack reports on).
+SETS = {"a": unsafe_code_heldout, "c": unsafe_code_heldout_c, "d": unsafe_code_heldout_d}
+ROLES = {
+    "a": "written before the first pair generator; a dev set since (version 4 may train on it), so these numbers are "
+         "not held-out",
+    "c": "written before version 3 of the pack and its held-out set; the build selects the layer and threshold on it "
+         "since version 4, so these numbers are not held-out",
+    "d": "written before version 4 of the pack and never trained on or used to select anything: the set the pack "
+         "reports on",
+}
 SEVERITY = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 
 
@@ -73,7 +83,7 @@ def _pairs(rows, scores) -> float:
     return sum(d[1] > d[0] for d in by.values()) / len(by)
 
 
-def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "c") -> dict:
+def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "d") -> dict:
     data = SETS[set_name]
     rows = heldout_texts(tok, data)
     w, b = pack.W_enc[:, 0].float(), float(pack.b_enc[0])
@@ -104,10 +114,7 @@ def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "c") -> 
 
 def describe_set(r: dict) -> str:
     """One paragraph: which set, what it is, how the probe and bandit are scored."""
-    role = ("written before the current pair generator and never trained on or used to select anything: the set the "
-            "pack reports on" if r["set"] == "c" else
-            "written before the first pair generator; a dev set since the second (the build selects the layer and "
-            "threshold on it), so these numbers are not held-out")
+    role = ROLES[r["set"]]
     return (f"{r['pairs']} hand-written programs, each insecure and fixed (`{r['module'].replace('.', '/')}.py`), "
             f"{role}. Four contexts: raw; pasted into a chat message; cut off after the construct; inside markdown "
             f"prose. Probe: max over the text's tokens (the sink excluded) of the logit at layer {r['layer']}, "
