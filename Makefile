@@ -87,9 +87,11 @@ packs: install
 
 lint: install
 	$(BIN)/ruff check steering server steerlab tests
-	@# code_constructs.py and the unsafe_code_heldout*.py sets hold insecure programs as *text* (the monitor's data)
+	@# code_constructs.py, unsafe_code_handwritten.py and the unsafe_code_heldout*.py sets hold insecure programs as
+	@# *text* (the monitor's data)
 	@! grep -rnE "torch\.load\(|pickle\.loads?\(" steering server steerlab --exclude=code_constructs.py \
-	  --exclude="unsafe_code_heldout*.py" || (echo "pickle/torch.load in library code" && false)
+	  --exclude=unsafe_code_handwritten.py --exclude="unsafe_code_heldout*.py" \
+	  || (echo "pickle/torch.load in library code" && false)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -8,21 +8,18 @@ tokens after it are left out (they have seen the construct, so they are neither 
 every token of a fixed twin and of ordinary code is negative. So no shared line can carry the score: its tokens are
 negatives in both twins.
 
-Training, per candidate (layer × training programs: the generated pairs alone, or with hand-written set A, whose
-construct is where its twins differ): a class-balanced token logistic probe as a warm start, then the served
-statistic itself — program score = max of the logit over the program's tokens (the sink excluded), exactly what the
-serving monitor computes — trained directly (:func:`fit_max`: the top construct token of an insecure twin up, the
-top token of a fixed twin or ordinary program down). Selection on hand-written set C (a dev set, never trained on):
-the candidate with the best AUROC there ships; its threshold is the highest recall at precision ≥ 0.9 on set C and
-ordinary dev programs. The held-out evaluation (:mod:`steerlab.eval.unsafe_code`, set D) runs after.
+Training, per candidate layer: a class-balanced token logistic probe as a warm start, then the served statistic
+itself — program score = max of the logit over the program's tokens (the sink excluded), exactly what the serving
+monitor computes — trained directly (:func:`fit_max`: the top construct token of an insecure twin up, the top token
+of a fixed twin or ordinary program down). Selection on a dev split (its own seed, never the held-out set): the
+layer with the best dev pair accuracy (ties: dev AUROC) ships; its threshold is the one with the best F1 on dev
+programs. The held-out evaluation (:mod:`steerlab.eval.unsafe_code`) runs after.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
-import os
 import random
 from dataclasses import dataclass
 
@@ -33,8 +30,7 @@ from steering.hooks import StopForward, decoder_layers, stop_after
 from steering.pack import ModelInfo, save_pack
 from steerlab.build.code_lines import stdlib_files
 from steerlab.build.code_pairs import HANDWRITTEN_CONTEXTS, Sample, generate, handwritten_rows
-from steerlab.eval.data import unsafe_code_heldout as set_a  # data only: dev sets A (trained on) and C (selection)
-from steerlab.eval.data import unsafe_code_heldout_c as set_c
+from steerlab.eval.data import unsafe_code_heldout as set_a  # data only: the dev set A (no evaluation code)
 from steerlab.metrics import auroc, fit_logistic
 
 LAYERS = (9, 12, 15, 18, 21)
@@ -208,95 +204,54 @@ def fit_layer(progs: list[Program], acts, layer: int, seed: int = 0, l2: float =
     return fit_max(progs, X, lab, pid, w0, b0, l2=l2)
 
 
-def diff_span(a: str, b: str) -> tuple[int, int]:
-    """Characters of ``a`` from its first difference with ``b`` to the end of its last one (the construct)."""
-    start = len(os.path.commonprefix([a, b]))
-    tail = len(os.path.commonprefix([a[start:][::-1], b[start:][::-1]]))
-    return start, len(a) - tail
-
-
-def handwritten_programs(tok, data, spans: bool = False) -> list[Program]:
+def handwritten_programs(tok, data) -> list[Program]:
     """A hand-written set's rows (:func:`steerlab.build.code_pairs.handwritten_rows`) as programs; a pair in each
-    context is its own pair (``pair * 10 + context``), so pair accuracy compares twins in the same context. With
-    ``spans``, an insecure twin's construct is where it differs from its fix (to train on it)."""
-    rows, out = handwritten_rows(data), []
-    for bad, good in zip(rows[::2], rows[1::2], strict=True):  # rows come as (insecure, fixed) per pair and context
-        span = diff_span(bad["source"], good["source"]) if spans else None
-        for r, sp in ((bad, span), (good, None)):
-            text, off = model_text(tok, r["source"], r["model_context"])
-            out.append(Program(text, r["label"], sp and (sp[0] + off, sp[1] + off),
-                               r["pair"] * 10 + HANDWRITTEN_CONTEXTS.index(r["context"]), r["cls"], r["context"]))
-    return out
-
-
-def precision_threshold(scores: list[float], labels: list[int], min_precision: float = 0.9
-                        ) -> tuple[float, float, float]:
-    """(threshold, precision, recall): the highest recall whose precision is at least ``min_precision`` (an alert
-    should mostly be real), or the best-F1 point where none reaches it."""
-    order = sorted(set(scores))
-    best = None
-    for lo, hi in zip(order, order[1:], strict=False):
-        t = (lo + hi) / 2
-        tp = sum(s > t and y for s, y in zip(scores, labels, strict=True))
-        fp = sum(s > t and not y for s, y in zip(scores, labels, strict=True))
-        p, r = tp / max(tp + fp, 1), tp / max(sum(labels), 1)
-        if p >= min_precision and (best is None or r > best[2]):
-            best = (t, p, r)
-    return best or best_f1_threshold(scores, labels)
-
-
-TRAIN_DATA = ("generated", "generated + set A")  # the candidates' training programs
+    context is its own pair (``pair * 10 + context``), so pair accuracy compares twins in the same context."""
+    return [Program(model_text(tok, r["source"], r["model_context"])[0], r["label"], None,
+                    r["pair"] * 10 + HANDWRITTEN_CONTEXTS.index(r["context"]), r["cls"], r["context"])
+            for r in handwritten_rows(data)]
 
 
 def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: int = 60, n_dev: int = 16,
                                  n_ordinary: int = 200, seed: int = 0, layers=LAYERS, l2: float = 1e-2,
                                  command: str = "") -> dict:
-    """Candidates: each layer × (generated pairs | generated pairs and hand-written set A, construct = the twins'
-    difference); the one with the best AUROC on hand-written set C (dev) ships, with the threshold of the highest
-    recall at precision ≥ 0.9 on set C and the ordinary dev windows."""
     train_s, dev_s = generate(n_train, seed), generate(n_dev, seed + 1000)
     ordinary = ["\n".join(f.lines) for f in stdlib_files(n_ordinary, seed, max_lines=40)]
     random.Random(seed).shuffle(ordinary)
     n_ord_train = n_ordinary * 3 // 4
-    generated = programs(tok, train_s, ordinary[:n_ord_train])
-    hand = handwritten_programs(tok, set_a, spans=True)
+    train = programs(tok, train_s, ordinary[:n_ord_train])
     dev = programs(tok, dev_s, ordinary[n_ord_train:])
-    sel = handwritten_programs(tok, set_c)
-    acts_gen = residuals(model, tok, [p.text for p in generated], layers, "train programs")
-    acts_hand = residuals(model, tok, [p.text for p in hand], layers, "set A programs")
+    dev_a = handwritten_programs(tok, set_a)
+    acts_tr = residuals(model, tok, [p.text for p in train], layers, "train programs")
     acts_dev = residuals(model, tok, [p.text for p in dev], layers, "dev programs")
-    acts_sel = residuals(model, tok, [p.text for p in sel], layers, "set C programs")
-    train = {TRAIN_DATA[0]: (generated, acts_gen), TRAIN_DATA[1]: (generated + hand, acts_gen + acts_hand)}
-    y_dev, y_sel = [p.label for p in dev], [p.label for p in sel]
+    acts_a = residuals(model, tok, [p.text for p in dev_a], layers, "set A programs")
+    y_dev, y_a = [p.label for p in dev], [p.label for p in dev_a]
     ordinary_dev = [p for p in dev if p.cls == "ordinary"]
-    cands = {}
-    for data, layer in itertools.product(TRAIN_DATA, layers):
-        w, b = fit_layer(*train[data], layer, seed=seed, l2=l2)
-        s, sc = program_scores(acts_dev, layer, w, b), program_scores(acts_sel, layer, w, b)
-        cands[data, layer] = {"w": w, "b": b, "dev_auroc": auroc(s, y_dev), "dev_pair_acc": pair_accuracy(dev, s),
-                              "sel_auroc": auroc(sc, y_sel), "sel_pair_acc": pair_accuracy(sel, sc),
-                              "calib": sc + [x for x, p in zip(s, dev, strict=True) if p.cls == "ordinary"]}
-        c = cands[data, layer]
-        print(f"  {data}, layer {layer}: generated dev AUROC {c['dev_auroc']:.3f}, pair accuracy "
-              f"{c['dev_pair_acc']:.3f}; set C AUROC {c['sel_auroc']:.3f}, pair accuracy {c['sel_pair_acc']:.3f}",
-              flush=True)
-    data, layer = max(cands, key=lambda k: (cands[k]["sel_auroc"], cands[k]["sel_pair_acc"]))
-    best = cands[data, layer]
-    thr, prec, rec = precision_threshold(best["calib"], y_sel + [0] * len(ordinary_dev))
+    per_layer = {}
+    for layer in layers:
+        w, b = fit_layer(train, acts_tr, layer, seed=seed, l2=l2)
+        s, sa = program_scores(acts_dev, layer, w, b), program_scores(acts_a, layer, w, b)
+        per_layer[layer] = {"w": w, "b": b, "dev_auroc": auroc(s, y_dev), "dev_pair_acc": pair_accuracy(dev, s),
+                            "a_auroc": auroc(sa, y_a), "a_pair_acc": pair_accuracy(dev_a, sa),
+                            "calib": sa + [x for x, p in zip(s, dev, strict=True) if p.cls == "ordinary"]}
+        print(f"  layer {layer}: generated dev AUROC {per_layer[layer]['dev_auroc']:.3f}, pair accuracy "
+              f"{per_layer[layer]['dev_pair_acc']:.3f}; set A AUROC {per_layer[layer]['a_auroc']:.3f}, pair accuracy "
+              f"{per_layer[layer]['a_pair_acc']:.3f}", flush=True)
+    layer = max(layers, key=lambda k: (per_layer[k]["a_auroc"], per_layer[k]["dev_pair_acc"]))
+    best = per_layer[layer]
+    thr, prec, rec = best_f1_threshold(best["calib"], y_a + [0] * len(ordinary_dev))
     w, b = best["w"], best["b"]
-    progs, acts = train[data]
-    pos_scores = [s for s, p in zip(program_scores(acts, layer, w, b), progs, strict=True) if p.label]
+    pos_scores = [s for s, y in zip(program_scores(acts_tr, layer, w, b), [p.label for p in train], strict=True) if y]
     result = {
-        "layer": layer, "train_data": data, "threshold": thr, "dev_precision": prec, "dev_recall": rec,
-        "dev": [{"train_data": d, "layer": k, "auroc": v["dev_auroc"], "pair_acc": v["dev_pair_acc"],
-                 "sel_auroc": v["sel_auroc"], "sel_pair_acc": v["sel_pair_acc"]} for (d, k), v in cands.items()],
+        "layer": layer, "threshold": thr, "dev_precision": prec, "dev_recall": rec,
+        "dev": {k: {"auroc": v["dev_auroc"], "pair_acc": v["dev_pair_acc"], "a_auroc": v["a_auroc"],
+                    "a_pair_acc": v["a_pair_acc"]} for k, v in per_layer.items()},
         "train_pairs": len(train_s), "dev_pairs": len(dev_s), "classes": sorted({s.cls for s in train_s}),
         "ordinary_train": n_ord_train, "ordinary_dev": len(ordinary_dev), "set_a_pairs": len(set_a.PAIRS),
-        "set_c_pairs": len(set_c.PAIRS),
     }
     w_dec = w / w.dot(w)  # clamp/suppress move the logit: W_dec · W_enc = 1
     manifest = {
-        "id": "unsafe-code", "version": "4", "title": "Unsafe Python code (monitor)",
+        "id": "unsafe-code", "version": "3", "title": "Unsafe Python code (monitor)",
         "description": "Logistic probe on residual tokens, trained on matched insecure/fixed program pairs: its "
                        "max over a request's tokens scores an insecure construct (shell injection, eval/exec of "
                        "input, SQL built from strings, unsafe deserialisation, weak hashes and ciphers, hard-coded "
@@ -309,12 +264,9 @@ def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: i
                       "max_activation": round(float(torch.tensor(pos_scores).quantile(0.99)), 6),
                       "threshold": round(thr, 6), "tags": ["safety", "code"], "action": "flag"}],
         "provenance": {"source": "generated matched pairs (steerlab/build/code_constructs.py, code_pairs.py) + "
-                                 "Python stdlib windows"
-                                 + (" + hand-written set A" if data == TRAIN_DATA[1] else ""),
+                                 "Python stdlib windows",
                        "corpus": f"{len(train_s)} train pairs (seed {seed}), {len(dev_s)} dev pairs (seed "
-                                 f"{seed + 1000}); contexts raw/chat/markdown/truncated"
-                                 + (f"; set A: {len(set_a.PAIRS)} pairs × 4 contexts" if data == TRAIN_DATA[1]
-                                    else ""), "command": command,
+                                 f"{seed + 1000}); contexts raw/chat/markdown/truncated", "command": command,
                        "date": dt.date.today().isoformat(), "license": LICENSE},
     }
     pack = save_pack(out, manifest, {"W_dec": w_dec[None], "W_enc": w[:, None], "b_enc": torch.tensor([b])})
@@ -325,11 +277,9 @@ def card(manifest: dict, build: dict, heldout: dict, heldout_table: str, set_des
     """The pack card: how it was built, dev numbers (selection), held-out numbers (``heldout``, its table and its
     description from :mod:`steerlab.eval.unsafe_code`, passed in so that build never imports eval), limits."""
     f = manifest["features"][0]
-    def mark(v: dict) -> str:
-        return " (**shipped**)" if (v["train_data"], v["layer"]) == (build["train_data"], build["layer"]) else ""
-
-    dev_rows = "\n".join(f"| {v['train_data']} | {v['layer']}{mark(v)} | {v['auroc']:.3f} | {v['pair_acc']:.3f} | "
-                         f"{v['sel_auroc']:.3f} | {v['sel_pair_acc']:.3f} |" for v in build["dev"])
+    dev_rows = "\n".join(f"| {f'**{k}** (shipped)' if k == build['layer'] else k} | {v['auroc']:.3f} | "
+                         f"{v['pair_acc']:.3f} | {v['a_auroc']:.3f} | {v['a_pair_acc']:.3f} |"
+                         for k, v in build["dev"].items())
     c = heldout["contexts"]
     a = c["all"]
     goals = [("AUROC ≥ 0.95 raw", c["raw"]["probe_auroc"] >= 0.95), ("AUROC ≥ 0.95 in chat",
@@ -346,23 +296,20 @@ def card(manifest: dict, build: dict, heldout: dict, heldout_table: str, set_des
 - Data: {build['train_pairs']} generated insecure/fixed pairs ({len(build['classes'])} classes:
   {', '.join(build['classes'])}; constructs in `steerlab/build/code_constructs.py`, written into function, method,
   async, web-entry-point and module-setting shapes), each raw, in a chat message, in markdown or cut off after the
-  construct, plus {build['ordinary_train']} windows of the Python standard library as ordinary code; one candidate
-  set of training programs adds hand-written set A ({build['set_a_pairs']} pairs × 4 contexts,
-  `steerlab/eval/data/unsafe_code_heldout.py`, a dev set: its construct is where the twins differ).
+  construct, plus {build['ordinary_train']} windows of the Python standard library as ordinary code.
 - Token labels: the differing region of an insecure twin is positive; the text both twins share, every token of a
   fixed twin and ordinary code are negative (tokens after the construct are left out). Per candidate layer: a
   class-balanced L2 logistic token probe, then trained on the max over each program's tokens (multiple-instance:
   the best construct token of an insecure twin above every token of its fix). The activation is the logit
   `h·w + b`; the monitor takes its max over a request's tokens (the sink excluded), the statistic trained.
-- Selection (dev): hand-written set C ({build['set_c_pairs']} pairs × 4 contexts,
-  `steerlab/eval/data/unsafe_code_heldout_c.py`; the held-out set of version 3, so it is dev now), with
-  {build['dev_pairs']} generated dev pairs (another seed) and {build['ordinary_dev']} ordinary windows shown too. The
-  candidate (training programs × layer) with the best set-C AUROC ships; its threshold {f['threshold']} gives the
-  highest recall at precision ≥ 0.9 on set C and the ordinary dev windows (best F1 if none reaches 0.9): precision
-  {build['dev_precision']:.3f}, recall {build['dev_recall']:.3f} there.
+- Selection (dev): {build['dev_pairs']} generated dev pairs (another seed), {build['ordinary_dev']} ordinary windows
+  and hand-written set A ({build['set_a_pairs']} pairs × 4 contexts, `steerlab/eval/data/unsafe_code_heldout.py`;
+  it was the held-out set of the first version, so it is dev now). The layer with the best set-A AUROC ships; its
+  threshold {f['threshold']} is the best-F1 point on set A and the ordinary dev windows (precision
+  {build['dev_precision']:.3f}, recall {build['dev_recall']:.3f} there):
 
-| training programs | layer | generated dev AUROC | generated dev pair acc. | set C AUROC | set C pair acc. |
-|---|---|---|---|---|---|
+| layer | generated dev AUROC | generated dev pair acc. | set A AUROC | set A pair acc. |
+|---|---|---|---|---|
 {dev_rows}
 
 ## Measured on held-out set D (never trained on, never used to select)

@@ -71,12 +71,12 @@ def register(g: Group) -> None:
     u = g.command("unsafe-code", "unsafe-code monitor vs bandit on held-out matched pairs (raw, chat, truncated, "
                   "prose): AUROC, pair accuracy, precision / recall at the shipped threshold",
                   [f"steer eval unsafe-code --pack {PACKS}/unsafe-code --out docs/eval",
-                   "steer eval unsafe-code --set c --out /tmp/eval   # the dev set the build selects on"],
+                   "steer eval unsafe-code --set a --out /tmp/eval   # the dev set the build selects on"],
                   cmd_eval_unsafe_code)
     _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json (STEM: unsafe-code, or unsafe-code-c for --set c)")
     u.add_argument("--set", dest="set_name", choices=["d", "a", "c"], default="d",
-                   help="hand-written set: d (held-out, what the card reports), c (dev: the build selects on it) or a "
-                   "(dev: the build may train on it)")
+                   help="hand-written set: d (held-out, what the card reports), c (version 3's first held-out set, seen "
+                   "since) or a (dev: the build selects on it)")
 
     f = g.command("deflection", "scope limitation on the hand-written requests, through the HF engine: the blocking "
                   "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [

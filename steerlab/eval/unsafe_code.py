@@ -1,10 +1,10 @@
 """The ``unsafe-code`` monitor on the held-out matched pairs, beside bandit, in four contexts.
 
 The sets: hand-written programs, each insecure and fixed. Set D (``steerlab/eval/data/unsafe_code_heldout_d.py``, 40
-pairs) was written before the current recipe, is never trained on or used to select, and is what the pack reports
-on. Sets A (``unsafe_code_heldout.py``, 30 pairs) and C (``unsafe_code_heldout_c.py``, 41 pairs) were the held-out
-sets of earlier versions and, having been evaluated, are dev sets now: the build may train on set A and selects the
-layer and threshold on set C. Contexts, as live traffic
+pairs) is never trained on or used to select, and is what the pack reports on. Set A (``unsafe_code_heldout.py``, 30
+pairs) was the first version's held-out set and is dev now (the build selects the layer and threshold on it); set C
+(``unsafe_code_heldout_c.py``, 41 pairs) was version 3's first held-out set: never trained or selected on, but its
+results were seen while a version 4 was tried (decision 70). Contexts, as live traffic
 carries code (each set has its own chat and prose wrappers):
 
 * ``raw``: the program alone, as ``/v1/completions`` sends it;
@@ -39,11 +39,11 @@ from steerlab.metrics import auroc
 # set), D (written before version 4; what the shipped pack reports on).
 SETS = {"a": unsafe_code_heldout, "c": unsafe_code_heldout_c, "d": unsafe_code_heldout_d}
 ROLES = {
-    "a": "written before the first pair generator; a dev set since (version 4 may train on it), so these numbers are "
-         "not held-out",
-    "c": "written before version 3 of the pack and its held-out set; the build selects the layer and threshold on it "
-         "since version 4, so these numbers are not held-out",
-    "d": "written before version 4 of the pack and never trained on or used to select anything: the set the pack "
+    "a": "written before the first pair generator; a dev set since the second (the build selects the layer and "
+         "threshold on it), so these numbers are not held-out",
+    "c": "written before version 3 of the pack, never trained on or used to select; version 3's first held-out set, "
+         "whose results were seen while a version 4 was tried, so set D is the one the card reports",
+    "d": "written before a version 4 was tried and never trained on or used to select anything: the set the pack "
          "reports on",
 }
 SEVERITY = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}

@@ -51,35 +51,3 @@ def test_pair_accuracy_and_best_f1_threshold():
     assert pair_accuracy(progs, [3.0, 1.0, 0.5, 2.0, 0.0]) == 0.5
     thr, p, r = best_f1_threshold([3.0, 1.0, 2.5, 0.5, 0.0], [1, 0, 1, 0, 0])
     assert 1.0 < thr < 2.5 and (p, r) == (1.0, 1.0)
-
-
-def test_handwritten_training_spans_cover_exactly_where_the_twins_differ():
-    """Set A as training programs (version 4): the insecure twin's construct is the region that differs from its
-    fix, in every context (the chat template shifts it); text before it is shared by both twins."""
-    from steerlab.build.unsafe_code_pairs import diff_span, handwritten_programs
-    from steerlab.eval.data import unsafe_code_heldout as set_a
-
-    class Tok:  # the chat template's shape; only the offset of the user message matters here
-        def apply_chat_template(self, messages, add_generation_prompt, tokenize):
-            return f"<|im_start|>user\n{messages[0]['content']}<|im_end|>\n<|im_start|>assistant\n"
-
-    assert diff_span("x = run(cmd, shell=True)\n", "x = run(cmd)\n") == (11, 23)
-    progs = handwritten_programs(Tok(), set_a, spans=True)
-    assert len(progs) == 2 * 4 * len(set_a.PAIRS)
-    for bad, good in zip(progs[::2], progs[1::2], strict=True):
-        assert (bad.label, good.label, good.span, bad.pair) == (1, 0, None, good.pair)
-        s, e = bad.span
-        assert bad.text[:s] == good.text[:s] and bad.text[s] != good.text[s] and e >= s  # e == s: a missing argument
-        assert good.text.endswith(bad.text[e:]) and len(good.text) - len(bad.text[e:]) >= s  # the rest is shared
-    assert handwritten_programs(Tok(), set_a)[0].span is None  # evaluation programs carry no span
-
-
-def test_precision_threshold_prefers_recall_at_the_precision_floor():
-    from steerlab.build.unsafe_code_pairs import precision_threshold
-
-    scores, labels = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0, 1, 0, 1, 1, 1]
-    t, p, r = precision_threshold(scores, labels, min_precision=0.9)
-    assert 0.3 < t < 0.4 and (p, r) == (1.0, 0.75)
-    t, p, r = precision_threshold(scores, labels, min_precision=0.75)
-    assert 0.1 < t < 0.2 and (p, r) == (0.8, 1.0)
-    assert precision_threshold([0.1, 0.2], [1, 0], min_precision=0.9) == best_f1_threshold([0.1, 0.2], [1, 0])
