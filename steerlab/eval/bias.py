@@ -37,6 +37,7 @@ from steering.runtime import BatchState, SteeringRuntime
 from steerlab.build.bias_data import (
     PRONOUNS,
     BiasPrompt,
+    _article,
     agreement_prompts,
     chat_prefix,
     neutral_texts,
@@ -336,8 +337,8 @@ HELDOUT_SETS = ("gender_heldout_d",)
 
 def heldout_prompts(tokenizer, H) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
     """(occupation prompts, stated-gender prompts) of a hand-written set module: raw text (``occupation_prompts()``,
-    ``EXPLICIT_PROMPTS``) or chat items (``occupation_items()``, ``STATED_ITEMS``: user turn, reply prefix), which
-    become the chat template up to the assistant turn followed by the reply prefix."""
+    ``EXPLICIT_PROMPTS``) or chat items (``OCCUPATIONS`` × ``OCCUPATION_ITEMS``, ``STATED_ITEMS``: user turn, reply
+    prefix), which become the chat template up to the assistant turn followed by the reply prefix."""
     if not hasattr(H, "STATED_ITEMS"):
         return ([BiasPrompt(t, 0, "", "heldout") for t in H.occupation_prompts()],
                 [BiasPrompt(t, 0, "", "explicit", target) for t, target in H.EXPLICIT_PROMPTS])
@@ -346,7 +347,8 @@ def heldout_prompts(tokenizer, H) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
         head = chat_prefix(tokenizer, user)
         return BiasPrompt(head + prefix, head.rindex(user), "", "chat", target, chat=True)
 
-    return ([chat(u, p, None) for u, p in H.occupation_items()], [chat(u, p, t) for u, p, t in H.STATED_ITEMS])
+    occ = [(u.format(x=x, a=_article(x)), p.format(x=x)) for x in H.OCCUPATIONS for u, p in H.OCCUPATION_ITEMS]
+    return [chat(u, p, None) for u, p in occ], [chat(u, p, t) for u, p, t in H.STATED_ITEMS]
 
 
 def shown(p: BiasPrompt) -> str:

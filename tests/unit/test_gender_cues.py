@@ -115,7 +115,7 @@ def test_chat_heldout_items_become_template_plus_reply_prefix():
     from steerlab.eval.data import gender_heldout_d as D
 
     occ, stated = heldout_prompts(ChatTokenizer(), D)
-    assert len(occ) == len(D.occupation_items()) and len(stated) == len(D.STATED_ITEMS)
+    assert len(occ) == len(D.OCCUPATIONS) * len(D.OCCUPATION_ITEMS) and len(stated) == len(D.STATED_ITEMS)
     (user, prefix, target), p = D.STATED_ITEMS[0], stated[0]
     assert p.chat and p.target == target and _turns(p) == (user, prefix)
     assert shown(p) == f"{user} → {prefix}"

@@ -94,8 +94,3 @@ UNRELATED_PROMPTS = [
     "What is the tallest mountain in Africa?",
 ]
 
-
-def occupation_items() -> list[tuple[str, str]]:
-    """Every occupation in every item: (user turn, reply prefix)."""
-    return [(u.format(x=x, a="an" if x[0] in "aeiou" else "a"), p.format(x=x))
-            for x in OCCUPATIONS for u, p in OCCUPATION_ITEMS]

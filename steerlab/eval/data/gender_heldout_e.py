@@ -149,8 +149,3 @@ UNRELATED_PROMPTS = [
     "Write a regular expression that matches a five-digit postcode.",
 ]
 
-
-def occupation_items() -> list[tuple[str, str]]:
-    """Every occupation in every item: (user turn, reply prefix)."""
-    return [(u.format(x=x, a="an" if x[0] in "aeiou" else "a"), p.format(x=x))
-            for x in OCCUPATIONS for u, p in OCCUPATION_ITEMS]
