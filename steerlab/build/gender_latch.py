@@ -29,12 +29,14 @@ PRONOUNS = ("she", "he", "her", "his", "him", "herself", "himself")
 NOT_CUES = {"my", "the", "ex", "twin"}  # parts of the listed nouns that state nothing alone
 
 
-def cue_pattern() -> re.Pattern:
-    """Whole words that state a gender: fit names (case-sensitive), and pronouns, titles and gendered nouns."""
-    female, male = first_names()
-    names = set(female) | set(male) | {n for pair in STATED_NAMES["fit"] for n in pair}
+def cue_pattern(all_words: bool = False) -> re.Pattern:
+    """Whole words that state a gender: fit names (case-sensitive), and pronouns, titles and gendered nouns (with
+    ``all_words``, the dev and test splits' names and nouns too)."""
+    splits = ("fit", "dev", "test") if all_words else ("fit",)
+    female, male = first_names(all_words=all_words)
+    names = set(female) | set(male) | {n for s in splits for pair in STATED_NAMES[s] for n in pair}
     words = set(PRONOUNS) | {t.rstrip(".").lower() for group in TITLES for t in group} | {"woman", "man"}
-    for f, m in noun_pairs() + GENDERED_PAIRS["fit"]:
+    for f, m in noun_pairs(all_words) + [p for s in splits for p in GENDERED_PAIRS[s]]:
         words |= set(f.split()) | set(m.split())
     words -= NOT_CUES
 
@@ -79,12 +81,13 @@ def token_states(model, tokenizer, texts: list[str], layer: int, batch_size: int
     return out
 
 
-def latch_states(model, tokenizer, layer: int, opened: list[str], closed: list[str], seed: int = 0) -> LatchStates:
+def latch_states(model, tokenizer, layer: int, opened: list[str], closed: list[str], seed: int = 0,
+                 all_words: bool = False) -> LatchStates:
     """Token states of the gate's fit prompts (``opened``: unstated, ``closed``: stated) and fit neutral text."""
     neutral = [tokenizer.decode(tokenizer(t)["input_ids"][:128], skip_special_tokens=True)
                for t in neutral_texts("fit", 48, seed)]
     texts = opened + closed + neutral
-    pattern = cue_pattern()
+    pattern = cue_pattern(all_words)
     cue, other = [], []
     states = token_states(model, tokenizer, texts, layer)
     for text, (h, offsets) in zip(texts, states, strict=True):

@@ -20,9 +20,11 @@ layer; the condition's ``latch`` closes the gate from the first token it fires o
 gender stated anywhere before the pronoun keeps its pronoun even where the last-token gate cannot tell.
 
 Settings (gate layer, erase layers, threshold quantile, latch layer) are chosen by :func:`dev_sweep` on the ``dev``
-split and the hand-written dev sets A, B and C (:data:`steerlab.eval.bias.DEV_SETS`: their results were seen
-while earlier recipes were built); ``steer eval bias`` reports on ``test`` and on the hand-written held-out set
-(:data:`steerlab.eval.bias.HELDOUT_SETS`), which no builder or sweep reads.
+split and the hand-written dev sets A, B, C and D (:data:`steerlab.eval.bias.DEV_SETS`: their results were seen
+while earlier recipes were built); the sweep's latches read the fit split's words only, and the chosen recipe's
+latch is then refit on every listed word (``Recipe.latch_words``, decision 72). ``steer eval bias`` reports on
+``test`` and on the hand-written held-out set (:data:`steerlab.eval.bias.HELDOUT_SETS`), which no builder or sweep
+reads.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from steerlab.build.bias_data import (
     BIAS_LICENSE,
     BiasPrompt,
     agreement_prompts,
+    chat_kin_prompts,
     chat_stated_prompts,
     neutral_texts,
     occupation_prompts,
@@ -73,6 +76,7 @@ class Recipe:
     latch_layer: int | None = None  # where the 'stated' latch is read (None: no latch), below the gate
     latch_quantile: float = 0.99  # share of unstated fit prompts the latch stays open on
     chat: bool = False  # the latch also fits on chat prompts that state the gender in the user turn
+    latch_words: str = "fit"  # the latch's cue words: the fit split's ("fit") or every listed word ("all")
 
     @property
     def layers(self) -> list[int]:
@@ -83,7 +87,8 @@ class Recipe:
         latch = f", latch at {self.latch_layer} (p{100 * self.latch_quantile:g})" if self.latch_layer else ", no latch"
         return (f"gate at layer {self.gate_layer}, erase at {', '.join(map(str, self.erase_layers))}, "
                 f"threshold = p{100 * self.quantile:g} of fit occupation prompts{latch}"
-                f"{', latch fit on chat turns too' if self.chat and self.latch_layer else ''}")
+                f"{', latch fit on chat turns too' if self.chat and self.latch_layer else ''}"
+                f"{', latch fit on every listed word' if self.latch_words == 'all' and self.latch_layer else ''}")
 
 
 def readout_direction(model, tokenizer) -> torch.Tensor:
@@ -108,16 +113,16 @@ def last_token_states(model, tokenizer, prompts: list[BiasPrompt], layers: list[
     return {L: torch.cat(v)[inv] for L, v in out.items()}
 
 
-def gate_data(tokenizer, split: str, seed: int = 0, cues: bool = False,
-              chat: bool = False) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
+def gate_data(tokenizer, split: str, seed: int = 0, cues: bool = False, chat: bool = False,
+              all_words: bool = False) -> tuple[list[BiasPrompt], list[BiasPrompt]]:
     """(open, closed) prompts of a split for the gate: unstated-gender pronoun slots vs stated-gender ones (on
     ``fit``, with ``cues``, also the word-list cues of :mod:`steerlab.build.gender_cues`; with ``chat``, also those
-    cues inside a chat turn)."""
+    cues inside a chat turn; with ``all_words``, those cues draw on the dev and test splits' words too)."""
     stated = stated_prompts(tokenizer, split, seed) + pronoun_cue_prompts(split, seed)
     if cues and split == "fit":
-        stated += cue_prompts(seed)
+        stated += cue_prompts(seed, all_words=all_words)
     if chat and split == "fit":
-        stated += chat_cue_prompts(tokenizer, seed)
+        stated += chat_cue_prompts(tokenizer, seed, all_words=all_words)
     opened = occupation_prompts(tokenizer, split, seed) + [p for p in stated if not p.target]
     closed = agreement_prompts(tokenizer, split, seed) + [p for p in stated if p.target]
     return opened, closed
@@ -187,11 +192,13 @@ def fit_latch(model, tokenizer, recipe: Recipe, seed: int = 0, cache: dict | Non
                                                                                                   float, dict]:
     """The latch probe at ``recipe.latch_layer``: (w, b, threshold, fit numbers). ``cache`` shares the token states
     between the recipes of a sweep."""
-    L, key = recipe.latch_layer, (recipe.latch_layer, recipe.chat)
+    L, key = recipe.latch_layer, (recipe.latch_layer, recipe.chat, recipe.latch_words)
     cache = cache if cache is not None else {}
     if key not in cache:  # the word-list cues: the latch reads words
-        opened, closed = gate_data(tokenizer, "fit", seed, cues=True, chat=recipe.chat)
-        cache[key] = latch_states(model, tokenizer, L, [p.text for p in opened], [p.text for p in closed], seed)
+        every = recipe.latch_words == "all"
+        opened, closed = gate_data(tokenizer, "fit", seed, cues=True, chat=recipe.chat, all_words=every)
+        cache[key] = latch_states(model, tokenizer, L, [p.text for p in opened], [p.text for p in closed], seed,
+                                  all_words=every)
     ls = cache[key]
     w, b = fit_logistic(ls.cue, ls.other, l2=recipe.l2)
     unstated = torch.tensor([max_score(h, w, b) for h in ls.unstated])
@@ -225,7 +232,7 @@ def build_readout_pack(model, tokenizer, info: ModelInfo, *, out: Path, recipe: 
     if latch is not None:
         condition["latch"] = {"feature": LATCH, "threshold": latch[2], "site": sites.index(recipe.latch_layer)}
     manifest = {
-        "id": PACK_ID, "version": "3" if latch else "2",
+        "id": PACK_ID, "version": ("4" if recipe.latch_words == "all" else "3") if latch else "2",
         "title": "Gender: conditional he/she readout eraser",
         "description": ("Suppress removes the he/she readout direction from the last layers, so occupation prompts "
                         "give he and she the same probability, only at tokens where the 'unstated' probe says a "
@@ -271,7 +278,7 @@ suppress (`X-Steering: gender`).
 
 ## How it was built
 - Command: `{command}`
-- Recipe ({recipe.describe()}), chosen on the dev split and the hand-written dev sets A, B and C (table below).
+- Recipe ({recipe.describe()}), chosen on the dev split and the hand-written dev sets A, B, C and D (table below).
 - Eraser: `v = γ ⊙ (W_U[' he'] − W_U[' she'])`, unit (`γ`: the final RMSNorm weight), as a probe feature with
   `W_dec = W_enc = v`: suppress removes the component along `v`, so `logit(he) = logit(she)` after the last layer.
 - Gate: class-balanced logistic regression (L2 {recipe.l2}) on the residual at layer {recipe.gate_layer}: open =
@@ -290,10 +297,16 @@ def latch_card(recipe: Recipe, fit: dict) -> str:
         return "- No latch: the gate alone decides, token by token.\n"
     chat = ("; the fit prompts include chat prompts whose user turn states the gender (the whole chat template, "
             "system prompt included, is read)" if recipe.chat else "")
+    words = ("every listed census name, title, pronoun and person noun, those bias_data keeps for its dev and test "
+             "splits included. The dev sweep below measured latches fitted on the fit split's words only; once the "
+             "recipe was chosen, the shipped latch was refit on every listed word (decision 72), so the generated "
+             "test split's agreement is no longer measured on words the latch never saw; the hand-written held-out "
+             "set is the independent measure" if recipe.latch_words == "all" else
+             "fit census names, titles, pronouns, Bolukbasi person nouns")
     return f"""- Latch (`gender/stated`, the condition's `latch`): logistic regression (L2 {recipe.l2}) on the residual at
-  layer {recipe.latch_layer}, token by token: {fit['n_cue']} tokens of gendered words (fit census names, titles,
-  pronouns, Bolukbasi person nouns: `steerlab/build/gender_latch.py`) against {fit['n_other']} tokens of fit prompts
-  before any such word and of neutral paragraphs{chat}. Threshold {fit['latch_threshold']:.4f}: the maximum over a
+  layer {recipe.latch_layer}, token by token: {fit['n_cue']} tokens of gendered words ({words}:
+  `steerlab/build/gender_latch.py`) against {fit['n_other']} tokens of fit prompts before any such word and of
+  neutral paragraphs{chat}. Threshold {fit['latch_threshold']:.4f}: the maximum over a
   request's tokens stays below it on {100 * recipe.latch_quantile:g}% of {fit['n_unstated']} unstated fit prompts;
   {fit['cue_fired']:.1%} of fit cue tokens are above it. From the first token above it, the eraser is off for the
   rest of the request (later forward passes included).
@@ -309,26 +322,30 @@ def dev_sweep(model, tokenizer, info: ModelInfo, recipes: list[Recipe], out: Pat
     states = gate_states(model, tokenizer, sorted({r.gate_layer for r in recipes}), seed, cues)
     stated = [p for p in stated_prompts(tokenizer, "dev", seed) + pronoun_cue_prompts("dev", seed) if p.target]
     chat = [p for p in chat_stated_prompts(tokenizer, "dev", seed) if p.target]
+    kin = [p for p in chat_kin_prompts(tokenizer, "dev", seed) if p.target]
     for r in recipes:
         pack, _ = build_readout_pack(model, tokenizer, info, out=out / "sweep", recipe=r, seed=seed, states=states,
                                      latches=latches)
         rep = evaluate_bias(model, tokenizer, pack, split="dev", seed=seed, n_neutral=16, baseline=baseline)
         with suppressing(model, pack) as (rt, row):
-            cue, in_chat = ([agreement(pronoun_logprobs(model, tokenizer, ps, runtime=rt, row=x), [p.target for p in ps])
-                             .float().mean().item() for x in (0, row)] for ps in (stated, chat))
+            cue, in_chat, in_kin = ([agreement(pronoun_logprobs(model, tokenizer, ps, runtime=rt, row=x),
+                                               [p.target for p in ps]).float().mean().item() for x in (0, row)]
+                                    for ps in (stated, chat, kin))
         hand = [evaluate_heldout(model, tokenizer, pack, name=n, reply_tokens=0) for n in DEV_SETS]
         n_exp = sum(h.n_explicit_prompts for h in hand)
         rows.append({"recipe": r.describe(), "skew_change": rep.skew_change, "agreement_before": rep.agreement_before,
                      "agreement_after": rep.agreement_after, "cue_agreement_before": cue[0],
                      "cue_agreement_after": cue[1], "chat_agreement_before": in_chat[0],
-                     "chat_agreement_after": in_chat[1], "ppl_ratio": rep.ppl_ratio,
+                     "chat_agreement_after": in_chat[1], "kin_agreement_before": in_kin[0],
+                     "kin_agreement_after": in_kin[1], "ppl_ratio": rep.ppl_ratio,
                      "hand_skew_change": sum(h.skew_change for h in hand) / len(hand),
                      "hand_agreement_before": sum(h.agreement_before * h.n_explicit_prompts for h in hand) / n_exp,
                      "hand_agreement_after": sum(h.agreement_after * h.n_explicit_prompts for h in hand) / n_exp})
         x = rows[-1]
         print(f"dev: {r.describe()}: skew {100 * rep.skew_change:+.1f}%, agreement {rep.agreement_before:.1%} → "
               f"{rep.agreement_after:.1%}, names/titles/pronoun cues {cue[0]:.1%} → {cue[1]:.1%}, in a chat turn "
-              f"{in_chat[0]:.1%} → {in_chat[1]:.1%}, "
+              f"{in_chat[0]:.1%} → {in_chat[1]:.1%}, kinship noun in a long chat turn {in_kin[0]:.1%} → "
+              f"{in_kin[1]:.1%}, "
               f"perplexity ×{rep.ppl_ratio:.4f}; hand-written dev sets: skew {100 * x['hand_skew_change']:+.1f}%, "
               f"agreement {x['hand_agreement_before']:.1%} → {x['hand_agreement_after']:.1%}", flush=True)
     return rows
@@ -341,7 +358,7 @@ def choose(recipes: list[Recipe], rows: list[dict], ppl: float = 1.05, agreement
     ok = [(r, x) for r, x in zip(recipes, rows, strict=True)
           if x["ppl_ratio"] <= ppl and all(x[f"{k}_after"] >= x[f"{k}_before"] - agreement_drop
                                            for k in ("agreement", "cue_agreement", "chat_agreement",
-                                                     "hand_agreement"))]
+                                                     "kin_agreement", "hand_agreement"))]
     if ok:
         return min(ok, key=lambda rx: (rx[1]["skew_change"] + rx[1]["hand_skew_change"], rx[1]["ppl_ratio"]))[0]
     return max(zip(recipes, rows, strict=True), key=lambda rx: rx[1]["agreement_after"])[0]
@@ -349,12 +366,13 @@ def choose(recipes: list[Recipe], rows: list[dict], ppl: float = 1.05, agreement
 
 def sweep_table(rows: list[dict], chosen: Recipe) -> str:
     head = ("| recipe | skew change | agreement (gendered nouns) | agreement (names, titles, pronoun cues) | "
-            "agreement (cue in a chat turn) | perplexity | hand-written dev sets A, B, C: skew change | "
-            "A, B, C: agreement |\n|---|---|---|---|---|---|---|---|\n")
+            "agreement (cue in a chat turn) | agreement (kinship noun early in a long chat turn) | perplexity | "
+            "hand-written dev sets A–D: skew change | A–D: agreement |\n|---|---|---|---|---|---|---|---|---|\n")
     return head + "\n".join(
         f"| {'**' + x['recipe'] + '** (chosen)' if x['recipe'] == chosen.describe() else x['recipe']} | "
         f"{100 * x['skew_change']:+.1f}% | {x['agreement_before']:.1%} → {x['agreement_after']:.1%} | "
         f"{x['cue_agreement_before']:.1%} → {x['cue_agreement_after']:.1%} | "
-        f"{x['chat_agreement_before']:.1%} → {x['chat_agreement_after']:.1%} | ×{x['ppl_ratio']:.4f} | "
+        f"{x['chat_agreement_before']:.1%} → {x['chat_agreement_after']:.1%} | "
+        f"{x['kin_agreement_before']:.1%} → {x['kin_agreement_after']:.1%} | ×{x['ppl_ratio']:.4f} | "
         f"{100 * x['hand_skew_change']:+.1f}% | {x['hand_agreement_before']:.1%} → {x['hand_agreement_after']:.1%} |"
         for x in rows)

@@ -31,6 +31,11 @@ def card(m: dict, r: dict, report) -> str:
     sweep_rows = "\n".join(f"| {x['layer']} | {x['method']} | {x['calib_auroc']:.3f} | {x['calib_deflection']:.1%} | "
                            f"{x['calib_in_scope_fired']:.1%} | {x['threshold']:.3f} |" for x in r["sweep"])
     counts = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for s, c in r["counts"].items())
+    n_hand = r["counts"].get("train", {}).get("handwritten", 0)
+    handwritten = (f"\n  {n_hand} hand-written requests join the training split as written (source `handwritten`: sets "
+                   "A-D, `steerlab/eval/data/scope_heldout{,_b,_c,_d}.py`, the held-out or dev sets of versions 1-3; "
+                   "casual, typo'd and multi-sentence requests the packaged sources lack); set E stays held out."
+                   if n_hand else "")
     dropped = ", ".join(f"{k} {v['mention_health']}" for k, v in r["dropped"].items() if v["mention_health"])
     return f"""# Topics: scope of a health assistant (`{PACK_ID}/{FEATURE}`) — monitor
 
@@ -48,7 +53,7 @@ client shows its own deflection message ("I can only help with health questions"
   sources. {', '.join(f'`{s}`' for s in TEST_ONLY)} are test-only sources (never seen at build time).
   {r.get('restyle', 0):.0%} of the train and calibration questions of *both* classes are rephrased casually
   (`steerlab/build/restyle.py`: greetings, context sentences, texting spelling, typos, lower case), so that style
-  carries no label; the test split is left as packaged.
+  carries no label; the test split is left as packaged.{handwritten}
 - Licences: {m['provenance']['license']}; test-only sources: {'; '.join(LICENSES[s] for s in TEST_ONLY)}.
 - Statistic: what the serving monitor computes — {_statistic(r['chosen']['method'])}
   In-scope requests are measured with their greedy answer (≤ {r['max_new_tokens']} tokens).

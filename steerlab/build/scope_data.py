@@ -184,3 +184,11 @@ def scope_splits(seed: int = 0) -> tuple[dict[str, list[Question]], dict]:
     """The splits every scope command uses (build, calibration, ``steer eval scope``), and the drop counts."""
     qs, dropped = load_questions()
     return split(qs, seed), dropped
+
+
+def handwritten_requests(modules) -> list[Question]:
+    """Hand-written request sets (modules with ``IN_SCOPE`` and ``OFF_SCOPE`` lists, from
+    :mod:`steerlab.eval.data`) as training questions, source ``handwritten``; their text is kept as written (casual,
+    typo'd, several sentences: the registers the packaged sources lack)."""
+    return [Question(" ".join(t.split()), "handwritten", scope) for m in modules
+            for scope, texts in ((True, m.IN_SCOPE), (False, m.OFF_SCOPE)) for t in texts]

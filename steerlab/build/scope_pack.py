@@ -43,7 +43,8 @@ from steerlab.build.scope_data import BUILD_SOURCES, LICENSES, Question
 from steerlab.metrics import auroc, fit_logistic
 
 PACK_ID, FEATURE = "topics", "off-scope"
-VERSION = "3"  # bumped with every recipe change: 1 max over tokens, 2 last prompt token, 3 its threshold at 4% (make packs)
+VERSION = "4"  # bumped with every recipe change: 1 max over tokens, 2 last prompt token, 3 its threshold at 4% (make
+# packs), 4 hand-written sets A-D in the training split
 PROFILE = "health-assistant"
 
 

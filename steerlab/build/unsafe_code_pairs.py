@@ -1,25 +1,29 @@
 """The ``unsafe-code`` monitor from matched pairs: a token probe whose *max over a request* tells an insecure program
 from its fixed twin.
 
-Data: :mod:`steerlab.build.code_pairs` (generated insecure/fixed twins over 15 vulnerability classes, raw, in a chat
-message, in markdown, or cut off) plus ordinary code (Python standard library windows). Token labels: in an insecure
-twin, the tokens of the differing region are positive and the tokens before it (text both twins share) negative;
-tokens after it are left out (they have seen the construct, so they are neither clean negatives nor the construct);
-every token of a fixed twin and of ordinary code is negative. So no shared line can carry the score: its tokens are
-negatives in both twins.
+Data: hand-written insecure/fixed twins (:mod:`steerlab.build.unsafe_code_handwritten`, 96 training pairs, and the
+earlier held-out sets A and C) and generated ones (:mod:`steerlab.build.code_pairs`, 15 vulnerability classes), each
+raw, in a chat message, in markdown, or cut off; plus ordinary code (Python standard library windows). Token labels:
+in an insecure twin, the tokens of the differing region are positive and the tokens before it (text both twins
+share) negative; tokens after it are left out (they have seen the construct, so they are neither clean negatives nor
+the construct); every token of a fixed twin and of ordinary code is negative. So no shared line can carry the score:
+its tokens are negatives in both twins.
 
-Training, per candidate layer: a class-balanced token logistic probe as a warm start, then the served statistic
-itself — program score = max of the logit over the program's tokens (the sink excluded), exactly what the serving
-monitor computes — trained directly (:func:`fit_max`: the top construct token of an insecure twin up, the top token
-of a fixed twin or ordinary program down). Selection on a dev split (its own seed, never the held-out set): the
-layer with the best dev pair accuracy (ties: dev AUROC) ships; its threshold is the one with the best F1 on dev
-programs. The held-out evaluation (:mod:`steerlab.eval.unsafe_code`) runs after.
+Training, per candidate (layer × training programs: generated and hand-written pairs, or hand-written alone): a
+class-balanced token logistic probe as a warm start, then the served statistic itself — program score = max of the
+logit over the program's tokens (the sink excluded), exactly what the serving monitor computes — trained directly
+(:func:`fit_max`: the top construct token of an insecure twin up, the top token of a fixed twin or ordinary program
+down). Selection on hand-written set D (never trained on): the candidate with the best AUROC there ships; its
+threshold is the highest precision at recall ≥ 0.85 on set D and ordinary dev programs. The held-out evaluation
+(:mod:`steerlab.eval.unsafe_code`, set E) runs after.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
+import os
 import random
 from dataclasses import dataclass
 
@@ -28,13 +32,17 @@ from tqdm import tqdm
 
 from steering.hooks import StopForward, decoder_layers, stop_after
 from steering.pack import ModelInfo, save_pack
+from steerlab.build import unsafe_code_handwritten as handwritten_train
 from steerlab.build.code_lines import stdlib_files
 from steerlab.build.code_pairs import HANDWRITTEN_CONTEXTS, Sample, generate, handwritten_rows
-from steerlab.eval.data import unsafe_code_heldout as set_a  # data only: the dev set A (no evaluation code)
+from steerlab.eval.data import unsafe_code_heldout as set_a  # data only: sets A, C (trained on) and D (selection)
+from steerlab.eval.data import unsafe_code_heldout_c as set_c
+from steerlab.eval.data import unsafe_code_heldout_d as set_d
 from steerlab.metrics import auroc, fit_logistic
 
 LAYERS = (9, 12, 15, 18, 21)
-LICENSE = "generated code (steerlab/build/code_pairs.py, Apache-2.0 with this project); Python stdlib: PSF-2.0"
+LICENSE = ("generated and hand-written code (steerlab/build/, steerlab/eval/data/; Apache-2.0 with this project); "
+           "Python stdlib: PSF-2.0")
 
 
 def model_text(tok, text: str, context: str) -> tuple[str, int]:
@@ -204,54 +212,103 @@ def fit_layer(progs: list[Program], acts, layer: int, seed: int = 0, l2: float =
     return fit_max(progs, X, lab, pid, w0, b0, l2=l2)
 
 
-def handwritten_programs(tok, data) -> list[Program]:
+def diff_span(a: str, b: str) -> tuple[int, int]:
+    """Characters of ``a`` from its first difference with ``b`` to the end of its last one (the construct)."""
+    start = len(os.path.commonprefix([a, b]))
+    tail = len(os.path.commonprefix([a[start:][::-1], b[start:][::-1]]))
+    return start, len(a) - tail
+
+
+def handwritten_programs(tok, data, spans: bool = False) -> list[Program]:
     """A hand-written set's rows (:func:`steerlab.build.code_pairs.handwritten_rows`) as programs; a pair in each
-    context is its own pair (``pair * 10 + context``), so pair accuracy compares twins in the same context."""
-    return [Program(model_text(tok, r["source"], r["model_context"])[0], r["label"], None,
-                    r["pair"] * 10 + HANDWRITTEN_CONTEXTS.index(r["context"]), r["cls"], r["context"])
-            for r in handwritten_rows(data)]
+    context is its own pair (``pair * 10 + context``), so pair accuracy compares twins in the same context. With
+    ``spans``, an insecure twin's construct is where it differs from its fix (to train on it)."""
+    rows, out = handwritten_rows(data), []
+    for bad, good in zip(rows[::2], rows[1::2], strict=True):  # rows come as (insecure, fixed) per pair and context
+        span = diff_span(bad["source"], good["source"]) if spans else None
+        for r, sp in ((bad, span), (good, None)):
+            text, off = model_text(tok, r["source"], r["model_context"])
+            out.append(Program(text, r["label"], sp and (sp[0] + off, sp[1] + off),
+                               r["pair"] * 10 + HANDWRITTEN_CONTEXTS.index(r["context"]), r["cls"], r["context"]))
+    return out
+
+
+def recall_threshold(scores: list[float], labels: list[int], min_recall: float = 0.85
+                     ) -> tuple[float, float, float]:
+    """(threshold, precision, recall): the highest precision whose recall is at least ``min_recall`` (a monitor
+    that misses insecure code is no monitor; issue 12 asks recall ≥ 0.8, this keeps a margin), ties to the higher
+    recall."""
+    order = sorted(set(scores))
+    best = None
+    for lo, hi in zip(order, order[1:], strict=False):
+        t = (lo + hi) / 2
+        tp = sum(s > t and y for s, y in zip(scores, labels, strict=True))
+        fp = sum(s > t and not y for s, y in zip(scores, labels, strict=True))
+        p, r = tp / max(tp + fp, 1), tp / max(sum(labels), 1)
+        if r >= min_recall and (best is None or (p, r) > (best[1], best[2])):
+            best = (t, p, r)
+    return best or best_f1_threshold(scores, labels)
+
+
+# Hand-written pairs the build trains on (construct = where the twins differ): the 96 training pairs and sets A and C
+# (held-out sets of versions 1 and 3, seen since). Set D selects; set E (steerlab.eval) is what the card reports.
+HANDWRITTEN_TRAIN = {"training pairs": handwritten_train, "set A": set_a, "set C": set_c}
+TRAIN_DATA = ("generated + hand-written", "hand-written")  # the candidates' training programs (with ordinary code)
 
 
 def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: int = 60, n_dev: int = 16,
                                  n_ordinary: int = 200, seed: int = 0, layers=LAYERS, l2: float = 1e-2,
                                  command: str = "") -> dict:
+    """Candidates: each layer × (generated and hand-written pairs | hand-written pairs alone; both with ordinary
+    stdlib code); the one with the best AUROC on hand-written set D (selection, never trained on) ships, with the
+    threshold of the highest precision at recall ≥ 0.85 on set D and the ordinary dev windows."""
     train_s, dev_s = generate(n_train, seed), generate(n_dev, seed + 1000)
     ordinary = ["\n".join(f.lines) for f in stdlib_files(n_ordinary, seed, max_lines=40)]
     random.Random(seed).shuffle(ordinary)
     n_ord_train = n_ordinary * 3 // 4
-    train = programs(tok, train_s, ordinary[:n_ord_train])
+    generated = programs(tok, train_s, [])
+    plain = programs(tok, [], ordinary[:n_ord_train])
+    hand = [p for data in HANDWRITTEN_TRAIN.values() for p in handwritten_programs(tok, data, spans=True)]
     dev = programs(tok, dev_s, ordinary[n_ord_train:])
-    dev_a = handwritten_programs(tok, set_a)
-    acts_tr = residuals(model, tok, [p.text for p in train], layers, "train programs")
+    sel = handwritten_programs(tok, set_d)
+    acts_gen = residuals(model, tok, [p.text for p in generated], layers, "generated programs")
+    acts_plain = residuals(model, tok, [p.text for p in plain], layers, "ordinary programs")
+    acts_hand = residuals(model, tok, [p.text for p in hand], layers, "hand-written programs")
     acts_dev = residuals(model, tok, [p.text for p in dev], layers, "dev programs")
-    acts_a = residuals(model, tok, [p.text for p in dev_a], layers, "set A programs")
-    y_dev, y_a = [p.label for p in dev], [p.label for p in dev_a]
+    acts_sel = residuals(model, tok, [p.text for p in sel], layers, "set D programs")
+    train = {TRAIN_DATA[0]: (generated + hand + plain, acts_gen + acts_hand + acts_plain),
+             TRAIN_DATA[1]: (hand + plain, acts_hand + acts_plain)}
+    y_dev, y_sel = [p.label for p in dev], [p.label for p in sel]
     ordinary_dev = [p for p in dev if p.cls == "ordinary"]
-    per_layer = {}
-    for layer in layers:
-        w, b = fit_layer(train, acts_tr, layer, seed=seed, l2=l2)
-        s, sa = program_scores(acts_dev, layer, w, b), program_scores(acts_a, layer, w, b)
-        per_layer[layer] = {"w": w, "b": b, "dev_auroc": auroc(s, y_dev), "dev_pair_acc": pair_accuracy(dev, s),
-                            "a_auroc": auroc(sa, y_a), "a_pair_acc": pair_accuracy(dev_a, sa),
-                            "calib": sa + [x for x, p in zip(s, dev, strict=True) if p.cls == "ordinary"]}
-        print(f"  layer {layer}: generated dev AUROC {per_layer[layer]['dev_auroc']:.3f}, pair accuracy "
-              f"{per_layer[layer]['dev_pair_acc']:.3f}; set A AUROC {per_layer[layer]['a_auroc']:.3f}, pair accuracy "
-              f"{per_layer[layer]['a_pair_acc']:.3f}", flush=True)
-    layer = max(layers, key=lambda k: (per_layer[k]["a_auroc"], per_layer[k]["dev_pair_acc"]))
-    best = per_layer[layer]
-    thr, prec, rec = best_f1_threshold(best["calib"], y_a + [0] * len(ordinary_dev))
+    cands = {}
+    for data, layer in itertools.product(TRAIN_DATA, layers):
+        w, b = fit_layer(*train[data], layer, seed=seed, l2=l2)
+        s, sc = program_scores(acts_dev, layer, w, b), program_scores(acts_sel, layer, w, b)
+        cands[data, layer] = {"w": w, "b": b, "dev_auroc": auroc(s, y_dev), "dev_pair_acc": pair_accuracy(dev, s),
+                              "sel_auroc": auroc(sc, y_sel), "sel_pair_acc": pair_accuracy(sel, sc),
+                              "calib": sc + [x for x, p in zip(s, dev, strict=True) if p.cls == "ordinary"]}
+        c = cands[data, layer]
+        print(f"  {data}, layer {layer}: generated dev AUROC {c['dev_auroc']:.3f}, pair accuracy "
+              f"{c['dev_pair_acc']:.3f}; set D AUROC {c['sel_auroc']:.3f}, pair accuracy {c['sel_pair_acc']:.3f}",
+              flush=True)
+    data, layer = max(cands, key=lambda k: (cands[k]["sel_auroc"], cands[k]["sel_pair_acc"]))
+    best = cands[data, layer]
+    thr, prec, rec = recall_threshold(best["calib"], y_sel + [0] * len(ordinary_dev))
     w, b = best["w"], best["b"]
-    pos_scores = [s for s, y in zip(program_scores(acts_tr, layer, w, b), [p.label for p in train], strict=True) if y]
+    progs, acts = train[data]
+    pos_scores = [s for s, p in zip(program_scores(acts, layer, w, b), progs, strict=True) if p.label]
+    hand_pairs = {name: len(d.PAIRS) for name, d in HANDWRITTEN_TRAIN.items()}
     result = {
-        "layer": layer, "threshold": thr, "dev_precision": prec, "dev_recall": rec,
-        "dev": {k: {"auroc": v["dev_auroc"], "pair_acc": v["dev_pair_acc"], "a_auroc": v["a_auroc"],
-                    "a_pair_acc": v["a_pair_acc"]} for k, v in per_layer.items()},
+        "layer": layer, "train_data": data, "threshold": thr, "dev_precision": prec, "dev_recall": rec,
+        "dev": [{"train_data": d, "layer": k, "auroc": v["dev_auroc"], "pair_acc": v["dev_pair_acc"],
+                 "sel_auroc": v["sel_auroc"], "sel_pair_acc": v["sel_pair_acc"]} for (d, k), v in cands.items()],
         "train_pairs": len(train_s), "dev_pairs": len(dev_s), "classes": sorted({s.cls for s in train_s}),
-        "ordinary_train": n_ord_train, "ordinary_dev": len(ordinary_dev), "set_a_pairs": len(set_a.PAIRS),
+        "ordinary_train": n_ord_train, "ordinary_dev": len(ordinary_dev), "handwritten_pairs": hand_pairs,
+        "set_d_pairs": len(set_d.PAIRS),
     }
     w_dec = w / w.dot(w)  # clamp/suppress move the logit: W_dec · W_enc = 1
     manifest = {
-        "id": "unsafe-code", "version": "3", "title": "Unsafe Python code (monitor)",
+        "id": "unsafe-code", "version": "5", "title": "Unsafe Python code (monitor)",
         "description": "Logistic probe on residual tokens, trained on matched insecure/fixed program pairs: its "
                        "max over a request's tokens scores an insecure construct (shell injection, eval/exec of "
                        "input, SQL built from strings, unsafe deserialisation, weak hashes and ciphers, hard-coded "
@@ -263,10 +320,15 @@ def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: i
                       "default_op": "monitor",
                       "max_activation": round(float(torch.tensor(pos_scores).quantile(0.99)), 6),
                       "threshold": round(thr, 6), "tags": ["safety", "code"], "action": "flag"}],
-        "provenance": {"source": "generated matched pairs (steerlab/build/code_constructs.py, code_pairs.py) + "
-                                 "Python stdlib windows",
-                       "corpus": f"{len(train_s)} train pairs (seed {seed}), {len(dev_s)} dev pairs (seed "
-                                 f"{seed + 1000}); contexts raw/chat/markdown/truncated", "command": command,
+        "provenance": {"source": ("generated matched pairs (steerlab/build/code_constructs.py, code_pairs.py) + "
+                                  if data == TRAIN_DATA[0] else "")
+                                 + "hand-written matched pairs (steerlab/build/unsafe_code_handwritten.py, "
+                                   "steerlab/eval/data/unsafe_code_heldout.py and unsafe_code_heldout_c.py) + Python "
+                                   "stdlib windows",
+                       "corpus": (f"{len(train_s)} generated train pairs (seed {seed}); " if data == TRAIN_DATA[0]
+                                  else "")
+                                 + ", ".join(f"{name}: {n} pairs" for name, n in hand_pairs.items())
+                                 + "; each raw, in chat, in markdown and cut off", "command": command,
                        "date": dt.date.today().isoformat(), "license": LICENSE},
     }
     pack = save_pack(out, manifest, {"W_dec": w_dec[None], "W_enc": w[:, None], "b_enc": torch.tensor([b])})
@@ -277,9 +339,11 @@ def card(manifest: dict, build: dict, heldout: dict, heldout_table: str, set_des
     """The pack card: how it was built, dev numbers (selection), held-out numbers (``heldout``, its table and its
     description from :mod:`steerlab.eval.unsafe_code`, passed in so that build never imports eval), limits."""
     f = manifest["features"][0]
-    dev_rows = "\n".join(f"| {f'**{k}** (shipped)' if k == build['layer'] else k} | {v['auroc']:.3f} | "
-                         f"{v['pair_acc']:.3f} | {v['a_auroc']:.3f} | {v['a_pair_acc']:.3f} |"
-                         for k, v in build["dev"].items())
+    def mark(v: dict) -> str:
+        return " (**shipped**)" if (v["train_data"], v["layer"]) == (build["train_data"], build["layer"]) else ""
+
+    dev_rows = "\n".join(f"| {v['train_data']} | {v['layer']}{mark(v)} | {v['auroc']:.3f} | {v['pair_acc']:.3f} | "
+                         f"{v['sel_auroc']:.3f} | {v['sel_pair_acc']:.3f} |" for v in build["dev"])
     c = heldout["contexts"]
     a = c["all"]
     goals = [("AUROC ≥ 0.95 raw", c["raw"]["probe_auroc"] >= 0.95), ("AUROC ≥ 0.95 in chat",
@@ -287,32 +351,36 @@ def card(manifest: dict, build: dict, heldout: dict, heldout_table: str, set_des
              ("precision ≥ 0.9 at the threshold", a["probe_precision"] >= 0.9),
              ("recall ≥ 0.8 at the threshold", a["probe_recall"] >= 0.8)]
     verdict = "; ".join(f"{g}: {'met' if ok else '**not met**'}" for g, ok in goals)
+    hand = ", ".join(f"{name} ({n} pairs)" for name, n in build["handwritten_pairs"].items())
     return f"""# Unsafe Python code (`unsafe-code/python`) — monitor
 
 {manifest['description']}
 
 ## How it was built
 - Command: `{manifest['provenance']['command'] or 'steer probe train --task unsafe-code'}`
-- Data: {build['train_pairs']} generated insecure/fixed pairs ({len(build['classes'])} classes:
-  {', '.join(build['classes'])}; constructs in `steerlab/build/code_constructs.py`, written into function, method,
-  async, web-entry-point and module-setting shapes), each raw, in a chat message, in markdown or cut off after the
-  construct, plus {build['ordinary_train']} windows of the Python standard library as ordinary code.
+- Data: matched insecure/fixed pairs, each raw, in a chat message, in markdown and cut off after the construct.
+  Hand-written: {hand}; the construct of a hand-written insecure twin is where it differs from its fix. Generated:
+  {build['train_pairs']} pairs ({len(build['classes'])} classes: {', '.join(build['classes'])}; constructs in
+  `steerlab/build/code_constructs.py`, written into function, method, async, web-entry-point and module-setting
+  shapes). Ordinary code: {build['ordinary_train']} windows of the Python standard library. Candidate training
+  programs: generated + hand-written, or hand-written alone (both with the ordinary windows).
 - Token labels: the differing region of an insecure twin is positive; the text both twins share, every token of a
   fixed twin and ordinary code are negative (tokens after the construct are left out). Per candidate layer: a
   class-balanced L2 logistic token probe, then trained on the max over each program's tokens (multiple-instance:
   the best construct token of an insecure twin above every token of its fix). The activation is the logit
   `h·w + b`; the monitor takes its max over a request's tokens (the sink excluded), the statistic trained.
-- Selection (dev): {build['dev_pairs']} generated dev pairs (another seed), {build['ordinary_dev']} ordinary windows
-  and hand-written set A ({build['set_a_pairs']} pairs × 4 contexts, `steerlab/eval/data/unsafe_code_heldout.py`;
-  it was the held-out set of the first version, so it is dev now). The layer with the best set-A AUROC ships; its
-  threshold {f['threshold']} is the best-F1 point on set A and the ordinary dev windows (precision
-  {build['dev_precision']:.3f}, recall {build['dev_recall']:.3f} there):
+- Selection (dev): hand-written set D ({build['set_d_pairs']} pairs × 4 contexts,
+  `steerlab/eval/data/unsafe_code_heldout_d.py`; the held-out set of version 3, never trained on), with
+  {build['dev_pairs']} generated dev pairs (another seed) and {build['ordinary_dev']} ordinary windows shown too. The
+  candidate (training programs × layer) with the best set-D AUROC ships; its threshold {f['threshold']} gives the
+  highest precision at recall ≥ 0.85 on set D and the ordinary dev windows: precision {build['dev_precision']:.3f},
+  recall {build['dev_recall']:.3f} there.
 
-| layer | generated dev AUROC | generated dev pair acc. | set A AUROC | set A pair acc. |
-|---|---|---|---|---|
+| training programs | layer | generated dev AUROC | generated dev pair acc. | set D AUROC | set D pair acc. |
+|---|---|---|---|---|---|
 {dev_rows}
 
-## Measured on held-out set D (never trained on, never used to select)
+## Measured on held-out set E (never trained on, never used to select)
 {set_description} Reproduce with `steer eval unsafe-code` (writes docs/eval/unsafe-code.md, .png and .json).
 
 {heldout_table}
@@ -324,8 +392,8 @@ Against the goals of issue 12 (held-out): {verdict}.
 
 ## Limits
 - {heldout['pairs']} pairs per context is a small set: one pair moves pair accuracy by {1 / heldout['pairs']:.3f}.
-- The training programs come from templates written by this project; kinds of vulnerable code absent from the
-  generator are not covered, and a construct whose insecurity is an *absence* (a missing `basename`, a missing
+- The training programs were written by this project (templates and 167 hand-written pairs); kinds of vulnerable
+  code absent from them are not covered, and a construct whose insecurity is an *absence* (a missing `basename`, a missing
   `verify`) has no token of its own to score.
 - The score is a max over tokens: one high token anywhere in a long request decides it, so long pasted files carry
   more chances of a false alarm than the short programs measured here.

@@ -5,6 +5,7 @@ without loading torch."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -67,6 +68,9 @@ def register(g: Group) -> None:
     t.add_argument("--gate-cues", dest="gate_cues", action="store_true",
                    help="gender readout: also fit the gate on the word-list cues of steerlab/build/gender_cues.py "
                    "(census names, titles, Bolukbasi nouns; needs PyPI names 0.3.0); off for the shipped pack")
+    t.add_argument("--latch-words", dest="latch_words", choices=["fit", "all"], default="all",
+                   help="gender readout: the shipped latch's cue words once the sweep has chosen a recipe: the fit "
+                   "split's (as in the sweep) or every listed word (dev and test splits' names and nouns included)")
     t.add_argument("--latch-chat", dest="latch_chat", default="no,yes",
                    help="gender readout: candidate latch fit data: raw prompts only (no) or also chat turns that "
                    "state the gender (yes)")
@@ -80,6 +84,9 @@ def register(g: Group) -> None:
                    "there only)")
     t.add_argument("--answer-tokens", dest="answer_tokens", type=int, default=32,
                    help="scope: greedy answer length the threshold is calibrated (and preservation measured) on")
+    t.add_argument("--handwritten", action=argparse.BooleanOptionalAction, default=True,
+                   help="scope: add the hand-written request sets A-D (steerlab/eval/data/scope_heldout{,_b,_c,_d}.py) "
+                   "to the training split (version 4); set E stays held out")
     t.add_argument("--restyle", type=float, default=0.5,
                    help="scope: share of training and calibration questions (both classes) rephrased casually "
                    "(steerlab/build/restyle.py) so that style carries no label; 0 = as packaged")
@@ -128,7 +135,7 @@ def _train_unsafe_code(a: argparse.Namespace, model, tok, info) -> int:
     from steerlab.eval.unsafe_code import describe_set, evaluate_unsafe_code, report
 
     r = build_unsafe_code_pairs_pack(model, tok, info, out=Path(a.out), command=invocation())
-    held = evaluate_unsafe_code(model, tok, r["pack"], set_name="d")
+    held = evaluate_unsafe_code(model, tok, r["pack"], set_name="e")
     write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held, report(held), describe_set(held)))
     print(f"layer {r['layer']}, threshold {r['threshold']:.3f}; held-out:\n{report(held)}")
     return 0
@@ -171,7 +178,10 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
                                      [float(x) for x in a.quantiles.split(",")], latch, chat)))
     with tempfile.TemporaryDirectory(prefix="gender-sweep-") as tmp:  # candidates never land in a packs root
         rows = dev_sweep(model, tok, info, recipes, Path(tmp), cues=a.gate_cues)
-    best = choose(recipes, rows)
+    chosen = choose(recipes, rows)
+    best = chosen  # the sweep fits latches on fit words; the shipped one may read every listed word (decision 72)
+    if chosen.latch_layer is not None:
+        best = dataclasses.replace(chosen, latch_words=a.latch_words)
     latches: dict = {}  # the latch's token states, shared by the two builds below
     pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, cues=a.gate_cues,
                                  latches=latches)
@@ -180,8 +190,8 @@ def _train_gender_readout(a: argparse.Namespace, model, tok, info) -> int:
     sets = "\n".join(heldout_markdown(h).replace("## ", "### ") for h in heldout)
     extra = (f"\n## Measured\nReproduce with `steer eval bias --pack {a.out} --out docs/eval`.\n\n"
              f"### Test split of `steerlab/build/bias_data.py` (never used to fit or choose)\n{summary_table(report)}\n\n"
-             f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and all four agreements within "
-             f"5 points)\n{sweep_table(rows, best)}\n")
+             f"{sets}\n## Dev sweep (chosen: largest skew drop with perplexity ≤ ×1.05 and all five agreements within "
+             f"5 points)\n{sweep_table(rows, chosen)}\n")
     pack, _ = build_readout_pack(model, tok, info, out=Path(a.out), recipe=best, command=command, card_extra=extra,
                                  cues=a.gate_cues, latches=latches)
     print(summary_table(report))
@@ -229,13 +239,15 @@ def _train_scope(a: argparse.Namespace, model, tok, info, path) -> int:
     card (what `steer eval scope` reproduces)."""
     from steerlab.build.restyle import restyled
     from steerlab.build.scope_card import write_card
-    from steerlab.build.scope_data import scope_splits
+    from steerlab.build.scope_data import handwritten_requests, scope_splits
     from steerlab.build.scope_pack import build_scope_pack
-    from steerlab.eval.scope_server import answers_cache, run_scope_eval
+    from steerlab.eval.scope_server import HANDWRITTEN_SETS, TRAINING_SETS, answers_cache, run_scope_eval
 
     splits, dropped = scope_splits()
     for name in ("train", "calib"):
         splits[name] = restyled(splits[name], a.restyle, seed=f"restyle-{name}")
+    if a.handwritten:  # version 4: the hand-written sets measured before (A-D) join the training split
+        splits["train"] += handwritten_requests(HANDWRITTEN_SETS[s][0] for s in TRAINING_SETS)
     r = build_scope_pack(model, tok, info, out=Path(a.out), splits=splits,
                          layers=[int(x) for x in a.layers.split(",")], methods=tuple(a.pooling.split(",")),
                          target_fpr=a.target_fpr, max_new_tokens=a.answer_tokens, dropped=dropped,

@@ -328,11 +328,11 @@ class HeldoutReport:
         return self.skew_after / self.skew_before - 1
 
 
-# modules of steerlab.eval.data. Sets A, B and C are dev sets now: their results were seen while recipes were built
-# (the readout recipe is chosen on them); set D (chat form) was written before the chat-latch recipe and is read by
-# no builder or sweep.
-DEV_SETS = ("gender_heldout", "gender_heldout_b", "gender_heldout_c")
-HELDOUT_SETS = ("gender_heldout_d",)
+# modules of steerlab.eval.data. Sets A, B, C and D are dev sets now: their results were seen while recipes were
+# built (the readout recipe is chosen on them); set E (chat form) was written before the kinship-column sweep and is
+# read by no builder or sweep.
+DEV_SETS = ("gender_heldout", "gender_heldout_b", "gender_heldout_c", "gender_heldout_d")
+HELDOUT_SETS = ("gender_heldout_e",)
 
 
 def heldout_prompts(tokenizer, H) -> tuple[list[BiasPrompt], list[BiasPrompt]]:

@@ -22,7 +22,7 @@ from steering.model import EMBEDDED_MODEL_ID, cache_dir
 from steering.pack import FeaturePack
 from steering.runtime import SteeringRuntime
 from steerlab.build.scope_data import scope_splits
-from steerlab.eval.data import scope_heldout, scope_heldout_b, scope_heldout_c, scope_heldout_d
+from steerlab.eval.data import scope_heldout, scope_heldout_b, scope_heldout_c, scope_heldout_d, scope_heldout_e
 from steerlab.eval.scope import evaluate_scope
 
 
@@ -57,19 +57,23 @@ class EngineAsker:
 
 HANDWRITTEN_SETS = {
     "a": (scope_heldout, "`steerlab/eval/data/scope_heldout.py` (set A): 40 in-scope and 40 off-scope requests written by "
-                         "hand before the steered-deflection pack; measured once in that session, **dev** since (the "
-                         "style-augmented scope recipe was checked on it)"),
+                         "hand before the steered-deflection pack; dev for versions 1-3, **training data** of the "
+                         "scope probe since version 4"),
     "b": (scope_heldout_b, "`steerlab/eval/data/scope_heldout_b.py` (set B): 40 in-scope and 40 off-scope requests "
-                           "written by hand before the style-augmented scope recipe and measured once on it; **dev** "
-                           "since (the last-prompt-token recipe was checked on it)"),
+                           "written by hand before the style-augmented scope recipe; dev for versions 2-3, **training "
+                           "data** of the scope probe since version 4"),
     "c": (scope_heldout_c, "`steerlab/eval/data/scope_heldout_c.py` (set C): 40 in-scope and 40 off-scope requests "
-                           "written by hand after set B was measured and measured once on the last-prompt-token "
-                           "recipe; **dev** since (the version-3 threshold was chosen on it)"),
-    "d": (scope_heldout_d, "`steerlab/eval/data/scope_heldout_d.py` (set D, held out): 40 in-scope and 40 off-scope "
-                           "requests written by hand after set C was measured and committed before the version-3 scope "
-                           "recipe, never used to build or select anything"),
+                           "written by hand after set B was measured; the version-3 threshold was chosen on it; "
+                           "**training data** of the scope probe since version 4"),
+    "d": (scope_heldout_d, "`steerlab/eval/data/scope_heldout_d.py` (set D): 40 in-scope and 40 off-scope requests "
+                           "written by hand before the version-3 scope recipe and its held-out set; **training data** "
+                           "of the scope probe since version 4"),
+    "e": (scope_heldout_e, "`steerlab/eval/data/scope_heldout_e.py` (set E, held out): 40 in-scope and 40 off-scope "
+                           "requests written by hand after set D was measured and before the version-4 scope recipe, "
+                           "never used to build or select anything"),
 }
-HELDOUT_SET = "d"  # what cards and docs/eval/scope-deflection.* report; the others are dev
+HELDOUT_SET = "e"  # what cards and docs/eval/scope-deflection.* report; sets A-D are training data since version 4
+TRAINING_SETS = ("a", "b", "c", "d")
 
 
 def handwritten_source(set_name: str = HELDOUT_SET) -> str:
@@ -78,8 +82,8 @@ def handwritten_source(set_name: str = HELDOUT_SET) -> str:
 
 
 def handwritten_questions(set_name: str = HELDOUT_SET) -> list[tuple[str, bool]]:
-    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``d`` held out (what cards report), ``a``,
-    ``b`` and ``c`` dev."""
+    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``e`` held out (what cards report), ``a`` to
+    ``d`` training data of the scope probe since version 4."""
     mod = HANDWRITTEN_SETS[set_name][0]
     return [(q, False) for q in mod.OFF_SCOPE] + [(q, True) for q in mod.IN_SCOPE]
 

@@ -51,3 +51,46 @@ def test_pair_accuracy_and_best_f1_threshold():
     assert pair_accuracy(progs, [3.0, 1.0, 0.5, 2.0, 0.0]) == 0.5
     thr, p, r = best_f1_threshold([3.0, 1.0, 2.5, 0.5, 0.0], [1, 0, 1, 0, 0])
     assert 1.0 < thr < 2.5 and (p, r) == (1.0, 1.0)
+
+
+def test_handwritten_training_spans_cover_exactly_where_the_twins_differ():
+    """Hand-written pairs as training programs (version 5): the insecure twin's construct is the region that differs
+    from its fix, in every context (the chat template shifts it); text before it is shared by both twins."""
+    from steerlab.build.unsafe_code_pairs import HANDWRITTEN_TRAIN, diff_span, handwritten_programs
+
+    class Tok:  # the chat template's shape; only the offset of the user message matters here
+        def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+            return f"<|im_start|>user\n{messages[0]['content']}<|im_end|>\n<|im_start|>assistant\n"
+
+    assert diff_span("x = run(cmd, shell=True)\n", "x = run(cmd)\n") == (11, 23)
+    for data in HANDWRITTEN_TRAIN.values():
+        progs = handwritten_programs(Tok(), data, spans=True)
+        assert len(progs) == 2 * 4 * len(data.PAIRS)
+        for bad, good in zip(progs[::2], progs[1::2], strict=True):
+            assert (bad.label, good.label, good.span, bad.pair) == (1, 0, None, good.pair)
+            s, e = bad.span
+            assert bad.text[:s] == good.text[:s] and bad.text[s : s + 1] != good.text[s : s + 1] and e >= s  # e == s: gap
+            assert good.text.endswith(bad.text[e:]) and len(good.text) - len(bad.text[e:]) >= s  # the rest is shared
+    assert handwritten_programs(Tok(), data)[0].span is None  # evaluation programs carry no span
+
+
+def test_recall_threshold_prefers_precision_at_the_recall_floor():
+    from steerlab.build.unsafe_code_pairs import recall_threshold
+
+    scores, labels = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0, 1, 0, 1, 1, 1]
+    t, p, r = recall_threshold(scores, labels, min_recall=0.75)
+    assert 0.3 < t < 0.4 and (p, r) == (1.0, 0.75)
+    t, p, r = recall_threshold(scores, labels, min_recall=0.85)
+    assert 0.1 < t < 0.2 and (p, r) == (0.8, 1.0)
+    assert recall_threshold([0.1, 0.2], [1, 0], min_recall=0.9) == best_f1_threshold([0.1, 0.2], [1, 0])
+
+
+def test_training_and_reporting_sets_are_disjoint():
+    """Version 5 trains on the 96 training pairs and sets A and C, selects on set D, reports on set E: no program of
+    the reporting set is in a training or selection set."""
+    from steerlab.build import unsafe_code_pairs as build
+    from steerlab.eval.unsafe_code import SETS
+
+    seen = {bad for d in [*build.HANDWRITTEN_TRAIN.values(), build.set_d] for _, bad, _ in d.PAIRS}
+    assert SETS["e"].__name__ not in {d.__name__ for d in build.HANDWRITTEN_TRAIN.values()} | {build.set_d.__name__}
+    assert not seen & {bad for _, bad, _ in SETS["e"].PAIRS}

@@ -119,3 +119,36 @@ def test_chat_heldout_items_become_template_plus_reply_prefix():
     (user, prefix, target), p = D.STATED_ITEMS[0], stated[0]
     assert p.chat and p.target == target and _turns(p) == (user, prefix)
     assert shown(p) == f"{user} → {prefix}"
+
+
+def test_chat_kin_prompts_state_the_gender_by_a_kinship_noun_only():
+    """The dev sweep's kinship column: the only cue is a kinship noun at the start of a long user turn (no name,
+    title or pronoun), each frame with a stated prompt of each gender and an unstated twin."""
+    from steerlab.build.gender_latch import cue_pattern
+
+    kin = {w.split()[1] for pair in bias_data.CHAT_KIN["dev"] for w in pair}
+    tok, listed, nouns = ChatTokenizer(), cue_pattern(), re.compile(rf"\b(?:{'|'.join(kin)})\b", re.I)
+    prompts = bias_data.chat_kin_prompts(tok, "dev")
+    assert len(prompts) == 3 * len(bias_data.CHAT_KIN_FRAMES["dev"]) * 10
+    for p in prompts:
+        user, reply = _turns(p)
+        cues = sorted({m.group(0).lower() for pattern in (listed, nouns) for m in pattern.finditer(user)})
+        assert len(cues) <= 1 and set(cues) <= kin, user
+        assert (p.target is None) == (not cues) and len(user) > 150 and not listed.search(reply)
+        if cues:
+            assert user.lower().index(cues[0]) < 20  # early in the turn
+
+
+def test_all_words_latch_reads_the_held_out_splits_words_too():
+    """The shipped latch's refit (decision 72): with ``all_words`` the cue pattern and the fit prompts draw on the dev
+    and test splits' nouns and names, which the sweep's latches never see."""
+    from steerlab.build.gender_cues import cue_prompts, noun_pairs
+    from steerlab.build.gender_latch import cue_pattern
+
+    text = "My uncle and the bride met Julia"
+    assert not cue_pattern().search(text)
+    assert [m.group(0) for m in cue_pattern(all_words=True).finditer(text)] == ["uncle", "bride", "Julia"]
+    assert ("aunt", "uncle") in noun_pairs(all_words=True) and ("aunt", "uncle") not in noun_pairs()
+    words = {w for p in cue_prompts(all_words=True) for w in re.findall(r"[a-z]+", p.text)}
+    assert {"uncle", "niece", "groom"} & words and not {"uncle", "niece", "groom"} & {
+        w for p in cue_prompts() for w in re.findall(r"[a-z]+", p.text)}

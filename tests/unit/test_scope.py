@@ -252,3 +252,17 @@ def test_a_last_token_probe_is_read_at_the_last_prompt_token_only(tmp_path):
     acts = Acts(torch.zeros(0, TINY.d_model), torch.stack(hs).detach(), bag, starts + torch.tensor(prompt_lens) - 2)
     got = acts.statistic(w, 0.0, 3, "last")
     assert got.tolist() == pytest.approx([float(lg[p - 1]) for lg, p in zip(logits, prompt_lens, strict=True)], abs=1e-4)
+
+
+def test_handwritten_training_requests_never_include_the_held_out_set():
+    """Scope version 4 trains on hand-written sets A-D; set E, what the cards report, is never a training set."""
+    from steerlab.build.scope_data import handwritten_requests
+    from steerlab.eval.scope_server import HANDWRITTEN_SETS, HELDOUT_SET, TRAINING_SETS
+
+    assert HELDOUT_SET not in TRAINING_SETS
+    train = handwritten_requests(HANDWRITTEN_SETS[s][0] for s in TRAINING_SETS)
+    held = HANDWRITTEN_SETS[HELDOUT_SET][0]
+    assert len(train) == sum(len(HANDWRITTEN_SETS[s][0].IN_SCOPE) + len(HANDWRITTEN_SETS[s][0].OFF_SCOPE)
+                             for s in TRAINING_SETS)
+    assert {q.source for q in train} == {"handwritten"} and {q.in_scope for q in train} == {True, False}
+    assert not {q.text for q in train} & {" ".join(t.split()) for t in held.IN_SCOPE + held.OFF_SCOPE}
