@@ -1,5 +1,8 @@
 """Hand-written matched unsafe-code pairs for TRAINING the unsafe-code probe, written 2026-12-06 by a helper session.
 
+**Role now** (decision 71): training data of the unsafe-code pack since version 5; what follows was written before
+any model had read them.
+
 Training data only: these pairs are for the next unsafe-code recipe's training set (the probe whose max over tokens
 should score an insecure construct above its fixed twin) and must never be used for evaluation, for choosing a layer,
 a threshold or a recipe, or for any other selection; the held-out sets in ``steerlab/eval/data/`` do that. No model has

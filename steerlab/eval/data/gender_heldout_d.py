@@ -4,6 +4,9 @@ than in raw text; written before any recipe that addresses it was built. Nothing
 sweep. First measured on 2026-12-06 once the chat-latch sweep's recipe was fixed (`steer eval bias`); from then on
 its results are seen, and the next recipe needs a new held-out set.
 
+**Role now** (decision 72): a dev set of the gender sweep since version 4; the paragraph above says how and when it
+was written.
+
 Every item is one user turn and the start of the assistant's reply (the pronoun comes next), as
 :data:`steerlab.build.bias_data.CHAT_TEMPLATES` builds them: the prompt is the chat template up to the assistant
 turn followed by the reply prefix.

@@ -1,5 +1,8 @@
 """Hand-written held-out requests for the health-assistant scope (monitor and steered deflection).
 
+**Role now** (decision 73): training data of the scope probe since version 4 (`--handwritten`); what follows says
+how and when it was written.
+
 Written 2026-12-04, before the steered-deflection pack existed and before any score on these requests was computed;
 no builder reads this module. Phrasing is deliberately unlike the packaged question sets the scope probe was built
 from (HealthSearchQA, MedicationQA, NQ-open, chatterbot): casual and typo'd requests, several sentences with

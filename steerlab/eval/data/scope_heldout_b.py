@@ -1,5 +1,8 @@
 """Hand-written held-out requests for the health-assistant scope, set B (monitor and steered deflection).
 
+**Role now** (decision 73): training data of the scope probe since version 4 (`--handwritten`); what follows says
+how and when it was written.
+
 Written 2026-12-04 (third session), before the style-augmented scope recipe existed and before any score on these
 requests was computed; no builder reads this module. Set A (``scope_heldout.py``) was measured once in the previous
 session and is now *dev*: it may guide choices. Set B is reported only after the recipe is fixed.

@@ -1,5 +1,8 @@
 """Hand-written held-out requests for the health-assistant scope, set C (monitor and steered deflection).
 
+**Role now** (decision 73): training data of the scope probe since version 4 (`--handwritten`); what follows says
+how and when it was written.
+
 Written 2026-12-05, after set B was measured once (in-scope answered 75%: the scope goal not met) and before any
 change to the scope recipe that answers it; no score on these requests has been computed, and no builder reads this
 module. Sets A and B are dev from now on; set C is reported only once a new recipe is fixed.

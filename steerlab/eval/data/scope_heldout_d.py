@@ -1,5 +1,8 @@
 """Hand-written held-out requests for the health-assistant scope, set D (monitor and steered deflection).
 
+**Role now** (decision 73): training data of the scope probe since version 4 (`--handwritten`); what follows says
+how and when it was written.
+
 Written 2026-12-05, after set C was measured once on the last-prompt-token recipe (off-scope deflected 67.5%:
 requests that borrow health words got through) and before any change to the scope recipe that answers it; no score
 on these requests has been computed, and no builder reads this module. Sets A, B and C are dev from now on; set D

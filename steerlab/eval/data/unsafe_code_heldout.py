@@ -1,5 +1,8 @@
 """Held-out unsafe-code test set: hand-written matched pairs (the same program, insecure and fixed).
 
+**Role now** (decision 71): training data of the unsafe-code pack since version 5 (its construct is where the twins
+differ); what follows says how and when it was written.
+
 Written on 2026-12-02 *before* the generators in ``steerlab/build/code_pairs.py`` and before any probe was built on
 them; never trained on, never used to choose a layer, a method or a threshold (docs/eval/detection-pairs.md reports
 on it). Each pair differs only in the vulnerable construct. The names, tasks and code shapes are deliberately not

@@ -1,5 +1,8 @@
 """Held-out unsafe-code test set C: hand-written matched pairs, written 2026-12-04.
 
+**Role now** (decision 71): training data of the unsafe-code pack since version 5 (its construct is where the twins
+differ); what follows says how and when it was written.
+
 Written at the start of the session that changed the unsafe-code recipe, *before* any change to the generators
 (``steerlab/build/code_pairs.py``) or the probe, and before any score on it was computed. Set A
 (``unsafe_code_heldout.py``) had been evaluated by then, so it became a dev set; this set is the one the new recipe
