@@ -94,3 +94,24 @@ def test_training_and_reporting_sets_are_disjoint():
     seen = {bad for d in [*build.HANDWRITTEN_TRAIN.values(), build.set_d] for _, bad, _ in d.PAIRS}
     assert SETS["e"].__name__ not in {d.__name__ for d in build.HANDWRITTEN_TRAIN.values()} | {build.set_d.__name__}
     assert not seen & {bad for _, bad, _ in SETS["e"].PAIRS}
+
+
+HAND_WRITTEN = ("steerlab.build.unsafe_code_handwritten", "steerlab.eval.data.unsafe_code_heldout",
+                "steerlab.eval.data.unsafe_code_heldout_c", "steerlab.eval.data.unsafe_code_heldout_d",
+                "steerlab.eval.data.unsafe_code_heldout_e", "steerlab.eval.data.unsafe_code_heldout_f")
+
+
+@pytest.mark.parametrize("module", HAND_WRITTEN)
+def test_hand_written_sets_are_parsable_twins_of_known_classes(module):
+    """Every hand-written pair set (training, selection or held out): known classes, twins that differ, sources that
+    parse, wrappers for the chat and prose contexts, and no program shared with another set."""
+    import importlib
+
+    data = importlib.import_module(module)
+    assert data.PAIRS and data.CHAT_ASKS and data.PROSE
+    for cls, bad, good in data.PAIRS:
+        assert cls in CLASSES and bad != good
+        ast.parse(bad)
+        ast.parse(good)
+    others = {bad for m in HAND_WRITTEN if m != module for _, bad, _ in importlib.import_module(m).PAIRS}
+    assert not {bad for _, bad, _ in data.PAIRS} & others
