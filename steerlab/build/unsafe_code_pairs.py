@@ -142,20 +142,36 @@ def pair_accuracy(progs: list[Program], scores: list[float]) -> float:
     return sum(wins) / max(len(wins), 1)
 
 
-def best_f1_threshold(scores: list[float], labels: list[int]) -> tuple[float, float, float]:
-    """(threshold, precision, recall) with the best F1; the threshold is midway between neighbouring scores."""
-    order = sorted(set(scores))
-    best = (float("-inf"), 0.0, 0.0, 0.0)
+def threshold_points(scores: list[float], labels: list[int]):
+    """Every candidate threshold, midway between neighbouring scores, with its (threshold, precision, recall)."""
+    order, positives = sorted(set(scores)), max(sum(labels), 1)
     for lo, hi in zip(order, order[1:], strict=False):
         t = (lo + hi) / 2
         tp = sum(s > t and y for s, y in zip(scores, labels, strict=True))
         fp = sum(s > t and not y for s, y in zip(scores, labels, strict=True))
-        fn = sum(s <= t and y for s, y in zip(scores, labels, strict=True))
-        p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        yield t, tp / max(tp + fp, 1), tp / positives
+
+
+def best_f1_threshold(scores: list[float], labels: list[int]) -> tuple[float, float, float]:
+    """(threshold, precision, recall) with the best F1 (the lowest such threshold)."""
+    best = (float("-inf"), 0.0, 0.0, 0.0)
+    for t, p, r in threshold_points(scores, labels):
         f1 = 2 * p * r / max(p + r, 1e-9)
         if f1 > best[0]:
             best = (f1, t, p, r)
     return best[1], best[2], best[3]
+
+
+def recall_threshold(scores: list[float], labels: list[int], min_recall: float = 0.85
+                     ) -> tuple[float, float, float]:
+    """(threshold, precision, recall): the highest precision whose recall is at least ``min_recall`` (a monitor
+    that misses insecure code is no monitor; issue 12 asks recall ≥ 0.8, this keeps a margin), ties to the higher
+    recall; the best-F1 point where no threshold reaches ``min_recall``."""
+    best = None
+    for t, p, r in threshold_points(scores, labels):
+        if r >= min_recall and (best is None or (p, r) > (best[1], best[2])):
+            best = (t, p, r)
+    return best or best_f1_threshold(scores, labels)
 
 
 def _stack(progs: list[Program], acts, layer: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -231,23 +247,6 @@ def handwritten_programs(tok, data, spans: bool = False) -> list[Program]:
             out.append(Program(text, r["label"], sp and (sp[0] + off, sp[1] + off),
                                r["pair"] * 10 + HANDWRITTEN_CONTEXTS.index(r["context"]), r["cls"], r["context"]))
     return out
-
-
-def recall_threshold(scores: list[float], labels: list[int], min_recall: float = 0.85
-                     ) -> tuple[float, float, float]:
-    """(threshold, precision, recall): the highest precision whose recall is at least ``min_recall`` (a monitor
-    that misses insecure code is no monitor; issue 12 asks recall ≥ 0.8, this keeps a margin), ties to the higher
-    recall."""
-    order = sorted(set(scores))
-    best = None
-    for lo, hi in zip(order, order[1:], strict=False):
-        t = (lo + hi) / 2
-        tp = sum(s > t and y for s, y in zip(scores, labels, strict=True))
-        fp = sum(s > t and not y for s, y in zip(scores, labels, strict=True))
-        p, r = tp / max(tp + fp, 1), tp / max(sum(labels), 1)
-        if r >= min_recall and (best is None or (p, r) > (best[1], best[2])):
-            best = (t, p, r)
-    return best or best_f1_threshold(scores, labels)
 
 
 # Hand-written pairs the build trains on (construct = where the twins differ): the 96 training pairs and sets A and C
