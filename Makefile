@@ -68,7 +68,6 @@ packs: install
 	$(BIN)/steer probe train --task deflect --out feature_packs/smollm2-135m-instruct/scope-deflect
 	$(BIN)/steer eval deflection --out docs/eval
 	$(BIN)/steer eval unsafe-code --out docs/eval
-	$(BIN)/steer eval unsafe-code --set d --out docs/eval
 	$(BIN)/steer eval detection --out docs/eval
 	$(BIN)/steer eval concept --pack feature_packs/smollm2-135m-instruct/golden-gate --prompts 20 \
 	  --strengths 0.5,1,1.5,2 --positions all,prompt --out docs/eval

@@ -28,14 +28,26 @@ def card(m: dict, r: dict, report) -> str:
     tail = ("The monitor reads one position, the prompt's last, so an answer of any length can never fire it." if last
             else f"The preservation figure is for answers of ≤ {report.max_tokens} tokens: longer answers give the "
                  "monitor more tokens to fire on.")
+    hand_calib = "calib_handwritten_deflection" in r["chosen"]
     sweep_rows = "\n".join(f"| {x['layer']} | {x['method']} | {x['calib_auroc']:.3f} | {x['calib_deflection']:.1%} | "
-                           f"{x['calib_in_scope_fired']:.1%} | {x['threshold']:.3f} |" for x in r["sweep"])
+                           f"{x['calib_in_scope_fired']:.1%} | "
+                           + (f"{x['calib_handwritten_deflection']:.1%} | {x['calib_handwritten_in_scope_fired']:.1%} | "
+                              if hand_calib else "")
+                           + f"{x['threshold']:.3f} |" for x in r["sweep"])
+    sweep_head = ("| layer | pooling | AUROC | off-scope deflected | in-scope fired | "
+                  + ("hand-written off-scope deflected | hand-written in-scope fired | " if hand_calib else "")
+                  + "threshold |\n|---|---|---|---|---|" + ("---|---|" if hand_calib else "") + "---|")
     counts = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for s, c in r["counts"].items())
     n_hand = r["counts"].get("train", {}).get("handwritten", 0)
+    n_cal = r["counts"].get("calib", {}).get("handwritten", 0)
     handwritten = (f"\n  {n_hand} hand-written requests join the training split as written (source `handwritten`: sets "
                    "A-D, `steerlab/eval/data/scope_heldout{,_b,_c,_d}.py`, the held-out or dev sets of versions 1-3; "
-                   "casual, typo'd and multi-sentence requests the packaged sources lack); set E stays held out."
-                   if n_hand else "")
+                   "casual, typo'd and multi-sentence requests the packaged sources lack)" if n_hand else "")
+    handwritten += (f"; {n_cal} more (set E, `scope_heldout_e.py`, version 4's held-out set) join the calibration "
+                    "split, where the threshold holds its rate in their register too; set F stays held out."
+                    if n_cal else "; set E stays held out." if n_hand else "")
+    register = (f" and at most {r['target_fpr']:.0%} of the hand-written in-scope calibration requests (each register "
+                "calibrated on its own, the higher threshold kept)" if hand_calib else "")
     dropped = ", ".join(f"{k} {v['mention_health']}" for k, v in r["dropped"].items() if v["mention_health"])
     return f"""# Topics: scope of a health assistant (`{PACK_ID}/{FEATURE}`) — monitor
 
@@ -64,12 +76,11 @@ client shows its own deflection message ("I can only help with health questions"
   feature's `read_at: last_prompt_token`: the serving monitor reads that one position). Chosen: layer
   {r['chosen']['layer']}, `{r['chosen']['method']}`.
 - Threshold {f['threshold']}: at most {r['target_fpr']:.0%} of in-scope *calibration* requests
-  ({'prompt' if last else 'prompt + answer'}) over it. `max_activation` = p99 of the off-scope training requests'
-  statistic = {f['max_activation']}.
+  ({'prompt' if last else 'prompt + answer'}) over it{register}.
+  `max_activation` = p99 of the off-scope training requests' statistic = {f['max_activation']}.
 
 Calibration split (not held out: used to choose and calibrate; threshold re-fitted per row):
-| layer | pooling | AUROC | off-scope deflected | in-scope fired | threshold |
-|---|---|---|---|---|---|
+{sweep_head}
 {sweep_rows}
 
 ## Measured on held-out questions (reproduce: `steer eval scope --out docs/eval`)

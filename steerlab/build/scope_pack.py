@@ -43,8 +43,8 @@ from steerlab.build.scope_data import BUILD_SOURCES, LICENSES, Question
 from steerlab.metrics import auroc, fit_logistic
 
 PACK_ID, FEATURE = "topics", "off-scope"
-VERSION = "4"  # bumped with every recipe change: 1 max over tokens, 2 last prompt token, 3 its threshold at 4% (make
-# packs), 4 hand-written sets A-D in the training split
+VERSION = "5"  # bumped with every recipe change: 1 max over tokens, 2 last prompt token, 3 its threshold at 4% (make
+# packs), 4 hand-written sets A-D in the training split, 5 set E calibrates the threshold in its own register
 PROFILE = "health-assistant"
 
 
@@ -235,40 +235,51 @@ class Candidate:
     def row(self) -> dict:
         return {"layer": self.layer, "method": self.method, "threshold": round(self.threshold, 4),
                 "calib_auroc": round(self.calib_auroc, 4), "calib_deflection": round(self.calib_deflection, 4),
-                "calib_in_scope_fired": round(self.calib_in_scope_fired, 4), "train_auroc": round(self.train_auroc, 4)}
+                "calib_in_scope_fired": round(self.calib_in_scope_fired, 4), "train_auroc": round(self.train_auroc, 4),
+                **self.extra}
 
 
 def measure(layer: int, method: str, w: torch.Tensor, b: float, train: Acts, y_train: torch.Tensor, calib: Acts,
-            y_calib: torch.Tensor, target_fpr: float) -> Candidate:
-    """Threshold at ``target_fpr`` of in-scope calibration requests; deflection of off-scope calibration ones."""
+            y_calib: torch.Tensor, target_fpr: float, handwritten: torch.Tensor | None = None) -> Candidate:
+    """Threshold at ``target_fpr`` of in-scope calibration requests; deflection of off-scope calibration ones. With
+    ``handwritten`` (a mask of hand-written calibration requests, version 5), the threshold holds ``target_fpr`` in
+    each register: the packaged questions and the hand-written requests (casual, multi-sentence), each calibrated on
+    its own, the higher threshold kept, so that the many packaged questions cannot hide the live-traffic register."""
     s_tr = train.statistic(w, b, len(y_train), method)
     s_ca = calib.statistic(w, b, len(y_calib), method)
-    thr = calibrate_threshold(s_ca[y_calib == 0], target_fpr)
+    groups = [torch.ones_like(y_calib, dtype=torch.bool)] if handwritten is None else [~handwritten, handwritten]
+    thr = max(calibrate_threshold(s_ca[(y_calib == 0) & g], target_fpr) for g in groups)
+    extra = {} if handwritten is None else {
+        "calib_handwritten_deflection": round(rate_over(s_ca[(y_calib == 1) & handwritten], thr), 4),
+        "calib_handwritten_in_scope_fired": round(rate_over(s_ca[(y_calib == 0) & handwritten], thr), 4)}
     return Candidate(layer, method, w, b, thr, auroc(s_ca.tolist(), y_calib.tolist()),
                      rate_over(s_ca[y_calib == 1], thr), rate_over(s_ca[y_calib == 0], thr),
-                     auroc(s_tr.tolist(), y_train.tolist()))
+                     auroc(s_tr.tolist(), y_train.tolist()), extra)
 
 
 def sweep(train: dict[int, Acts], y_train: torch.Tensor, calib: dict[int, Acts], y_calib: torch.Tensor, *,
           methods: tuple[str, ...] = ("tokens", "max"), target_fpr: float = 0.05, l2: float = 1e-3,
-          steps: int = 300) -> list[Candidate]:
+          steps: int = 300, handwritten: torch.Tensor | None = None) -> list[Candidate]:
     """Fit every (layer, method); ``train``/``calib`` are bags with in-scope answers merged in. Methods: ``tokens``
     and ``max`` (read at every token, the statistic is the max), ``last`` (logistic regression on the residual at
-    each request's last prompt token, read there only)."""
+    each request's last prompt token, read there only). ``handwritten``: see :func:`measure`."""
     out = []
     for layer in sorted(train):
         if "last" in methods:
             X = train[layer].at_prompt_end()
             wl, bl = fit_logistic(X[y_train == 1], X[y_train == 0], l2=l2)
-            out.append(measure(layer, "last", wl, bl, train[layer], y_train, calib[layer], y_calib, target_fpr))
+            out.append(measure(layer, "last", wl, bl, train[layer], y_train, calib[layer], y_calib, target_fpr,
+                               handwritten))
         if not {"tokens", "max"} & set(methods):
             continue
         w, b = fit_tokens(train[layer], y_train, l2)
         if "tokens" in methods:
-            out.append(measure(layer, "tokens", w, b, train[layer], y_train, calib[layer], y_calib, target_fpr))
+            out.append(measure(layer, "tokens", w, b, train[layer], y_train, calib[layer], y_calib, target_fpr,
+                               handwritten))
         if "max" in methods:
             wm, bm = fit_max_pooled(train[layer], y_train, l2=l2, steps=steps, init=(w, b))
-            out.append(measure(layer, "max", wm, bm, train[layer], y_train, calib[layer], y_calib, target_fpr))
+            out.append(measure(layer, "max", wm, bm, train[layer], y_train, calib[layer], y_calib, target_fpr,
+                               handwritten))
     return out
 
 
@@ -343,8 +354,9 @@ def build_scope_pack(model, tokenizer, info: ModelInfo, *, out: Path, splits: di
     training ones."""
     train = collect_split(model, tokenizer, splits["train"], layers, max_new_tokens, train_answers, cache_file)
     calib = collect_split(model, tokenizer, splits["calib"], layers, max_new_tokens, None, cache_file)
+    hand = torch.tensor([q.source == "handwritten" for q in calib.questions])
     cands = sweep(train.acts, train.y, calib.acts, calib.y, methods=methods, target_fpr=target_fpr, l2=l2,
-                  steps=steps)
+                  steps=steps, handwritten=hand if hand.any() else None)
     c = best(cands)
     s_tr = train.acts[c.layer].statistic(c.w, c.b, len(train.y), c.method)
     max_act = float(s_tr[train.y == 1].quantile(0.99))

@@ -2,27 +2,26 @@
 from its fixed twin.
 
 Data: hand-written insecure/fixed twins (:mod:`steerlab.build.unsafe_code_handwritten`, 96 training pairs, and the
-earlier held-out sets A and C) and generated ones (:mod:`steerlab.build.code_pairs`, 15 vulnerability classes), each
-raw, in a chat message, in markdown, or cut off; plus ordinary code (Python standard library windows). Token labels:
-in an insecure twin, the tokens of the differing region are positive and the tokens before it (text both twins
-share) negative; tokens after it are left out (they have seen the construct, so they are neither clean negatives nor
-the construct); every token of a fixed twin and of ordinary code is negative. So no shared line can carry the score:
-its tokens are negatives in both twins.
+earlier held-out sets A, C, D and E, 255 pairs in all), each raw, in a chat message, in markdown, or cut off; plus
+ordinary code (Python standard library windows). Token labels: in an insecure twin, the tokens of the differing
+region are positive and the tokens before it (text both twins share) negative; tokens after it are left out (they
+have seen the construct, so they are neither clean negatives nor the construct); every token of a fixed twin and of
+ordinary code is negative. So no shared line can carry the score: its tokens are negatives in both twins.
 
-Training, per candidate (layer × training programs: generated and hand-written pairs, or hand-written alone): a
-class-balanced token logistic probe as a warm start, then the served statistic itself — program score = max of the
-logit over the program's tokens (the sink excluded), exactly what the serving monitor computes — trained directly
-(:func:`fit_max`: the top construct token of an insecure twin up, the top token of a fixed twin or ordinary program
-down). Selection on hand-written set D (never trained on): the candidate with the best AUROC there ships; its
-threshold is the highest precision at recall ≥ 0.85 on set D and ordinary dev programs. The held-out evaluation
-(:mod:`steerlab.eval.unsafe_code`, set E) runs after.
+Training, per candidate layer: a class-balanced token logistic probe as a warm start, then the served statistic
+itself — program score = max of the logit over the program's tokens (the sink excluded), exactly what the serving
+monitor computes — trained directly (:func:`fit_max`: the top construct token of an insecure twin up, the top token
+of a fixed twin or ordinary program down). Selection by leave-one-set-out cross-validation over the hand-written
+sets (:func:`cross_validate`): the layer with the best mean AUROC on the set left out ships, fit on every set, with
+the mean of the folds' thresholds (highest precision at recall ≥ 0.85). Generated pairs
+(:mod:`steerlab.build.code_pairs`) are a dev display only since version 6. The held-out evaluation
+(:mod:`steerlab.eval.unsafe_code`, set F) runs after.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
 import os
 import random
 from dataclasses import dataclass
@@ -35,9 +34,10 @@ from steering.pack import ModelInfo, save_pack
 from steerlab.build import unsafe_code_handwritten as handwritten_train
 from steerlab.build.code_lines import stdlib_files
 from steerlab.build.code_pairs import HANDWRITTEN_CONTEXTS, Sample, generate, handwritten_rows
-from steerlab.eval.data import unsafe_code_heldout as set_a  # data only: sets A, C (trained on) and D (selection)
+from steerlab.eval.data import unsafe_code_heldout as set_a  # data only: sets A, C, D and E are trained on
 from steerlab.eval.data import unsafe_code_heldout_c as set_c
 from steerlab.eval.data import unsafe_code_heldout_d as set_d
+from steerlab.eval.data import unsafe_code_heldout_e as set_e
 from steerlab.metrics import auroc, fit_logistic
 
 LAYERS = (9, 12, 15, 18, 21)
@@ -249,65 +249,78 @@ def handwritten_programs(tok, data, spans: bool = False) -> list[Program]:
     return out
 
 
-# Hand-written pairs the build trains on (construct = where the twins differ): the 96 training pairs and sets A and C
-# (held-out sets of versions 1 and 3, seen since). Set D selects; set E (steerlab.eval) is what the card reports.
-HANDWRITTEN_TRAIN = {"training pairs": handwritten_train, "set A": set_a, "set C": set_c}
-TRAIN_DATA = ("generated + hand-written", "hand-written")  # the candidates' training programs (with ordinary code)
+# Hand-written pairs the build trains on (construct = where the twins differ): since version 6 every set written
+# before it, the 96 training pairs and sets A, C, D and E (held-out sets of versions 1, 3, 4 and 5, seen since). The
+# layer and threshold come from leave-one-set-out cross-validation over these sets; set F (steerlab.eval) is what
+# the card reports.
+HANDWRITTEN_TRAIN = {"training pairs": handwritten_train, "set A": set_a, "set C": set_c, "set D": set_d,
+                     "set E": set_e}
 
 
-def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: int = 60, n_dev: int = 16,
-                                 n_ordinary: int = 200, seed: int = 0, layers=LAYERS, l2: float = 1e-2,
-                                 command: str = "") -> dict:
-    """Candidates: each layer × (generated and hand-written pairs | hand-written pairs alone; both with ordinary
-    stdlib code); the one with the best AUROC on hand-written set D (selection, never trained on) ships, with the
-    threshold of the highest precision at recall ≥ 0.85 on set D and the ordinary dev windows."""
-    train_s, dev_s = generate(n_train, seed), generate(n_dev, seed + 1000)
+def cross_validate(folds: dict, acts: dict, plain, acts_plain, acts_ord, layer: int, *, seed: int, l2: float
+                   ) -> dict:
+    """Leave one hand-written set out: fit on the other sets and the ordinary windows, score the set left out. Each
+    set was written at its own time for its own version, so a set left out is the nearest thing to the next
+    independently written program. Per fold: AUROC, pair accuracy and the threshold of the highest precision at
+    recall ≥ 0.85 on the set left out with the ordinary dev windows."""
+    folds_out = {}
+    for held in folds:
+        rest = [name for name in folds if name != held]
+        w, b = fit_layer([p for n in rest for p in folds[n]] + plain, [a for n in rest for a in acts[n]] + acts_plain,
+                         layer, seed=seed, l2=l2)
+        s, y = program_scores(acts[held], layer, w, b), [p.label for p in folds[held]]
+        s_ord = program_scores(acts_ord, layer, w, b)
+        thr, prec, rec = recall_threshold(s + s_ord, y + [0] * len(s_ord))
+        folds_out[held] = {"auroc": auroc(s, y), "pair_acc": pair_accuracy(folds[held], s), "threshold": thr,
+                           "precision": prec, "recall": rec}
+    mean = {k: sum(f[k] for f in folds_out.values()) / len(folds_out)
+            for k in ("auroc", "pair_acc", "threshold", "precision", "recall")}
+    return {"layer": layer, "folds": folds_out, **mean}
+
+
+def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_dev: int = 16, n_ordinary: int = 200,
+                                 seed: int = 0, layers=LAYERS, l2: float = 1e-2, command: str = "") -> dict:
+    """Candidates: one per layer, trained on every hand-written set with ordinary stdlib code. Leave-one-set-out
+    cross-validation (:func:`cross_validate`) picks the layer with the best mean AUROC over the sets left out; the
+    shipped probe is then fit on all sets at that layer, with the mean of the folds' thresholds. Generated pairs
+    (another seed, never trained on) are shown for the shipped probe."""
+    dev_s = generate(n_dev, seed + 1000)
     ordinary = ["\n".join(f.lines) for f in stdlib_files(n_ordinary, seed, max_lines=40)]
     random.Random(seed).shuffle(ordinary)
     n_ord_train = n_ordinary * 3 // 4
-    generated = programs(tok, train_s, [])
     plain = programs(tok, [], ordinary[:n_ord_train])
-    hand = [p for data in HANDWRITTEN_TRAIN.values() for p in handwritten_programs(tok, data, spans=True)]
     dev = programs(tok, dev_s, ordinary[n_ord_train:])
-    sel = handwritten_programs(tok, set_d)
-    acts_gen = residuals(model, tok, [p.text for p in generated], layers, "generated programs")
+    folds = {name: handwritten_programs(tok, data, spans=True) for name, data in HANDWRITTEN_TRAIN.items()}
     acts_plain = residuals(model, tok, [p.text for p in plain], layers, "ordinary programs")
-    acts_hand = residuals(model, tok, [p.text for p in hand], layers, "hand-written programs")
-    acts_dev = residuals(model, tok, [p.text for p in dev], layers, "dev programs")
-    acts_sel = residuals(model, tok, [p.text for p in sel], layers, "set D programs")
-    train = {TRAIN_DATA[0]: (generated + hand + plain, acts_gen + acts_hand + acts_plain),
-             TRAIN_DATA[1]: (hand + plain, acts_hand + acts_plain)}
-    y_dev, y_sel = [p.label for p in dev], [p.label for p in sel]
+    acts_dev = residuals(model, tok, [p.text for p in dev], layers, "generated dev programs")
+    acts = {name: residuals(model, tok, [p.text for p in progs], layers, f"{name} programs")
+            for name, progs in folds.items()}
     ordinary_dev = [p for p in dev if p.cls == "ordinary"]
-    cands = {}
-    for data, layer in itertools.product(TRAIN_DATA, layers):
-        w, b = fit_layer(*train[data], layer, seed=seed, l2=l2)
-        s, sc = program_scores(acts_dev, layer, w, b), program_scores(acts_sel, layer, w, b)
-        cands[data, layer] = {"w": w, "b": b, "dev_auroc": auroc(s, y_dev), "dev_pair_acc": pair_accuracy(dev, s),
-                              "sel_auroc": auroc(sc, y_sel), "sel_pair_acc": pair_accuracy(sel, sc),
-                              "calib": sc + [x for x, p in zip(s, dev, strict=True) if p.cls == "ordinary"]}
-        c = cands[data, layer]
-        print(f"  {data}, layer {layer}: generated dev AUROC {c['dev_auroc']:.3f}, pair accuracy "
-              f"{c['dev_pair_acc']:.3f}; set D AUROC {c['sel_auroc']:.3f}, pair accuracy {c['sel_pair_acc']:.3f}",
-              flush=True)
-    data, layer = max(cands, key=lambda k: (cands[k]["sel_auroc"], cands[k]["sel_pair_acc"]))
-    best = cands[data, layer]
-    thr, prec, rec = recall_threshold(best["calib"], y_sel + [0] * len(ordinary_dev))
-    w, b = best["w"], best["b"]
-    progs, acts = train[data]
-    pos_scores = [s for s, p in zip(program_scores(acts, layer, w, b), progs, strict=True) if p.label]
+    acts_ord = [a for a, p in zip(acts_dev, dev, strict=True) if p.cls == "ordinary"]
+    cv = []
+    for layer in layers:
+        cv.append(cross_validate(folds, acts, plain, acts_plain, acts_ord, layer, seed=seed, l2=l2))
+        c = cv[-1]
+        print(f"  layer {layer}: cross-validated AUROC {c['auroc']:.3f} ("
+              + ", ".join(f"{n} {f['auroc']:.3f}" for n, f in c["folds"].items())
+              + f"), pair accuracy {c['pair_acc']:.3f}, threshold {c['threshold']:.3f}", flush=True)
+    best = max(cv, key=lambda c: (c["auroc"], c["pair_acc"]))
+    layer, thr = best["layer"], best["threshold"]
+    progs = [p for f in folds.values() for p in f] + plain
+    all_acts = [a for f in acts.values() for a in f] + acts_plain
+    w, b = fit_layer(progs, all_acts, layer, seed=seed, l2=l2)
+    s_dev = program_scores(acts_dev, layer, w, b)
+    pos_scores = [s for s, p in zip(program_scores(all_acts, layer, w, b), progs, strict=True) if p.label]
     hand_pairs = {name: len(d.PAIRS) for name, d in HANDWRITTEN_TRAIN.items()}
     result = {
-        "layer": layer, "train_data": data, "threshold": thr, "dev_precision": prec, "dev_recall": rec,
-        "dev": [{"train_data": d, "layer": k, "auroc": v["dev_auroc"], "pair_acc": v["dev_pair_acc"],
-                 "sel_auroc": v["sel_auroc"], "sel_pair_acc": v["sel_pair_acc"]} for (d, k), v in cands.items()],
-        "train_pairs": len(train_s), "dev_pairs": len(dev_s), "classes": sorted({s.cls for s in train_s}),
-        "ordinary_train": n_ord_train, "ordinary_dev": len(ordinary_dev), "handwritten_pairs": hand_pairs,
-        "set_d_pairs": len(set_d.PAIRS),
+        "layer": layer, "threshold": thr, "cv": cv, "cv_precision": best["precision"], "cv_recall": best["recall"],
+        "generated_dev_auroc": auroc(s_dev, [p.label for p in dev]), "generated_dev_pair_acc": pair_accuracy(dev, s_dev),
+        "dev_pairs": len(dev_s), "ordinary_train": n_ord_train, "ordinary_dev": len(ordinary_dev),
+        "handwritten_pairs": hand_pairs,
     }
     w_dec = w / w.dot(w)  # clamp/suppress move the logit: W_dec · W_enc = 1
     manifest = {
-        "id": "unsafe-code", "version": "5", "title": "Unsafe Python code (monitor)",
+        "id": "unsafe-code", "version": "6", "title": "Unsafe Python code (monitor)",
         "description": "Logistic probe on residual tokens, trained on matched insecure/fixed program pairs: its "
                        "max over a request's tokens scores an insecure construct (shell injection, eval/exec of "
                        "input, SQL built from strings, unsafe deserialisation, weak hashes and ciphers, hard-coded "
@@ -319,81 +332,12 @@ def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_train: i
                       "default_op": "monitor",
                       "max_activation": round(float(torch.tensor(pos_scores).quantile(0.99)), 6),
                       "threshold": round(thr, 6), "tags": ["safety", "code"], "action": "flag"}],
-        "provenance": {"source": ("generated matched pairs (steerlab/build/code_constructs.py, code_pairs.py) + "
-                                  if data == TRAIN_DATA[0] else "")
-                                 + "hand-written matched pairs (steerlab/build/unsafe_code_handwritten.py, "
-                                   "steerlab/eval/data/unsafe_code_heldout.py and unsafe_code_heldout_c.py) + Python "
-                                   "stdlib windows",
-                       "corpus": (f"{len(train_s)} generated train pairs (seed {seed}); " if data == TRAIN_DATA[0]
-                                  else "")
-                                 + ", ".join(f"{name}: {n} pairs" for name, n in hand_pairs.items())
+        "provenance": {"source": "hand-written matched pairs (steerlab/build/unsafe_code_handwritten.py, "
+                                 "steerlab/eval/data/unsafe_code_heldout.py, _c.py, _d.py and _e.py) + Python stdlib "
+                                 "windows",
+                       "corpus": ", ".join(f"{name}: {n} pairs" for name, n in hand_pairs.items())
                                  + "; each raw, in chat, in markdown and cut off", "command": command,
                        "date": dt.date.today().isoformat(), "license": LICENSE},
     }
     pack = save_pack(out, manifest, {"W_dec": w_dec[None], "W_enc": w[:, None], "b_enc": torch.tensor([b])})
     return {"pack": pack, **result}
-
-
-def card(manifest: dict, build: dict, heldout: dict, heldout_table: str, set_description: str) -> str:
-    """The pack card: how it was built, dev numbers (selection), held-out numbers (``heldout``, its table and its
-    description from :mod:`steerlab.eval.unsafe_code`, passed in so that build never imports eval), limits."""
-    f = manifest["features"][0]
-    def mark(v: dict) -> str:
-        return " (**shipped**)" if (v["train_data"], v["layer"]) == (build["train_data"], build["layer"]) else ""
-
-    dev_rows = "\n".join(f"| {v['train_data']} | {v['layer']}{mark(v)} | {v['auroc']:.3f} | {v['pair_acc']:.3f} | "
-                         f"{v['sel_auroc']:.3f} | {v['sel_pair_acc']:.3f} |" for v in build["dev"])
-    c = heldout["contexts"]
-    a = c["all"]
-    goals = [("AUROC ≥ 0.95 raw", c["raw"]["probe_auroc"] >= 0.95), ("AUROC ≥ 0.95 in chat",
-             c["chat"]["probe_auroc"] >= 0.95), ("pair accuracy ≥ 0.9", a["probe_pair_acc"] >= 0.9),
-             ("precision ≥ 0.9 at the threshold", a["probe_precision"] >= 0.9),
-             ("recall ≥ 0.8 at the threshold", a["probe_recall"] >= 0.8)]
-    verdict = "; ".join(f"{g}: {'met' if ok else '**not met**'}" for g, ok in goals)
-    hand = ", ".join(f"{name} ({n} pairs)" for name, n in build["handwritten_pairs"].items())
-    return f"""# Unsafe Python code (`unsafe-code/python`) — monitor
-
-{manifest['description']}
-
-## How it was built
-- Command: `{manifest['provenance']['command'] or 'steer probe train --task unsafe-code'}`
-- Data: matched insecure/fixed pairs, each raw, in a chat message, in markdown and cut off after the construct.
-  Hand-written: {hand}; the construct of a hand-written insecure twin is where it differs from its fix. Generated:
-  {build['train_pairs']} pairs ({len(build['classes'])} classes: {', '.join(build['classes'])}; constructs in
-  `steerlab/build/code_constructs.py`, written into function, method, async, web-entry-point and module-setting
-  shapes). Ordinary code: {build['ordinary_train']} windows of the Python standard library. Candidate training
-  programs: generated + hand-written, or hand-written alone (both with the ordinary windows).
-- Token labels: the differing region of an insecure twin is positive; the text both twins share, every token of a
-  fixed twin and ordinary code are negative (tokens after the construct are left out). Per candidate layer: a
-  class-balanced L2 logistic token probe, then trained on the max over each program's tokens (multiple-instance:
-  the best construct token of an insecure twin above every token of its fix). The activation is the logit
-  `h·w + b`; the monitor takes its max over a request's tokens (the sink excluded), the statistic trained.
-- Selection (dev): hand-written set D ({build['set_d_pairs']} pairs × 4 contexts,
-  `steerlab/eval/data/unsafe_code_heldout_d.py`; the held-out set of version 3, never trained on), with
-  {build['dev_pairs']} generated dev pairs (another seed) and {build['ordinary_dev']} ordinary windows shown too. The
-  candidate (training programs × layer) with the best set-D AUROC ships; its threshold {f['threshold']} gives the
-  highest precision at recall ≥ 0.85 on set D and the ordinary dev windows: precision {build['dev_precision']:.3f},
-  recall {build['dev_recall']:.3f} there.
-
-| training programs | layer | generated dev AUROC | generated dev pair acc. | set D AUROC | set D pair acc. |
-|---|---|---|---|---|---|
-{dev_rows}
-
-## Measured on held-out set E (never trained on, never used to select)
-{set_description} Reproduce with `steer eval unsafe-code` (writes docs/eval/unsafe-code.md, .png and .json).
-
-{heldout_table}
-
-Over all contexts: probe AUROC {a['probe_auroc']:.3f}, pair accuracy {a['probe_pair_acc']:.2f}, precision
-{a['probe_precision']:.2f} / recall {a['probe_recall']:.2f} at the shipped threshold.
-
-Against the goals of issue 12 (held-out): {verdict}.
-
-## Limits
-- {heldout['pairs']} pairs per context is a small set: one pair moves pair accuracy by {1 / heldout['pairs']:.3f}.
-- The training programs were written by this project (templates and 167 hand-written pairs); kinds of vulnerable
-  code absent from them are not covered, and a construct whose insecurity is an *absence* (a missing `basename`, a missing
-  `verify`) has no token of its own to score.
-- The score is a max over tokens: one high token anywhere in a long request decides it, so long pasted files carry
-  more chances of a false alarm than the short programs measured here.
-"""

@@ -71,21 +71,22 @@ def register(g: Group) -> None:
     u = g.command("unsafe-code", "unsafe-code monitor vs bandit on held-out matched pairs (raw, chat, truncated, "
                   "prose): AUROC, pair accuracy, precision / recall at the shipped threshold",
                   [f"steer eval unsafe-code --pack {PACKS}/unsafe-code --out docs/eval",
-                   "steer eval unsafe-code --set d --out docs/eval   # the dev set the build selects on"],
+                   "steer eval unsafe-code --set e --out /tmp/eval   # a training set since version 6"],
                   cmd_eval_unsafe_code)
-    _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json (STEM: unsafe-code, or unsafe-code-d for --set d)")
-    u.add_argument("--set", dest="set_name", choices=["e", "a", "c", "d"], default="e",
-                   help="hand-written set: e (held-out, what the card reports), d (dev: the build selects on it), c or a "
-                   "(training data since version 5)")
+    _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json (unsafe-code-e.* … for --set e …)")
+    u.add_argument("--set", dest="set_name", choices=["f", "a", "c", "d", "e"], default="f",
+                   help="hand-written set: f (held-out, what the card reports), a, c, d or e (training data and "
+                   "cross-validation folds since version 6)")
 
     f = g.command("deflection", "scope limitation on the hand-written requests, through the HF engine: the blocking "
                   "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [
                       "steer eval deflection --out docs/eval",
                       "steer eval deflection --set d --out /tmp/eval   # a training set since version 4"],
                   cmd_eval_deflection)
-    f.add_argument("--set", dest="set_name", choices=["e", "a", "b", "c", "d"], default="e",
-                   help="hand-written set: e (held out, what the cards report; writes scope-deflection.*), a, b, c or "
-                        "d (training data of the scope probe since version 4; write scope-deflection-a.* … -d.*)")
+    f.add_argument("--set", dest="set_name", choices=["f", "a", "b", "c", "d", "e"], default="f",
+                   help="hand-written set: f (held out, what the cards report; writes scope-deflection.*), a, b, c or "
+                        "d (training data of the scope probe since version 4), e (its calibration requests since "
+                        "version 5); those write scope-deflection-a.* … -e.*")
     f.add_argument("--packs", default=f"{PACKS}/topics,{PACKS}/scope-deflect", help="comma-separated pack dirs")
     f.add_argument("--run", action="append", default=None, metavar="POLICY:PROFILE",
                    help="a policy file and profile to measure (repeat; default: examples/scope-health.yaml:"
@@ -172,7 +173,7 @@ def cmd_eval_detection(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
-    """The unsafe-code monitor on a hand-written matched-pair set beside bandit (set E: what its card reports)."""
+    """The unsafe-code monitor on a hand-written matched-pair set beside bandit (set F: what its card reports)."""
     from steering.pack import load_pack
     from steerlab.eval.unsafe_code import describe_set, evaluate_unsafe_code, plot, report
 
@@ -180,7 +181,7 @@ def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
     r = evaluate_unsafe_code(model, tok, load_pack(a.pack), set_name=a.set_name)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "unsafe-code" if a.set_name == "e" else f"unsafe-code-{a.set_name}"
+    stem = "unsafe-code" if a.set_name == "f" else f"unsafe-code-{a.set_name}"
     plot(r, out / f"{stem}.png")
     (out / f"{stem}.json").write_text(json.dumps(r, indent=1))
     (out / f"{stem}.md").write_text(
@@ -207,7 +208,7 @@ def cmd_eval_deflection(a: argparse.Namespace) -> int:
                             model_id=EMBEDDED_MODEL_ID, plain=plain))
         plain = [r.plain for r in runs[-1].replies]
         print(runs[-1].summary())
-    stem = "scope-deflection" + ("" if a.set_name == "e" else f"-{a.set_name}")
+    stem = "scope-deflection" + ("" if a.set_name == "f" else f"-{a.set_name}")
     md = write_report(runs, Path(a.out), command=invocation(), source=handwritten_source(a.set_name), stem=stem)
     print(f"wrote {md}")
     return 0

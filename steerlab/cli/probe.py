@@ -86,7 +86,8 @@ def register(g: Group) -> None:
                    help="scope: greedy answer length the threshold is calibrated (and preservation measured) on")
     t.add_argument("--handwritten", action=argparse.BooleanOptionalAction, default=True,
                    help="scope: add the hand-written request sets A-D (steerlab/eval/data/scope_heldout{,_b,_c,_d}.py) "
-                   "to the training split (version 4); set E stays held out")
+                   "to the training split (version 4) and set E to the calibration split, where the threshold holds "
+                   "the target rate in the hand-written register too (version 5); set F stays held out")
     t.add_argument("--restyle", type=float, default=0.5,
                    help="scope: share of training and calibration questions (both classes) rephrased casually "
                    "(steerlab/build/restyle.py) so that style carries no label; 0 = as packaged")
@@ -131,11 +132,12 @@ def _train_topic(a: argparse.Namespace, model, tok, info) -> int:
 
 def _train_unsafe_code(a: argparse.Namespace, model, tok, info) -> int:
     from steering.pack import write_pack_card
-    from steerlab.build.unsafe_code_pairs import build_unsafe_code_pairs_pack, card
+    from steerlab.build.unsafe_code_card import card
+    from steerlab.build.unsafe_code_pairs import build_unsafe_code_pairs_pack
     from steerlab.eval.unsafe_code import describe_set, evaluate_unsafe_code, report
 
     r = build_unsafe_code_pairs_pack(model, tok, info, out=Path(a.out), command=invocation())
-    held = evaluate_unsafe_code(model, tok, r["pack"], set_name="e")
+    held = evaluate_unsafe_code(model, tok, r["pack"], set_name="f")
     write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held, report(held), describe_set(held)))
     print(f"layer {r['layer']}, threshold {r['threshold']:.3f}; held-out:\n{report(held)}")
     return 0
@@ -241,13 +243,14 @@ def _train_scope(a: argparse.Namespace, model, tok, info, path) -> int:
     from steerlab.build.scope_card import write_card
     from steerlab.build.scope_data import handwritten_requests, scope_splits
     from steerlab.build.scope_pack import build_scope_pack
-    from steerlab.eval.scope_server import HANDWRITTEN_SETS, TRAINING_SETS, answers_cache, run_scope_eval
+    from steerlab.eval.scope_server import CALIBRATION_SETS, HANDWRITTEN_SETS, TRAINING_SETS, answers_cache, run_scope_eval
 
     splits, dropped = scope_splits()
     for name in ("train", "calib"):
         splits[name] = restyled(splits[name], a.restyle, seed=f"restyle-{name}")
-    if a.handwritten:  # version 4: the hand-written sets measured before (A-D) join the training split
+    if a.handwritten:  # hand-written sets measured before: A-D train (version 4), E calibrates (version 5)
         splits["train"] += handwritten_requests(HANDWRITTEN_SETS[s][0] for s in TRAINING_SETS)
+        splits["calib"] += handwritten_requests(HANDWRITTEN_SETS[s][0] for s in CALIBRATION_SETS)
     r = build_scope_pack(model, tok, info, out=Path(a.out), splits=splits,
                          layers=[int(x) for x in a.layers.split(",")], methods=tuple(a.pooling.split(",")),
                          target_fpr=a.target_fpr, max_new_tokens=a.answer_tokens, dropped=dropped,

@@ -22,7 +22,14 @@ from steering.model import EMBEDDED_MODEL_ID, cache_dir
 from steering.pack import FeaturePack
 from steering.runtime import SteeringRuntime
 from steerlab.build.scope_data import scope_splits
-from steerlab.eval.data import scope_heldout, scope_heldout_b, scope_heldout_c, scope_heldout_d, scope_heldout_e
+from steerlab.eval.data import (
+    scope_heldout,
+    scope_heldout_b,
+    scope_heldout_c,
+    scope_heldout_d,
+    scope_heldout_e,
+    scope_heldout_f,
+)
 from steerlab.eval.scope import evaluate_scope
 
 
@@ -68,12 +75,17 @@ HANDWRITTEN_SETS = {
     "d": (scope_heldout_d, "`steerlab/eval/data/scope_heldout_d.py` (set D): 40 in-scope and 40 off-scope requests "
                            "written by hand before the version-3 scope recipe and its held-out set; **training data** "
                            "of the scope probe since version 4"),
-    "e": (scope_heldout_e, "`steerlab/eval/data/scope_heldout_e.py` (set E, held out): 40 in-scope and 40 off-scope "
-                           "requests written by hand after set D was measured and before the version-4 scope recipe, "
+    "e": (scope_heldout_e, "`steerlab/eval/data/scope_heldout_e.py` (set E): 40 in-scope and 40 off-scope requests "
+                           "written by hand after set D was measured and before the version-4 scope recipe; version "
+                           "4's held-out set, the hand-written **calibration** requests of the scope probe since "
+                           "version 5"),
+    "f": (scope_heldout_f, "`steerlab/eval/data/scope_heldout_f.py` (set F, held out): 40 in-scope and 40 off-scope "
+                           "requests written by hand after set E was measured and before the version-5 scope recipe, "
                            "never used to build or select anything"),
 }
-HELDOUT_SET = "e"  # what cards and docs/eval/scope-deflection.* report; sets A-D are training data since version 4
-TRAINING_SETS = ("a", "b", "c", "d")
+HELDOUT_SET = "f"  # what cards and docs/eval/scope-deflection.* report
+TRAINING_SETS = ("a", "b", "c", "d")  # training data of the scope probe since version 4
+CALIBRATION_SETS = ("e",)  # hand-written calibration requests since version 5 (the threshold holds in their register)
 
 
 def handwritten_source(set_name: str = HELDOUT_SET) -> str:
@@ -82,8 +94,8 @@ def handwritten_source(set_name: str = HELDOUT_SET) -> str:
 
 
 def handwritten_questions(set_name: str = HELDOUT_SET) -> list[tuple[str, bool]]:
-    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``e`` held out (what cards report), ``a`` to
-    ``d`` training data of the scope probe since version 4."""
+    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``f`` held out (what cards report), ``a`` to
+    ``d`` training data of the scope probe since version 4, ``e`` its calibration requests since version 5."""
     mod = HANDWRITTEN_SETS[set_name][0]
     return [(q, False) for q in mod.OFF_SCOPE] + [(q, True) for q in mod.IN_SCOPE]
 

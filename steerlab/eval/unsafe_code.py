@@ -1,11 +1,10 @@
 """The ``unsafe-code`` monitor on the held-out matched pairs, beside bandit, in four contexts.
 
-The sets: hand-written programs, each insecure and fixed. Set E (``steerlab/eval/data/unsafe_code_heldout_e.py``, 48
-pairs) is never trained on or used to select, and is what the pack reports on. Set D (``unsafe_code_heldout_d.py``,
-40 pairs) was version 3's held-out set and selects the layer and threshold since version 5; sets A
-(``unsafe_code_heldout.py``, 30 pairs) and C (``unsafe_code_heldout_c.py``, 41 pairs), held-out sets of earlier
-versions, are training data since version 5 (decision 71). Contexts, as live traffic
-carries code (each set has its own chat and prose wrappers):
+The sets: hand-written programs, each insecure and fixed. Set F (``steerlab/eval/data/unsafe_code_heldout_f.py``, 48
+pairs) is never trained on or used to select, and is what the pack reports on. Sets A (``unsafe_code_heldout.py``,
+30 pairs), C (``_c``, 41), D (``_d``, 40) and E (``_e``, 48), held-out sets of earlier versions, are training data
+and the folds of the build's cross-validation since version 6 (decision 74). Contexts, as live traffic carries code
+(each set has its own chat and prose wrappers):
 
 * ``raw``: the program alone, as ``/v1/completions`` sends it;
 * ``chat``: pasted into a user message (a question, a fenced block) under the model's chat template;
@@ -31,18 +30,27 @@ from steering.pack import FeaturePack
 from steerlab.build.code_pairs import HANDWRITTEN_CONTEXTS as CONTEXTS
 from steerlab.build.code_pairs import handwritten_rows
 from steerlab.build.unsafe_code_pairs import model_text, residuals
-from steerlab.eval.data import unsafe_code_heldout, unsafe_code_heldout_c, unsafe_code_heldout_d, unsafe_code_heldout_e
+from steerlab.eval.data import (
+    unsafe_code_heldout,
+    unsafe_code_heldout_c,
+    unsafe_code_heldout_d,
+    unsafe_code_heldout_e,
+    unsafe_code_heldout_f,
+)
 from steerlab.metrics import auroc
 
-SETS = {"a": unsafe_code_heldout, "c": unsafe_code_heldout_c, "d": unsafe_code_heldout_d, "e": unsafe_code_heldout_e}
+SETS = {"a": unsafe_code_heldout, "c": unsafe_code_heldout_c, "d": unsafe_code_heldout_d, "e": unsafe_code_heldout_e,
+        "f": unsafe_code_heldout_f}
 ROLES = {
     "a": "written before the first pair generator; the held-out set of version 1, a dev set of versions 2 and 3 and "
          "training data since version 4, so these numbers are not held-out",
     "c": "written before version 3 of the pack and its held-out set; training data since version 5, so these numbers "
          "are not held-out",
-    "d": "written before version 4 of the pack and version 3's held-out set; the build selects the layer and "
-         "threshold on it since version 5, so these numbers are not held-out",
-    "e": "written before version 5 and never trained on or used to select anything: the set the pack reports on",
+    "d": "written before version 4 of the pack and version 3's held-out set; the selection set of version 5 and "
+         "training data since version 6, so these numbers are not held-out",
+    "e": "written before version 5 and its held-out set; training data since version 6, so these numbers are not "
+         "held-out",
+    "f": "written before version 6 and never trained on or used to select anything: the set the pack reports on",
 }
 SEVERITY = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 
@@ -81,7 +89,7 @@ def _pairs(rows, scores) -> float:
     return sum(d[1] > d[0] for d in by.values()) / len(by)
 
 
-def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "e") -> dict:
+def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "f") -> dict:
     data = SETS[set_name]
     rows = heldout_texts(tok, data)
     w, b = pack.W_enc[:, 0].float(), float(pack.b_enc[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
+import torch
 
 from steerlab.build.code_pairs import CLASSES, generate
 from steerlab.build.unsafe_code_pairs import Program, best_f1_threshold, pair_accuracy, token_labels
@@ -54,7 +55,7 @@ def test_pair_accuracy_and_best_f1_threshold():
 
 
 def test_handwritten_training_spans_cover_exactly_where_the_twins_differ():
-    """Hand-written pairs as training programs (version 5): the insecure twin's construct is the region that differs
+    """Hand-written pairs as training programs (since version 5): the insecure twin's construct is the region that differs
     from its fix, in every context (the chat template shifts it); text before it is shared by both twins."""
     from steerlab.build.unsafe_code_pairs import HANDWRITTEN_TRAIN, diff_span, handwritten_programs
 
@@ -86,14 +87,17 @@ def test_recall_threshold_prefers_precision_at_the_recall_floor():
 
 
 def test_training_and_reporting_sets_are_disjoint():
-    """Version 5 trains on the 96 training pairs and sets A and C, selects on set D, reports on set E: no program of
-    the reporting set is in a training or selection set."""
-    from steerlab.build import unsafe_code_pairs as build
-    from steerlab.eval.unsafe_code import SETS
+    """Version 6 trains (and cross-validates) on the 96 training pairs and sets A, C, D and E, and reports on set F:
+    no program of the reporting set is in a training set, and the evaluation's default is that set."""
+    import inspect
 
-    seen = {bad for d in [*build.HANDWRITTEN_TRAIN.values(), build.set_d] for _, bad, _ in d.PAIRS}
-    assert SETS["e"].__name__ not in {d.__name__ for d in build.HANDWRITTEN_TRAIN.values()} | {build.set_d.__name__}
-    assert not seen & {bad for _, bad, _ in SETS["e"].PAIRS}
+    from steerlab.build import unsafe_code_pairs as build
+    from steerlab.eval.unsafe_code import SETS, evaluate_unsafe_code
+
+    reported = inspect.signature(evaluate_unsafe_code).parameters["set_name"].default
+    seen = {bad for d in build.HANDWRITTEN_TRAIN.values() for _, bad, _ in d.PAIRS}
+    assert SETS[reported].__name__ not in {d.__name__ for d in build.HANDWRITTEN_TRAIN.values()}
+    assert not seen & {bad for _, bad, _ in SETS[reported].PAIRS}
 
 
 HAND_WRITTEN = ("steerlab.build.unsafe_code_handwritten", "steerlab.eval.data.unsafe_code_heldout",
@@ -115,3 +119,30 @@ def test_hand_written_sets_are_parsable_twins_of_known_classes(module):
         ast.parse(good)
     others = {bad for m in HAND_WRITTEN if m != module for _, bad, _ in importlib.import_module(m).PAIRS}
     assert not {bad for _, bad, _ in data.PAIRS} & others
+
+
+def test_cross_validation_scores_each_set_left_out_by_a_probe_fit_on_the_others():
+    """Leave-one-set-out (version 6): a direction present only on construct tokens is found from the other sets and
+    separates every left-out set's twins; each fold has its own recall threshold and the means are reported."""
+    from steerlab.build.unsafe_code_pairs import cross_validate
+
+    gen, offsets = torch.Generator().manual_seed(0), [(0, 0), (0, 1), (1, 2), (2, 3)]
+
+    def pair(i: int):
+        base = torch.randn(4, 8, generator=gen)
+        bad = base.clone()
+        bad[2, 0] += 4.0  # the construct token carries the direction; the shared token 1 does not
+        return ([Program("abc", 1, (1, 2), i, "x", "raw"), Program("abd", 0, None, i, "x", "raw")],
+                [({5: bad}, offsets), ({5: base}, offsets)])
+
+    folds, acts = {}, {}
+    for name in ("a", "b", "c"):
+        rows = [pair(i) for i in range(6)]
+        folds[name] = [p for progs, _ in rows for p in progs]
+        acts[name] = [a for _, a in rows for a in a]
+    plain = [Program("o", 0, None, None, "ordinary", "raw")]
+    acts_plain = [({5: torch.randn(4, 8, generator=gen)}, offsets)]
+    r = cross_validate(folds, acts, plain, acts_plain, acts_plain, 5, seed=0, l2=1e-3)
+    assert set(r["folds"]) == {"a", "b", "c"} and r["layer"] == 5
+    assert all(f["auroc"] == 1.0 and f["pair_acc"] == 1.0 and f["recall"] >= 0.85 for f in r["folds"].values())
+    assert r["threshold"] == pytest.approx(sum(f["threshold"] for f in r["folds"].values()) / 3)

@@ -87,6 +87,27 @@ def test_max_pooled_probe_separates_bags_by_their_max():
     assert torch.nn.functional.cosine_similarity(w, u, dim=0) > 0.5
 
 
+def test_threshold_holds_the_target_rate_in_each_register():
+    """Version 5: hand-written calibration requests score higher than the many packaged ones; the threshold keeps at
+    most the target rate of in-scope requests over it in *each* register, so the packaged majority cannot hide the
+    hand-written register's false alarms."""
+    from steerlab.build.scope_pack import measure
+
+    g = torch.Generator().manual_seed(0)
+    n_pack, n_hand = 400, 40
+    y = torch.tensor([0, 1] * ((n_pack + n_hand) // 2))
+    hand = torch.arange(len(y)) >= n_pack
+    x = torch.randn(len(y), 1, generator=g) + 3.0 * y[:, None] + 1.5 * hand[:, None]  # the hand-written shift
+    acts = Acts(torch.zeros(0, 1), x, torch.arange(len(y)), prompt_end=torch.arange(len(y)))
+    w = torch.ones(1)
+    pooled = measure(9, "last", w, 0.0, acts, y, acts, y, 0.05)
+    per = measure(9, "last", w, 0.0, acts, y, acts, y, 0.05, hand)
+    in_hand = x[(y == 0) & hand, 0]
+    assert rate_over(in_hand, pooled.threshold) > 0.05 >= rate_over(in_hand, per.threshold)
+    assert rate_over(x[(y == 0) & ~hand, 0], per.threshold) <= 0.05 and per.threshold > pooled.threshold
+    assert per.row()["calib_handwritten_in_scope_fired"] == round(rate_over(in_hand, per.threshold), 4)
+
+
 def test_shared_prefix():
     assert shared_prefix([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
     assert shared_prefix([[7, 8], [7, 8, 9]]) == 2
@@ -255,15 +276,23 @@ def test_a_last_token_probe_is_read_at_the_last_prompt_token_only(tmp_path):
 
 
 def test_handwritten_training_requests_never_include_the_held_out_set():
-    """Scope version 4 trains on hand-written sets A-D; set E, what the cards report, is never a training set."""
+    """Scope version 5 trains on hand-written sets A-D and calibrates on set E; set F, what the cards report, is
+    neither, and is what the deflection evaluation reads by default."""
     from steerlab.build.scope_data import handwritten_requests
-    from steerlab.eval.scope_server import HANDWRITTEN_SETS, HELDOUT_SET, TRAINING_SETS
+    from steerlab.eval.scope_server import (
+        CALIBRATION_SETS,
+        HANDWRITTEN_SETS,
+        HELDOUT_SET,
+        TRAINING_SETS,
+        handwritten_questions,
+    )
 
-    assert HELDOUT_SET not in TRAINING_SETS
-    train = handwritten_requests(HANDWRITTEN_SETS[s][0] for s in TRAINING_SETS)
+    assert HELDOUT_SET not in TRAINING_SETS + CALIBRATION_SETS and not set(TRAINING_SETS) & set(CALIBRATION_SETS)
+    assert handwritten_questions() == handwritten_questions(HELDOUT_SET)
+    train = handwritten_requests(HANDWRITTEN_SETS[s][0] for s in TRAINING_SETS + CALIBRATION_SETS)
     held = HANDWRITTEN_SETS[HELDOUT_SET][0]
     assert len(train) == sum(len(HANDWRITTEN_SETS[s][0].IN_SCOPE) + len(HANDWRITTEN_SETS[s][0].OFF_SCOPE)
-                             for s in TRAINING_SETS)
+                             for s in TRAINING_SETS + CALIBRATION_SETS)
     assert {q.source for q in train} == {"handwritten"} and {q.in_scope for q in train} == {True, False}
     assert not {q.text for q in train} & {" ".join(t.split()) for t in held.IN_SCOPE + held.OFF_SCOPE}
 

@@ -1,7 +1,8 @@
 """Held-out unsafe-code test set D: hand-written matched pairs, written 2026-12-06.
 
-**Role now** (decision 71): the unsafe-code build selects its layer and threshold on this set since version 5 (it
-is never trained on); what follows says how and when it was written.
+**Role now** (decisions 71, 74): version 5 of the unsafe-code build selected its layer and threshold on this set;
+since version 6 it is training data and one fold of the build's cross-validation. What follows says how and when it
+was written.
 
 Written by hand before any change to the unsafe-code recipe (the generators in ``steerlab/build/code_pairs.py`` and
 ``code_constructs.py``, the probe in ``unsafe_code_pairs.py``) that it will judge; no score on it has been computed.

@@ -1,5 +1,8 @@
 """Held-out unsafe-code test set E, hand-written matched pairs, written 2026-12-06.
 
+**Role now** (decision 74): version 5's held-out set, measured once; since version 6 training data and one fold of
+the build's cross-validation. What follows says how and when it was written.
+
 Written by hand before the next change to the unsafe-code recipe (the generators in ``steerlab/build/code_pairs.py``
 and ``code_constructs.py``, the probe in ``unsafe_code_pairs.py``); never trained on or used for selection (of a
 layer, a method, a threshold or a recipe), and not yet measured: no score on it has been computed. Nothing in the

@@ -1,5 +1,8 @@
 """Held-out unsafe-code test set F, hand-written matched pairs, written 2026-12-06.
 
+**Role now** (decision 74): the held-out set of version 6, measured once after its recipe was fixed; never trained
+on or used to select. What follows says how and when it was written.
+
 Written by hand after set E (``unsafe_code_heldout_e.py``) was measured and before any change to the unsafe-code
 recipe (the generators in ``steerlab/build/code_pairs.py`` and ``code_constructs.py``, the probe in
 ``unsafe_code_pairs.py``) that it will judge; never trained on or used for selection (of a layer, a method, a
