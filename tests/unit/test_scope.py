@@ -298,7 +298,7 @@ def test_handwritten_training_requests_never_include_the_held_out_set():
 
 
 def test_hand_written_request_sets_share_no_request():
-    """Sets A-F are written independently: no request appears in two sets, and none is both in and off scope."""
+    """Sets A-G are written independently: no request appears in two sets, and none is both in and off scope."""
     from steerlab.eval.data import (
         scope_heldout,
         scope_heldout_b,
@@ -306,10 +306,12 @@ def test_hand_written_request_sets_share_no_request():
         scope_heldout_d,
         scope_heldout_e,
         scope_heldout_f,
+        scope_heldout_g,
     )
 
     seen: set[str] = set()
-    for m in (scope_heldout, scope_heldout_b, scope_heldout_c, scope_heldout_d, scope_heldout_e, scope_heldout_f):
+    for m in (scope_heldout, scope_heldout_b, scope_heldout_c, scope_heldout_d, scope_heldout_e, scope_heldout_f,
+              scope_heldout_g):
         texts = [" ".join(t.lower().split()) for t in m.IN_SCOPE + m.OFF_SCOPE]
         assert len(m.IN_SCOPE) == len(m.OFF_SCOPE) == 40 and len(set(texts)) == 80
         assert not seen & set(texts), m.__name__
