@@ -6,13 +6,20 @@ from __future__ import annotations
 import torch
 
 
-def fit_logistic(Xp: torch.Tensor, Xn: torch.Tensor, l2: float = 1e-3) -> tuple[torch.Tensor, float]:
-    """Class-balanced L2 logistic regression on standardised tokens (LBFGS); returns raw-space (w [d], b)."""
+def fit_logistic(Xp: torch.Tensor, Xn: torch.Tensor, l2: float = 1e-3, wp: torch.Tensor | None = None,
+                 wn: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+    """Class-balanced L2 logistic regression on standardised tokens (LBFGS); returns raw-space (w [d], b).
+    ``wp``/``wn``: relative sample weights within each class (default equal); each class keeps half the total."""
     X = torch.cat([Xp, Xn])
     mu, sd = X.mean(0), X.std(0) + 1e-6
     Z = (X - mu) / sd
     y = torch.cat([torch.ones(len(Xp)), torch.zeros(len(Xn))])
-    wt = torch.where(y == 1, len(y) / (2 * len(Xp)), len(y) / (2 * len(Xn)))
+    if wp is None and wn is None:
+        wt = torch.where(y == 1, len(y) / (2 * len(Xp)), len(y) / (2 * len(Xn)))
+    else:
+        wp = torch.ones(len(Xp)) if wp is None else wp.float()
+        wn = torch.ones(len(Xn)) if wn is None else wn.float()
+        wt = torch.cat([wp / wp.sum(), wn / wn.sum()]) * len(y) / 2
     w = torch.zeros(X.shape[1], requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], max_iter=300)

@@ -29,7 +29,12 @@ def card(m: dict, r: dict, report) -> str:
             else f"The preservation figure is for answers of ≤ {report.max_tokens} tokens: longer answers give the "
                  "monitor more tokens to fire on.")
     hand_calib = "calib_handwritten_deflection" in r["chosen"]
-    sweep_rows = "\n".join(f"| {x['layer']} | {x['method']} | {x['calib_auroc']:.3f} | {x['calib_deflection']:.1%} | "
+
+    def pooling(x: dict) -> str:
+        w = x.get("handwritten_weight", 1.0)
+        return x["method"] + (f" (hand-written ×{w:g})" if w != 1 else "")
+
+    sweep_rows = "\n".join(f"| {x['layer']} | {pooling(x)} | {x['calib_auroc']:.3f} | {x['calib_deflection']:.1%} | "
                            f"{x['calib_in_scope_fired']:.1%} | "
                            + (f"{x['calib_handwritten_deflection']:.1%} | {x['calib_handwritten_in_scope_fired']:.1%} | "
                               if hand_calib else "")
@@ -41,13 +46,17 @@ def card(m: dict, r: dict, report) -> str:
     n_hand = r["counts"].get("train", {}).get("handwritten", 0)
     n_cal = r["counts"].get("calib", {}).get("handwritten", 0)
     handwritten = (f"\n  {n_hand} hand-written requests join the training split as written (source `handwritten`: sets "
-                   "A-D, `steerlab/eval/data/scope_heldout{,_b,_c,_d}.py`, the held-out or dev sets of versions 1-3; "
-                   "casual, typo'd and multi-sentence requests the packaged sources lack)" if n_hand else "")
-    handwritten += (f"; {n_cal} more (set E, `scope_heldout_e.py`, version 4's held-out set) join the calibration "
-                    "split, where the threshold holds its rate in their register too; set F stays held out."
-                    if n_cal else "; set E stays held out." if n_hand else "")
+                   "A-E, `steerlab/eval/data/scope_heldout{,_b,_c,_d,_e}.py`, the held-out or dev sets of versions "
+                   "1-4; casual, typo'd and multi-sentence requests the packaged sources lack)" if n_hand else "")
+    handwritten += (f"; {n_cal} more (set F, `scope_heldout_f.py`, version 5's held-out set) join the calibration "
+                    "split, where the threshold holds its rate in their register too; set G stays held out."
+                    if n_cal else "; set G stays held out." if n_hand else "")
     register = (f" and at most {r['target_fpr']:.0%} of the hand-written in-scope calibration requests (each register "
                 "calibrated on its own, the higher threshold kept)" if hand_calib else "")
+    weighting = (" The `last` probe is fit once per weight of a hand-written training request against a packaged one "
+                 f"({', '.join(f'×{w:g}' for w in r.get('weights', (1.0,)))}); with hand-written calibration requests "
+                 "the candidate with the best *mean* of the two registers' deflection ships (packaged and hand-written "
+                 "count equally)." if hand_calib and len(r.get("weights", ())) > 1 else "")
     dropped = ", ".join(f"{k} {v['mention_health']}" for k, v in r["dropped"].items() if v["mention_health"])
     return f"""# Topics: scope of a health assistant (`{PACK_ID}/{FEATURE}`) — monitor
 
@@ -73,8 +82,8 @@ client shows its own deflection message ("I can only help with health questions"
   (every token of an off-scope request positive); `max` = logistic regression on the per-request max (multiple
   instance learning, warm-started from `tokens`, Adam {r['steps']} steps, L2 {r['l2']}), in-scope answers as
   negative bags; `last` = logistic regression on the residual at each request's last prompt token (the pack
-  feature's `read_at: last_prompt_token`: the serving monitor reads that one position). Chosen: layer
-  {r['chosen']['layer']}, `{r['chosen']['method']}`.
+  feature's `read_at: last_prompt_token`: the serving monitor reads that one position).{weighting} Chosen: layer
+  {r['chosen']['layer']}, `{pooling(r['chosen'])}`.
 - Threshold {f['threshold']}: at most {r['target_fpr']:.0%} of in-scope *calibration* requests
   ({'prompt' if last else 'prompt + answer'}) over it{register}.
   `max_activation` = p99 of the off-scope training requests' statistic = {f['max_activation']}.

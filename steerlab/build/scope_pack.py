@@ -43,8 +43,9 @@ from steerlab.build.scope_data import BUILD_SOURCES, LICENSES, Question
 from steerlab.metrics import auroc, fit_logistic
 
 PACK_ID, FEATURE = "topics", "off-scope"
-VERSION = "5"  # bumped with every recipe change: 1 max over tokens, 2 last prompt token, 3 its threshold at 4% (make
-# packs), 4 hand-written sets A-D in the training split, 5 set E calibrates the threshold in its own register
+VERSION = "6"  # bumped with every recipe change: 1 max over tokens, 2 last prompt token, 3 its threshold at 4% (make
+# packs), 4 hand-written sets A-D in the training split, 5 set E calibrates the threshold in its own register, 6 sets
+# A-E train with the hand-written requests weighted, set F calibrates, the two registers count equally in selection
 PROFILE = "health-assistant"
 
 
@@ -250,6 +251,7 @@ def measure(layer: int, method: str, w: torch.Tensor, b: float, train: Acts, y_t
     groups = [torch.ones_like(y_calib, dtype=torch.bool)] if handwritten is None else [~handwritten, handwritten]
     thr = max(calibrate_threshold(s_ca[(y_calib == 0) & g], target_fpr) for g in groups)
     extra = {} if handwritten is None else {
+        "calib_packaged_deflection": round(rate_over(s_ca[(y_calib == 1) & ~handwritten], thr), 4),
         "calib_handwritten_deflection": round(rate_over(s_ca[(y_calib == 1) & handwritten], thr), 4),
         "calib_handwritten_in_scope_fired": round(rate_over(s_ca[(y_calib == 0) & handwritten], thr), 4)}
     return Candidate(layer, method, w, b, thr, auroc(s_ca.tolist(), y_calib.tolist()),
@@ -259,17 +261,28 @@ def measure(layer: int, method: str, w: torch.Tensor, b: float, train: Acts, y_t
 
 def sweep(train: dict[int, Acts], y_train: torch.Tensor, calib: dict[int, Acts], y_calib: torch.Tensor, *,
           methods: tuple[str, ...] = ("tokens", "max"), target_fpr: float = 0.05, l2: float = 1e-3,
-          steps: int = 300, handwritten: torch.Tensor | None = None) -> list[Candidate]:
+          steps: int = 300, handwritten: torch.Tensor | None = None, train_handwritten: torch.Tensor | None = None,
+          weights: tuple[float, ...] = (1.0,)) -> list[Candidate]:
     """Fit every (layer, method); ``train``/``calib`` are bags with in-scope answers merged in. Methods: ``tokens``
     and ``max`` (read at every token, the statistic is the max), ``last`` (logistic regression on the residual at
-    each request's last prompt token, read there only). ``handwritten``: see :func:`measure`."""
+    each request's last prompt token, read there only). ``handwritten``: see :func:`measure`. ``last`` is fit once
+    per weight in ``weights``: each hand-written training request (``train_handwritten``, a mask) counts that many
+    times a packaged one (version 6), so a few hundred requests in the live-traffic register are not drowned by
+    thousands of packaged questions."""
     out = []
     for layer in sorted(train):
         if "last" in methods:
             X = train[layer].at_prompt_end()
-            wl, bl = fit_logistic(X[y_train == 1], X[y_train == 0], l2=l2)
-            out.append(measure(layer, "last", wl, bl, train[layer], y_train, calib[layer], y_calib, target_fpr,
-                               handwritten))
+            for wgt in weights if train_handwritten is not None else (1.0,):
+                sw = None if wgt == 1 else torch.where(train_handwritten, float(wgt), 1.0)
+                wl, bl = fit_logistic(X[y_train == 1], X[y_train == 0], l2=l2,
+                                      wp=None if sw is None else sw[y_train == 1],
+                                      wn=None if sw is None else sw[y_train == 0])
+                c = measure(layer, "last", wl, bl, train[layer], y_train, calib[layer], y_calib, target_fpr,
+                            handwritten)
+                if train_handwritten is not None:
+                    c.extra["handwritten_weight"] = float(wgt)
+                out.append(c)
         if not {"tokens", "max"} & set(methods):
             continue
         w, b = fit_tokens(train[layer], y_train, l2)
@@ -284,8 +297,15 @@ def sweep(train: dict[int, Acts], y_train: torch.Tensor, calib: dict[int, Acts],
 
 
 def best(cands: list[Candidate]) -> Candidate:
-    """Highest calibration-split deflection at the calibrated threshold (ties: higher AUROC)."""
-    return max(cands, key=lambda c: (round(c.calib_deflection, 4), c.calib_auroc))
+    """Highest calibration-split deflection at the calibrated threshold (ties: higher AUROC). With hand-written
+    calibration requests (version 6), the mean of the two registers' deflection: the packaged questions and the
+    hand-written requests count equally, however many of each there are."""
+    def deflection(c: Candidate) -> float:
+        if "calib_handwritten_deflection" not in c.extra:
+            return c.calib_deflection
+        return (c.extra["calib_packaged_deflection"] + c.extra["calib_handwritten_deflection"]) / 2
+
+    return max(cands, key=lambda c: (round(deflection(c), 4), c.calib_auroc))
 
 
 def manifest(info: ModelInfo, c: Candidate, max_act: float, meta: dict) -> dict:
@@ -348,15 +368,17 @@ def build_scope_pack(model, tokenizer, info: ModelInfo, *, out: Path, splits: di
                      layers: list[int], methods: tuple[str, ...] = ("tokens", "max"), target_fpr: float = 0.05,
                      max_new_tokens: int = 32, train_answers: int | None = None, l2: float = 1e-3, steps: int = 300,
                      command: str = "", dropped: dict | None = None, cache_file: Path | None = None,
-                     restyle: float = 0.0) -> dict:
+                     restyle: float = 0.0, weights: tuple[float, ...] = (1.0,)) -> dict:
     """Collect, sweep (layer × method) on the calibration split, save the best probe; returns the build record.
     Every in-scope calibration request includes its answer; so do the first ``train_answers`` (None: all) in-scope
     training ones."""
     train = collect_split(model, tokenizer, splits["train"], layers, max_new_tokens, train_answers, cache_file)
     calib = collect_split(model, tokenizer, splits["calib"], layers, max_new_tokens, None, cache_file)
     hand = torch.tensor([q.source == "handwritten" for q in calib.questions])
+    hand_train = torch.tensor([q.source == "handwritten" for q in train.questions])
     cands = sweep(train.acts, train.y, calib.acts, calib.y, methods=methods, target_fpr=target_fpr, l2=l2,
-                  steps=steps, handwritten=hand if hand.any() else None)
+                  steps=steps, handwritten=hand if hand.any() else None,
+                  train_handwritten=hand_train if hand_train.any() else None, weights=weights)
     c = best(cands)
     s_tr = train.acts[c.layer].statistic(c.w, c.b, len(train.y), c.method)
     max_act = float(s_tr[train.y == 1].quantile(0.99))
@@ -367,5 +389,5 @@ def build_scope_pack(model, tokenizer, info: ModelInfo, *, out: Path, splits: di
     pack = save_scope_pack(out, info, c, max_act, {"corpus": corpus, "command": command})
     return {"pack": pack, "chosen": c.row(), "sweep": [x.row() for x in cands], "counts": counts,
             "dropped": dropped or {}, "target_fpr": target_fpr, "max_new_tokens": max_new_tokens,
-            "train_answers": train_answers, "restyle": restyle,
+            "train_answers": train_answers, "restyle": restyle, "weights": list(weights),
             "max_activation": max_act, "l2": l2, "steps": steps, "command": command}

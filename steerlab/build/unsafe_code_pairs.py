@@ -278,12 +278,9 @@ def cross_validate(folds: dict, acts: dict, plain, acts_plain, acts_ord, layer: 
     return {"layer": layer, "folds": folds_out, **mean}
 
 
-def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_dev: int = 16, n_ordinary: int = 200,
-                                 seed: int = 0, layers=LAYERS, l2: float = 1e-2, command: str = "") -> dict:
-    """Candidates: one per layer, trained on every hand-written set with ordinary stdlib code. Leave-one-set-out
-    cross-validation (:func:`cross_validate`) picks the layer with the best mean AUROC over the sets left out; the
-    shipped probe is then fit on all sets at that layer, with the mean of the folds' thresholds. Generated pairs
-    (another seed, never trained on) are shown for the shipped probe."""
+def training_data(model, tok, layers, *, n_dev: int = 16, n_ordinary: int = 200, seed: int = 0) -> dict:
+    """The programs and their residuals at ``layers``: the hand-written sets (``folds``), ordinary stdlib windows
+    (``plain``, three quarters; the rest in ``dev``, with generated dev pairs) and the ordinary dev windows' acts."""
     dev_s = generate(n_dev, seed + 1000)
     ordinary = ["\n".join(f.lines) for f in stdlib_files(n_ordinary, seed, max_lines=40)]
     random.Random(seed).shuffle(ordinary)
@@ -295,8 +292,21 @@ def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_dev: int
     acts_dev = residuals(model, tok, [p.text for p in dev], layers, "generated dev programs")
     acts = {name: residuals(model, tok, [p.text for p in progs], layers, f"{name} programs")
             for name, progs in folds.items()}
-    ordinary_dev = [p for p in dev if p.cls == "ordinary"]
     acts_ord = [a for a, p in zip(acts_dev, dev, strict=True) if p.cls == "ordinary"]
+    return {"dev_samples": dev_s, "plain": plain, "dev": dev, "folds": folds, "acts_plain": acts_plain,
+            "acts_dev": acts_dev, "acts": acts, "acts_ord": acts_ord}
+
+
+def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_dev: int = 16, n_ordinary: int = 200,
+                                 seed: int = 0, layers=LAYERS, l2: float = 1e-2, command: str = "") -> dict:
+    """Candidates: one per layer, trained on every hand-written set with ordinary stdlib code. Leave-one-set-out
+    cross-validation (:func:`cross_validate`) picks the layer with the best mean AUROC over the sets left out; the
+    shipped probe is then fit on all sets at that layer, with the mean of the folds' thresholds. Generated pairs
+    (another seed, never trained on) are shown for the shipped probe."""
+    d = training_data(model, tok, layers, n_dev=n_dev, n_ordinary=n_ordinary, seed=seed)
+    dev_s, plain, dev, folds = d["dev_samples"], d["plain"], d["dev"], d["folds"]
+    acts_plain, acts_dev, acts, acts_ord = d["acts_plain"], d["acts_dev"], d["acts"], d["acts_ord"]
+    n_ord_train, ordinary_dev = len(plain), [p for p in dev if p.cls == "ordinary"]
     cv = []
     for layer in layers:
         cv.append(cross_validate(folds, acts, plain, acts_plain, acts_ord, layer, seed=seed, l2=l2))

@@ -83,10 +83,10 @@ def register(g: Group) -> None:
                       "steer eval deflection --out docs/eval",
                       "steer eval deflection --set d --out /tmp/eval   # a training set since version 4"],
                   cmd_eval_deflection)
-    f.add_argument("--set", dest="set_name", choices=["f", "a", "b", "c", "d", "e"], default="f",
-                   help="hand-written set: f (held out, what the cards report; writes scope-deflection.*), a, b, c or "
-                        "d (training data of the scope probe since version 4), e (its calibration requests since "
-                        "version 5); those write scope-deflection-a.* … -e.*")
+    f.add_argument("--set", dest="set_name", choices=["g", "a", "b", "c", "d", "e", "f"], default="g",
+                   help="hand-written set: g (held out, what the cards report; writes scope-deflection.*), a to e "
+                        "(training data of the scope probe), f (its calibration requests); those write "
+                        "scope-deflection-a.* … -f.*")
     f.add_argument("--packs", default=f"{PACKS}/topics,{PACKS}/scope-deflect", help="comma-separated pack dirs")
     f.add_argument("--run", action="append", default=None, metavar="POLICY:PROFILE",
                    help="a policy file and profile to measure (repeat; default: examples/scope-health.yaml:"
@@ -208,7 +208,7 @@ def cmd_eval_deflection(a: argparse.Namespace) -> int:
                             model_id=EMBEDDED_MODEL_ID, plain=plain))
         plain = [r.plain for r in runs[-1].replies]
         print(runs[-1].summary())
-    stem = "scope-deflection" + ("" if a.set_name == "f" else f"-{a.set_name}")
+    stem = "scope-deflection" + ("" if a.set_name == "g" else f"-{a.set_name}")
     md = write_report(runs, Path(a.out), command=invocation(), source=handwritten_source(a.set_name), stem=stem)
     print(f"wrote {md}")
     return 0

@@ -85,9 +85,12 @@ def register(g: Group) -> None:
     t.add_argument("--answer-tokens", dest="answer_tokens", type=int, default=32,
                    help="scope: greedy answer length the threshold is calibrated (and preservation measured) on")
     t.add_argument("--handwritten", action=argparse.BooleanOptionalAction, default=True,
-                   help="scope: add the hand-written request sets A-D (steerlab/eval/data/scope_heldout{,_b,_c,_d}.py) "
-                   "to the training split (version 4) and set E to the calibration split, where the threshold holds "
-                   "the target rate in the hand-written register too (version 5); set F stays held out")
+                   help="scope: add the hand-written request sets A-E (steerlab/eval/data/scope_heldout{,_b,_c,_d,_e}.py)"
+                   " to the training split and set F to the calibration split, where the threshold holds the target "
+                   "rate in the hand-written register too (versions 4-6); set G stays held out")
+    t.add_argument("--handwritten-weights", dest="handwritten_weights", default="1,3,10",
+                   help="scope: candidate weights of a hand-written training request against a packaged one (the "
+                   "`last` probe is fit once per weight; chosen on the calibration split)")
     t.add_argument("--restyle", type=float, default=0.5,
                    help="scope: share of training and calibration questions (both classes) rephrased casually "
                    "(steerlab/build/restyle.py) so that style carries no label; 0 = as packaged")
@@ -248,14 +251,14 @@ def _train_scope(a: argparse.Namespace, model, tok, info, path) -> int:
     splits, dropped = scope_splits()
     for name in ("train", "calib"):
         splits[name] = restyled(splits[name], a.restyle, seed=f"restyle-{name}")
-    if a.handwritten:  # hand-written sets measured before: A-D train (version 4), E calibrates (version 5)
+    if a.handwritten:  # hand-written sets measured before: A-E train, F calibrates (version 6)
         splits["train"] += handwritten_requests(HANDWRITTEN_SETS[s][0] for s in TRAINING_SETS)
         splits["calib"] += handwritten_requests(HANDWRITTEN_SETS[s][0] for s in CALIBRATION_SETS)
     r = build_scope_pack(model, tok, info, out=Path(a.out), splits=splits,
                          layers=[int(x) for x in a.layers.split(",")], methods=tuple(a.pooling.split(",")),
                          target_fpr=a.target_fpr, max_new_tokens=a.answer_tokens, dropped=dropped,
                          cache_file=answers_cache(info.name, a.answer_tokens), command=invocation(),
-                         restyle=a.restyle)
+                         restyle=a.restyle, weights=tuple(float(x) for x in a.handwritten_weights.split(",")))
     print(json.dumps({"chosen": r["chosen"], "sweep": r["sweep"]}, indent=2))
     report = run_scope_eval(path, r["pack"], policy_path=a.config, profile=a.profile,
                             max_tokens=a.answer_tokens, model=model, tokenizer=tok, model_id=info.name)

@@ -29,6 +29,7 @@ from steerlab.eval.data import (
     scope_heldout_d,
     scope_heldout_e,
     scope_heldout_f,
+    scope_heldout_g,
 )
 from steerlab.eval.scope import evaluate_scope
 
@@ -77,15 +78,18 @@ HANDWRITTEN_SETS = {
                            "of the scope probe since version 4"),
     "e": (scope_heldout_e, "`steerlab/eval/data/scope_heldout_e.py` (set E): 40 in-scope and 40 off-scope requests "
                            "written by hand after set D was measured and before the version-4 scope recipe; version "
-                           "4's held-out set, the hand-written **calibration** requests of the scope probe since "
-                           "version 5"),
-    "f": (scope_heldout_f, "`steerlab/eval/data/scope_heldout_f.py` (set F, held out): 40 in-scope and 40 off-scope "
-                           "requests written by hand after set E was measured and before the version-5 scope recipe, "
+                           "4's held-out set, version 5's calibration requests, **training data** since version 6"),
+    "f": (scope_heldout_f, "`steerlab/eval/data/scope_heldout_f.py` (set F): 40 in-scope and 40 off-scope requests "
+                           "written by hand after set E was measured and before the version-5 scope recipe; version "
+                           "5's held-out set, the hand-written **calibration** requests of the scope probe since "
+                           "version 6"),
+    "g": (scope_heldout_g, "`steerlab/eval/data/scope_heldout_g.py` (set G, held out): 40 in-scope and 40 off-scope "
+                           "requests written by hand after set F was measured and before the version-6 scope recipe, "
                            "never used to build or select anything"),
 }
-HELDOUT_SET = "f"  # what cards and docs/eval/scope-deflection.* report
-TRAINING_SETS = ("a", "b", "c", "d")  # training data of the scope probe since version 4
-CALIBRATION_SETS = ("e",)  # hand-written calibration requests since version 5 (the threshold holds in their register)
+HELDOUT_SET = "g"  # what cards and docs/eval/scope-deflection.* report
+TRAINING_SETS = ("a", "b", "c", "d", "e")  # training data of the scope probe (A-D since version 4, E since 6)
+CALIBRATION_SETS = ("f",)  # hand-written calibration requests (the threshold holds in their register; E in version 5)
 
 
 def handwritten_source(set_name: str = HELDOUT_SET) -> str:
@@ -94,8 +98,8 @@ def handwritten_source(set_name: str = HELDOUT_SET) -> str:
 
 
 def handwritten_questions(set_name: str = HELDOUT_SET) -> list[tuple[str, bool]]:
-    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``f`` held out (what cards report), ``a`` to
-    ``d`` training data of the scope probe since version 4, ``e`` its calibration requests since version 5."""
+    """A hand-written scope set as ``(text, in_scope)``, off-scope first: ``g`` held out (what cards report), ``a`` to
+    ``e`` training data of the scope probe, ``f`` its calibration requests (version 6)."""
     mod = HANDWRITTEN_SETS[set_name][0]
     return [(q, False) for q in mod.OFF_SCOPE] + [(q, True) for q in mod.IN_SCOPE]
 

@@ -147,3 +147,15 @@ def test_cross_validation_scores_each_set_left_out_by_a_probe_fit_on_the_others(
     assert set(r["folds"]) == {"a", "b", "c"} and r["layer"] == 5
     assert all(f["auroc"] == 1.0 and f["pair_acc"] == 1.0 and f["recall"] >= 0.85 for f in r["folds"].values())
     assert r["threshold"] == pytest.approx(sum(f["threshold"] for f in r["folds"].values()) / 3)
+
+
+def test_layers_side_by_side_make_one_probe_over_several_layers():
+    """The multi-layer experiment concatenates each program's residuals at its layers; a logit on them is the sum of
+    per-layer logits, what a multi-site read-out would compute."""
+    from steerlab.build.unsafe_code_layers import side_by_side
+
+    a = {12: torch.randn(5, 4), 18: torch.randn(5, 4)}
+    (got, offs), = side_by_side([(a, [(0, 1)] * 5)], (12, 18))
+    assert list(got) == ["12+18"] and got["12+18"].shape == (5, 8) and offs == [(0, 1)] * 5
+    w12, w18 = torch.randn(4), torch.randn(4)
+    torch.testing.assert_close(got["12+18"] @ torch.cat([w12, w18]), a[12] @ w12 + a[18] @ w18)

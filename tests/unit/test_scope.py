@@ -108,6 +108,45 @@ def test_threshold_holds_the_target_rate_in_each_register():
     assert per.row()["calib_handwritten_in_scope_fired"] == round(rate_over(in_hand, per.threshold), 4)
 
 
+def test_weighted_fit_learns_the_minority_register():
+    """Version 6: a few hand-written requests whose label sits on another direction than the packaged majority's are
+    misread by an unweighted probe and read correctly once weighted; equal weights within a class change nothing."""
+    from steerlab.metrics import fit_logistic
+
+    g = torch.Generator().manual_seed(0)
+    n, m = 400, 20
+    y = torch.tensor([1, 0] * ((n + m) // 2))
+    hand = torch.arange(n + m) >= n
+    sign = y * 2 - 1
+    X = torch.randn(n + m, 2, generator=g) * 0.3
+    X[:, 0] += torch.where(hand, -sign, sign).float()  # the packaged direction, reversed for the hand-written ones
+    X[:, 1] += torch.where(hand, sign, 0).float()  # which carry their label on the other direction
+    acc = {}
+    for wgt in (1.0, 50.0):
+        sw = torch.where(hand, wgt, 1.0)
+        w, b = fit_logistic(X[y == 1], X[y == 0], wp=sw[y == 1], wn=sw[y == 0])
+        acc[wgt] = float(((X[hand] @ w + b > 0).long() == y[hand]).float().mean())
+    assert acc[1.0] < 0.8 and acc[50.0] == 1.0
+    w0, b0 = fit_logistic(X[y == 1], X[y == 0])
+    w1, b1 = fit_logistic(X[y == 1], X[y == 0], wp=torch.full((int((y == 1).sum()),), 3.0))
+    torch.testing.assert_close(w0, w1)
+    assert b0 == pytest.approx(b1)
+
+
+def test_selection_counts_both_registers_equally():
+    """Version 6: with hand-written calibration requests, the candidate with the best mean of the packaged and the
+    hand-written deflection ships, not the one the (many) packaged questions favour."""
+    from steerlab.build.scope_pack import best
+
+    def cand(name, packaged, hand):
+        return Candidate(15, name, torch.zeros(1), 0.0, 0.0, 0.9, packaged, 0.03, 0.9,
+                         {"calib_packaged_deflection": packaged, "calib_handwritten_deflection": hand})
+
+    assert best([cand("packaged", 0.95, 0.60), cand("both", 0.90, 0.80)]).method == "both"
+    plain = [Candidate(15, m, torch.zeros(1), 0.0, 0.0, 0.9, d, 0.03, 0.9) for m, d in (("a", 0.9), ("b", 0.8))]
+    assert best(plain).method == "a"
+
+
 def test_shared_prefix():
     assert shared_prefix([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
     assert shared_prefix([[7, 8], [7, 8, 9]]) == 2
@@ -276,7 +315,7 @@ def test_a_last_token_probe_is_read_at_the_last_prompt_token_only(tmp_path):
 
 
 def test_handwritten_training_requests_never_include_the_held_out_set():
-    """Scope version 5 trains on hand-written sets A-D and calibrates on set E; set F, what the cards report, is
+    """Scope version 6 trains on hand-written sets A-E and calibrates on set F; set G, what the cards report, is
     neither, and is what the deflection evaluation reads by default."""
     from steerlab.build.scope_data import handwritten_requests
     from steerlab.eval.scope_server import (
@@ -299,19 +338,11 @@ def test_handwritten_training_requests_never_include_the_held_out_set():
 
 def test_hand_written_request_sets_share_no_request():
     """Sets A-G are written independently: no request appears in two sets, and none is both in and off scope."""
-    from steerlab.eval.data import (
-        scope_heldout,
-        scope_heldout_b,
-        scope_heldout_c,
-        scope_heldout_d,
-        scope_heldout_e,
-        scope_heldout_f,
-        scope_heldout_g,
-    )
+    from steerlab.eval.scope_server import HANDWRITTEN_SETS
 
+    assert list(HANDWRITTEN_SETS) == list("abcdefg")
     seen: set[str] = set()
-    for m in (scope_heldout, scope_heldout_b, scope_heldout_c, scope_heldout_d, scope_heldout_e, scope_heldout_f,
-              scope_heldout_g):
+    for m, _ in HANDWRITTEN_SETS.values():
         texts = [" ".join(t.lower().split()) for t in m.IN_SCOPE + m.OFF_SCOPE]
         assert len(m.IN_SCOPE) == len(m.OFF_SCOPE) == 40 and len(set(texts)) == 80
         assert not seen & set(texts), m.__name__

@@ -1,8 +1,7 @@
 """Hand-written held-out requests for the health-assistant scope, set E (monitor and steered deflection).
 
-**Role now** (decision 75): version 4's held-out set, measured once; since version 5 the scope build's hand-written
-calibration requests (the threshold holds its rate in their register). What follows says how and when it was
-written.
+**Role now** (decisions 75, 76): version 4's held-out set, measured once; version 5's hand-written calibration
+requests; training data of the scope probe since version 6. What follows says how and when it was written.
 
 Written by hand on 2026-12-06, after set D had been measured once and before any change to the scope recipe that
 set E will judge; no score on these requests has been computed, and no builder reads this module. Sets A, B, C and

@@ -1,7 +1,8 @@
 """Hand-written held-out requests for the health-assistant scope, set F (monitor and steered deflection).
 
-**Role now** (decision 75): the held-out set of scope version 5, measured once after its recipe was fixed; never
-used to build, calibrate or select. What follows says how and when it was written.
+**Role now** (decisions 75, 76): the held-out set of scope version 5, measured once after its recipe was fixed;
+since version 6 the scope build's hand-written calibration requests (the threshold holds its rate in their
+register). What follows says how and when it was written.
 
 Written by hand on 2026-12-06, after set E had been measured and before any change to the scope recipe that set F
 will judge; no score on these requests has been computed, and no builder reads this module. Sets A, B, C and D are

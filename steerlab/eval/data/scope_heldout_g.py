@@ -1,5 +1,8 @@
 """Hand-written held-out requests for the health-assistant scope, set G (monitor and steered deflection).
 
+**Role now** (decision 76): the held-out set of scope version 6, measured once after its recipe was fixed; never
+used to build, calibrate or select. What follows says how and when it was written.
+
 Written by hand on 2026-12-07, after set F had been measured and before any change to the scope recipe that set G
 will judge; no score on these requests has been computed, and no builder reads this module.
 
