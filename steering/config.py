@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from steering.runtime import Column
+    from steering.site_table import Column
 
 
 class FeatureRef(NamedTuple):

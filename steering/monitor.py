@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from steering.config import FeatureRef, ResolvedConfig, edited, watched
 from steering.readout import EditCount, MonitorReadout
-from steering.runtime import Column
+from steering.site_table import Column
 
 
 @dataclass

@@ -16,18 +16,17 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from server.engines.base import Delta, GenerateRequest, ServedModel
+from server.engines.hf_request import Sequence
 from server.engines.kv import PaddedBatch, cache_tensors
-from server.engines.sampling import Detokenizer, sample, token_logprob
+from server.engines.sampling import Detokenizer
 from server.engines.tables import LiveTables
 from steering.config import after_prompt, prompt_only
-from steering.errors import SteeringError
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
 from steering.runtime import BatchState, SteeringRuntime
@@ -37,30 +36,6 @@ log = logging.getLogger("steerserve.engine.hf")
 
 class _ForwardFailed(Exception):
     """The model's forward (hooks included) raised; no request state was changed."""
-
-
-@dataclass
-class _Seq:
-    req: GenerateRequest
-    loop: asyncio.AbstractEventLoop
-    out: asyncio.Queue
-    row: int
-    monitor: RequestMonitor
-    applied: AppliedCounter
-    detok: Detokenizer
-    gen: torch.Generator | None
-    rt: SteeringRuntime
-    prompt_only: frozenset = frozenset()  # features edited on the prompt only: dropped from the config after prefill
-    length: int = 0  # tokens in the KV cache
-    last_token: int = -1
-    n_out: int = 0
-    aborted: bool = False
-    done: bool = False
-    pending: Delta = field(default_factory=Delta)
-    latched: torch.Tensor | None = None  # [G] latches of rt's conditional packs closed so far (carried pass to pass)
-
-    def emit(self, delta: Delta) -> None:
-        self.loop.call_soon_threadsafe(self.out.put_nowait, delta)
 
 
 class HFEngine:
@@ -96,10 +71,10 @@ class HFEngine:
         self._live = LiveTables(self.model, self.info.d_model, max_configs=max_configs, max_slots=max_num_seqs)
         self._lock = threading.Lock()  # held by the worker for a whole step, and by reload() while adding hooks
         self._live.add(packs)
-        self._waiting: deque[_Seq] = deque()  # FIFO: admission order is submission order (deterministic batches)
+        self._waiting: deque[Sequence] = deque()  # FIFO: admission order is submission order (deterministic batches)
         self._cv = threading.Condition()
-        self._active: list[_Seq] = []
-        self._by_id: dict[str, _Seq] = {}
+        self._active: list[Sequence] = []
+        self._by_id: dict[str, Sequence] = {}
         self._batch = PaddedBatch()
         self._stop = threading.Event()
         self.batch_size = 0
@@ -148,7 +123,7 @@ class HFEngine:
         if req.sampling.temperature > 0:
             gen = torch.Generator()
             gen.manual_seed(req.sampling.seed if req.sampling.seed is not None else torch.seed())
-        seq = _Seq(req, asyncio.get_running_loop(), asyncio.Queue(), row,
+        seq = Sequence(req, asyncio.get_running_loop(), asyncio.Queue(), row,
                    RequestMonitor.of(req.steering, rt.columns, trace=req.report_tokens),
                    AppliedCounter(req.steering, rt.columns),
                    Detokenizer(self.tokenizer, req.sampling.stop), gen, rt, prompt_only(req.steering, rt.columns))
@@ -221,9 +196,9 @@ class HFEngine:
                 for seq in group:
                     self._finish(seq, "error")
 
-    def _take_group(self, room: int) -> list[_Seq]:
+    def _take_group(self, room: int) -> list[Sequence]:
         """Waiting requests for one prefill: FIFO, at most ``room``, padded size within the token budget."""
-        group: list[_Seq] = []
+        group: list[Sequence] = []
         longest = 0
         with self._cv:
             while self._waiting and len(group) < room:
@@ -239,7 +214,7 @@ class HFEngine:
                 longest = p
         return group
 
-    def _prefill(self, group: list[_Seq]) -> None:
+    def _prefill(self, group: list[Sequence]) -> None:
         """One left-padded forward over the prompts of ``group``. Per request, exactly as alone: positions from 0,
         padding masked and given row 0 / the discard slot, the attention sink (first real token) never steered or
         monitored."""
@@ -263,11 +238,10 @@ class HFEngine:
         joined.join(cache_tensors(cache), mask)
         keep = []
         for j, (s, p) in enumerate(zip(group, lens, strict=True)):
-            s.pending.events += s.monitor.update(states[id(s.rt)].readouts, j, "prompt")
-            s.applied.update(states[id(s.rt)].edits, j)
+            s.absorb(states[id(s.rt)], j, "prompt")
             s.length = p
             if s.prompt_only:  # the prompt is in the KV cache: generated tokens go without these features
-                self._switch(s, after_prompt(s.req.steering, s.prompt_only))
+                s.switch(after_prompt(s.req.steering, s.prompt_only))
             if self._next_token(s, logits[j]):
                 keep.append(j)
         if keep:
@@ -295,7 +269,7 @@ class HFEngine:
                     self._finish(s, "error")
             self._active, self._batch = kept, survivors
 
-    def _step(self, active: list[_Seq], batch: PaddedBatch) -> list[_Seq]:
+    def _step(self, active: list[Sequence], batch: PaddedBatch) -> list[Sequence]:
         """Forward ``active`` (whose caches are ``batch``) by one token; returns the requests that go on and
         drops the others from ``batch``."""
         B = len(active)
@@ -313,15 +287,14 @@ class HFEngine:
         keep = []
         for b, s in enumerate(active):
             s.length += 1
-            s.pending.events += s.monitor.update(states[id(s.rt)].readouts, b, "completion")
-            s.applied.update(states[id(s.rt)].edits, b)
+            s.absorb(states[id(s.rt)], b, "completion")
             if self._next_token(s, logits[b]):
                 keep.append(b)
         if len(keep) < B:
             batch.keep(keep)
         return [active[b] for b in keep]
 
-    def _forward(self, seqs: list[_Seq], real: torch.Tensor, slot: torch.Tensor, pos: torch.Tensor,
+    def _forward(self, seqs: list[Sequence], real: torch.Tensor, slot: torch.Tensor, pos: torch.Tensor,
                  prompt_end: torch.Tensor | None, **inputs) -> tuple[torch.Tensor, dict[int, BatchState]]:
         """One forward pass of ``seqs`` (request ``j`` is row ``j`` of the ``[k, T]`` inputs, ``real`` 1 on its
         tokens, ``prompt_end`` true on its last prompt token, None in decode steps): each live table sees its own
@@ -347,56 +320,14 @@ class HFEngine:
                 s.latched = latch.latched()[j]
         return logits, states
 
-    def _next_token(self, seq: _Seq, logits: torch.Tensor) -> bool:
-        """Sample, emit a delta; returns whether the request goes on."""
-        sp = seq.req.sampling
-        if seq.aborted:
-            self._finish(seq, "abort")
-            return False
-        blocked = [e for e in seq.pending.events if e.feature in seq.req.block_on]
-        if blocked:
-            self._finish(seq, "content_filter")
-            return False
-        for e in seq.pending.events:
-            if e.feature in seq.req.steer_on:  # conditional steering: from now on, the config plus the extra
-                self._switch(seq, {**seq.req.steering, **seq.req.steer_on[e.feature]})
-        tok = sample(logits, sp, seq.gen)
-        if tok in self.eos_ids and not sp.ignore_eos:
-            self._finish(seq, "stop")
-            return False
-        d = seq.pending
-        d.token_ids.append(tok)
-        if sp.logprobs:
-            d.logprobs.append(token_logprob(logits, tok, sp.top_logprobs, self._token_text))
-        text, hit_stop = seq.detok.push(tok)
-        d.text += text
-        seq.n_out += 1
-        seq.last_token = tok
-        if hit_stop:
-            self._finish(seq, "stop")
-            return False
-        if seq.n_out >= sp.max_tokens or seq.length + 1 >= self.info.max_model_len:
-            self._finish(seq, "length")
-            return False
-        self._flush(seq)
-        return True
+    def _next_token(self, seq: Sequence, logits: torch.Tensor) -> bool:
+        """Sample and emit the request's next token; returns whether the request goes on."""
+        reason = seq.next_token(logits, self.eos_ids, self.info.max_model_len, self._token_text)
+        if reason is not None:
+            self._finish(seq, reason)
+        return reason is None
 
-    def _switch(self, seq: _Seq, config: dict) -> None:
-        """From the next forward on, this request runs with ``config`` (conditional steering, end of the prompt)."""
-        try:
-            seq.row = seq.rt.rows.switch(seq.row, config)
-        except SteeringError:
-            log.warning("no free config row to switch %s to; continuing unchanged", seq.req.request_id)
-            return
-        seq.req.steering = config
-        seq.applied.set_config(config)
-
-    def _flush(self, seq: _Seq) -> None:
-        d, seq.pending = seq.pending, Delta()
-        d.prompt_tokens, d.completion_tokens = len(seq.req.prompt_ids), seq.n_out
-        seq.emit(d)
-
-    def _finish(self, seq: _Seq, reason: str) -> None:
+    def _finish(self, seq: Sequence, reason: str) -> None:
         if seq.done:
             return
         seq.done = True
@@ -408,4 +339,4 @@ class HFEngine:
         seq.pending.monitors = seq.monitor.summary()
         seq.pending.positions = seq.applied.as_dict()
         seq.pending.token_readings = seq.monitor.tokens()
-        self._flush(seq)
+        seq.flush()

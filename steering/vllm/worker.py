@@ -27,7 +27,8 @@ from steering.hooks import decoder_layers
 from steering.monitor import AppliedCounter, RequestMonitor
 from steering.pack import FeaturePack
 from steering.readout import NEVER, EditCount, Latch, MonitorReadout
-from steering.runtime import ConfigRows, SteeringRuntime, sink
+from steering.runtime import ConfigRows, SteeringRuntime
+from steering.site_table import sink
 from steering.vllm.config import RequestSteeringArgs, decode
 
 log = logging.getLogger("steerserve.vllm")

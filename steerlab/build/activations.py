@@ -8,11 +8,7 @@ from collections.abc import Iterator
 import torch
 from tqdm import tqdm
 
-from steering.hooks import decoder_layers
-
-
-class _Stop(Exception):
-    pass
+from steering.hooks import StopForward, decoder_layers
 
 
 @torch.no_grad()
@@ -27,7 +23,7 @@ def layer_activations(model, tokenizer, texts: list[str], layer: int, *, max_tok
 
     def grab(module, args, output):
         box.append(output[0] if isinstance(output, tuple) else output)
-        raise _Stop  # nothing after this layer needs to run
+        raise StopForward  # nothing after this layer needs to run
 
     handle = layers[layer].register_forward_hook(grab)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -42,7 +38,7 @@ def layer_activations(model, tokenizer, texts: list[str], layer: int, *, max_tok
                 for i, s in enumerate(ids):
                     x[i, : len(s)], mask[i, : len(s)] = torch.tensor(s), 1
                 box.clear()
-                with contextlib.suppress(_Stop):
+                with contextlib.suppress(StopForward):
                     model(input_ids=x, attention_mask=mask, use_cache=False)
                 for i, s in enumerate(ids):
                     yield box[0][i, 1: len(s)].float()  # [T-1, d]

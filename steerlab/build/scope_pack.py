@@ -36,7 +36,7 @@ import torch
 from tqdm import tqdm
 from transformers import DynamicCache
 
-from steering.hooks import decoder_layers
+from steering.hooks import StopForward, decoder_layers
 from steering.pack import ModelInfo, save_pack
 from steerlab.build.chat import chat_ids, fed_back, greedy_answers, template_prefix
 from steerlab.build.scope_data import BUILD_SOURCES, LICENSES, Question
@@ -79,13 +79,9 @@ class Acts:
         return out
 
 
-class _Stop(Exception):
-    """Raised by the capture hook after the deepest layer needed: the rest of the model is not run."""
-
-
 class _Capture:
     """Forward hooks on decoder layers: ``calls[layer]`` collects each call's output ``[B, T, d]`` (float32).
-    With ``stop_after`` the forward pass is cut short after that layer (raises :class:`_Stop`)."""
+    With ``stop_after`` the forward pass is cut short after that layer (raises :class:`StopForward`)."""
 
     def __init__(self, model, layers: list[int], stop_after: int | None = None) -> None:
         self.calls: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
@@ -97,7 +93,7 @@ class _Capture:
         def hook(module, args, output):
             self.calls[layer].append((output[0] if isinstance(output, tuple) else output).detach().float())
             if stop:
-                raise _Stop
+                raise StopForward
         return hook
 
     def remove(self) -> None:
@@ -122,7 +118,7 @@ def suffix_activations(model, seqs: list[list[int]], P: int, layers: list[int], 
     cap = _Capture(model, layers, stop_after=deepest)
     try:
         model(input_ids=torch.tensor([seqs[0][:P]]), use_cache=False)
-    except _Stop:
+    except StopForward:
         pass
     finally:
         cap.remove()
@@ -146,7 +142,7 @@ def suffix_activations(model, seqs: list[list[int]], P: int, layers: list[int], 
         try:
             model(input_ids=x, attention_mask=mask, position_ids=torch.arange(P, P + T).expand(len(chunk), T),
                   past_key_values=cache, use_cache=True)
-        except _Stop:
+        except StopForward:
             pass
         finally:
             cap.remove()

@@ -39,9 +39,10 @@ def card(manifest: dict, build: dict, heldout: dict, heldout_table: str, set_des
 - Selection (dev): leave-one-set-out cross-validation over the {len(names)} hand-written sets. Each column is the
   AUROC on the set left out by a probe fit on the others; the layer with the best mean ships, fit on every set. Its
   threshold {f['threshold']} is the mean of the folds' thresholds, each the highest precision at recall ≥ 0.85 on the
-  set left out and {build['ordinary_dev']} ordinary dev windows (mean precision {build['cv_precision']:.3f}, recall
-  {build['cv_recall']:.3f} there). The shipped probe on {build['dev_pairs']} generated pairs (never trained on):
-  AUROC {build['generated_dev_auroc']:.3f}, pair accuracy {build['generated_dev_pair_acc']:.3f}.
+  set left out and {build['ordinary_dev']} ordinary dev window{'' if build['ordinary_dev'] == 1 else 's'} (mean
+  precision {build['cv_precision']:.3f}, recall {build['cv_recall']:.3f} there). The shipped probe on
+  {build['dev_pairs']} generated pairs (never trained on): AUROC {build['generated_dev_auroc']:.3f}, pair accuracy
+  {build['generated_dev_pair_acc']:.3f}.
 
 | layer | mean AUROC | {' | '.join(names)} | mean pair acc. | mean threshold |
 |---|---|{'---|' * len(names)}---|---|

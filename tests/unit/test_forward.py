@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from steering.config import edited, watched
-from steering.runtime import SteeringRuntime, sink
+from steering.runtime import SteeringRuntime
+from steering.site_table import sink
 
 D = 16
 
