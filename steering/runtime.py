@@ -39,6 +39,7 @@ class BatchState:
     gates: torch.Tensor | None = None  # [N, G] conditional packs' gates (1 = edit), written at their read sites
     prompt_end: torch.Tensor | None = None  # [N] bool: the token is its request's last prompt token
     latch: Latch | None = None  # conditions with a latch: their state in this pass (see Latch)
+    carry: torch.Tensor | None = None  # [N, K] summed features' running sums, from their lowest site to their read site
     keep_tokens: bool = False  # readouts also keep every token's reading (a request asked for a per-token report)
     readouts: list[MonitorReadout] = field(default_factory=list)
     edits: list[EditCount] = field(default_factory=list)
@@ -150,15 +151,21 @@ class SteeringRuntime:
             t.has_prompt_end = bool(t.at_prompt_end.any())
             t.writes.copy_((t.W_dec != 0).any(1).to(t.writes.dtype))
             self.sites[layer] = t
+        self.carries = 0  # summed features (readout "sum"): one running-sum column each in the pass's carry
         for p in self.packs.values():
+            summed = p.manifest.readout == "sum"
             for f in p.manifest.features:
                 at = sorted(placed[(p.id, f.name)], key=lambda lc: p.layers.index(lc[0]))  # the pack's site order
-                read = p.manifest.read_layers().get(f.name)  # a condition or latch: read at its own site
+                # a condition or latch: read at its own site; any other feature at the pack's monitor layer
+                read = p.manifest.read_layers().get(f.name, p.manifest.monitor_layer)
                 at = sorted(at, key=lambda lc: lc[0] != read)
                 thr = f.threshold if f.threshold is not None else float("inf")
                 writes = tuple(layer for layer, col in at if self.sites[layer].writes[col] > 0)
                 self.columns[FeatureRef(p.id, f.name)] = Column(*at[0], p, f.max_activation, thr, tuple(at), writes,
-                                                                f.apply_to, f.read_at)
+                                                                f.apply_to, f.read_at, summed)
+                if summed:
+                    self._place_sum(at, self.carries)
+                    self.carries += 1
         self.rows = ConfigRows(self, max_configs)
         self.batch = BatchState()  # idle: the hooks pass the stream through untouched
 
@@ -198,6 +205,14 @@ class SteeringRuntime:
             raise UnknownFeature(f"pack '{ref[0]}' has no feature '{ref[1]}'", param="steering")
         return c
 
+    def _place_sum(self, at: list[tuple[int, int]], k: int) -> None:
+        """A summed feature with carry index ``k`` and columns ``at`` (its read site first): the lowest site writes
+        its term, the sites between add theirs, the read site (the highest) adds the sum into its column."""
+        (read, read_col), below = at[0], sorted(at[1:])
+        for i, (layer, col) in enumerate(below):
+            self.sites[layer].carry_src.append((col, k, i == 0))
+        self.sites[read].carry_dst.append((read_col, k))
+
     def _write_row(self, r: int, config: ResolvedConfig) -> None:
         for t in self.sites.values():
             for tab in (t.add, t.clamp_on, t.clamp_to, t.watch):
@@ -211,7 +226,11 @@ class SteeringRuntime:
                 t.watch[r, c.col] = 1.0
                 t.watch_thr[r, c.col] = value
                 t.encodes.add(r), t.watches.add(r)
+                for layer, _ in c.at if c.summed else ():  # every site's term goes into the sum
+                    self.sites[layer].encodes.add(r)
                 continue
+            if c.summed:
+                raise ValueError(f"'{ref[0]}/{ref[1]}' is read over several layers (readout 'sum'): monitor only")
             for layer in c.pack.manifest.read_layers().values():  # a conditional pack's gate is read for every edit
                 self.sites[layer].encodes.add(r)
             for layer, col in c.at:  # edits at every site of the feature's pack
@@ -236,7 +255,9 @@ class SteeringRuntime:
         flat = h.reshape(-1, self.d)  # [N, d]
         if self.gates and (b.gates is None or b.gates.shape[0] != flat.shape[0]):  # read sites come first and set them
             b.gates = torch.ones(flat.shape[0], len(self.gates), dtype=torch.bool, device=flat.device)
-        out, seen = t.apply(flat, b.row, b.rows_present, b.gates, b.prompt_end, b.latch)
+        if self.carries and (b.carry is None or b.carry.shape[0] != flat.shape[0]):
+            b.carry = torch.zeros(flat.shape[0], self.carries, dtype=t.W_enc.dtype, device=flat.device)
+        out, seen = t.apply(flat, b.row, b.rows_present, b.gates, b.prompt_end, b.latch, b.carry)
         if seen is not None and b.slot is not None:
             b.readouts.append(MonitorReadout.reduce(layer, seen, t.watch_thr[b.row], b.slot, b.pos, self.S,
                                                     keep_tokens=b.keep_tokens))

@@ -17,6 +17,11 @@ read at the pack's read site (its lowest layer) into ``gates [N, G]`` (1 = edit 
 multiplies in before ``coef @ W_dec``. A condition with a ``latch`` also closes the gate from the first token where
 the latch feature fires to the end of the request (:class:`~steering.readout.Latch`).
 
+A probe pack read as a sum over its sites (format v2 ``readout: "sum"``: one linear probe over several layers'
+residuals) carries each feature's running sum in ``carry [N, K]`` from site to site in the pass: its lowest site
+writes ``a[:, col]`` there, the sites between add theirs, and its highest site (the feature's read site) adds the
+carried sum into its own column before monitors read it. Such features are only monitored, never edited.
+
 Row 0 is all zeros (unsteered). Its tokens get ``coef == 0`` exactly, so ``h + 0`` is bit-identical to the input:
 unsteered requests are untouched no matter what shares their batch. The cost does not depend on how many
 distinct configs are in the batch: it is the same two small matmuls and a gather.
@@ -57,6 +62,7 @@ class Column:
     writes_at: tuple[int, ...] = ()  # layers where its decoder row is non-zero (where an edit can move the stream)
     apply_to: str = "all"  # the pack feature's ``apply_to``: "all" positions, or the "prompt" only
     read_at: str = "all"  # the pack feature's ``read_at``: a monitor reads "all" positions or "last_prompt_token"
+    summed: bool = False  # read as the sum of its sites' activations (``readout: "sum"``; monitor-only)
 
 
 class SiteTable:
@@ -78,6 +84,8 @@ class SiteTable:
         self.col_gate = torch.full((F,), -1, dtype=torch.long, device=device)  # gate index of a column's pack, or -1
         self.gate_src: list[tuple[int, float, bool, int]] = []  # (column, threshold, apply above?, gate) read here
         self.latch_src: list[tuple[int, float, int]] = []  # (column, threshold, gate): latches read here
+        self.carry_src: list[tuple[int, int, bool]] = []  # (column, carry index, first site?): summed features
+        self.carry_dst: list[tuple[int, int]] = []  # (column, carry index): summed features read here
         self.has_gated = False  # any column gated (a conditional pack has a site here)
         self.writes = torch.zeros(F, **z)  # 1.0 where the decoder row is non-zero (the receipt counts only those)
         self.edits: set[int] = set()  # rows that add/clamp something here
@@ -104,6 +112,14 @@ class SiteTable:
         if kind == "sae-jumprelu" and p.threshold is not None:
             self.thr[col] = p.threshold[i]
         self.linear[col] = kind in LINEAR_KINDS
+
+    def sum_sites(self, a: torch.Tensor, carry: torch.Tensor | None) -> None:
+        """Summed features (``readout: "sum"``): pass this site's term on in ``carry [N, K]`` (the lowest site
+        writes it, later ones add), or at the read site add the carried sum into ``a [N, F]`` (in place)."""
+        for col, k, first in self.carry_src:
+            carry[:, k] = a[:, col] if first else carry[:, k] + a[:, col]
+        for col, k in self.carry_dst:
+            a[:, col] += carry[:, k]
 
     def edit_mask(self, row: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
         """``row [N]`` → ``[N, F]`` 1.0 where the op edits that feature at that token (the receipt's count)."""
@@ -140,24 +156,28 @@ class SiteTable:
             gates[:, g] = holds if latch is None else holds & latch.open(g)
 
     def apply_static(self, h: torch.Tensor, row: torch.Tensor, gates: torch.Tensor | None = None,
-                     latch: Latch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                     latch: Latch | None = None, carry: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The fused op with no Python branches (safe inside torch.compile / CUDA graphs): ``h [N, d]``,
         ``row [N]`` → (``delta [N, d]`` to add to the stream, activations ``a [N, F]``). Row-0 tokens get a delta
         of exactly zero. ``gates [N, G]`` (conditional packs) is written at read sites and read everywhere;
-        ``latch``: the pass's latch state (conditions with a latch)."""
+        ``latch``: the pass's latch state (conditions with a latch); ``carry [N, K]``: summed features' running sums
+        (:meth:`sum_sites`)."""
         a = self.activation(h.to(self.W_enc.dtype))
         if self.gate_src or self.latch_src:
             self.write_gates(a, gates, latch)
+        if self.carry_src or self.carry_dst:
+            self.sum_sites(a, carry)
         coef = self._gated(self.add[row] + self.clamp_on[row] * (self.clamp_to[row] - a), gates)
         return (coef @ self.W_dec).to(h.dtype), a
 
     def apply(self, h: torch.Tensor, row: torch.Tensor, rows_present: set[int] | None = None,
-              gates: torch.Tensor | None = None, prompt_end: torch.Tensor | None = None, latch: Latch | None = None):
+              gates: torch.Tensor | None = None, prompt_end: torch.Tensor | None = None, latch: Latch | None = None,
+              carry: torch.Tensor | None = None):
         """The fused op. ``h [N, d]``, ``row [N]`` → (steered ``h [N, d]``, ``seen [N, F]`` or None).
 
         ``rows_present`` (optional, the config rows in this batch) lets eager engines skip work entirely when no
         row in the batch touches this site; static-graph engines pass None and always run the full op.
-        ``gates [N, G]``, ``latch``: see :meth:`apply_static`; ``prompt_end [N]``: see :meth:`seen`.
+        ``gates [N, G]``, ``latch``, ``carry``: see :meth:`apply_static`; ``prompt_end [N]``: see :meth:`seen`.
         """
         present = rows_present if rows_present is not None else self.edits | self.encodes
         edits, encodes = bool(present & self.edits), bool(present & self.encodes)
@@ -167,6 +187,8 @@ class SiteTable:
         a = self.activation(x) if encodes else None  # [N, F]
         if a is not None and (self.gate_src or self.latch_src):
             self.write_gates(a, gates, latch)
+        if a is not None and (self.carry_src or self.carry_dst):
+            self.sum_sites(a, carry)
         watching = a is not None and bool(present & self.watches)
         seen = self.seen(a, row, prompt_end) if watching else None
         if not edits:

@@ -184,6 +184,9 @@ def merge(layers: Iterable[Expanded], runtime: SteeringRuntime, *, max_x: float 
             if op == "off":
                 merged.pop(ref, None)
                 continue
+            if col.summed and op != "monitor":
+                raise InvalidSteeringSpec(f"'{ref[0]}/{ref[1]}' is read as a sum over several layers (its pack's "
+                                          f"readout is 'sum'): it can only be monitored, not '{op}'", param="steering")
             if op == "suppress":
                 merged[ref] = ("clamp", 0.0)
                 continue

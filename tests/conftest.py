@@ -67,11 +67,13 @@ def make_pack(
     apply_to: str | None = None,
     read_at: str | None = None,
     no_edit: dict[int, list[int]] | None = None,
+    readout: str | None = None,
 ):
     """A pack of ``n_features`` seeded random features. ``pinv_encoder`` makes ``W_dec @ W_enc = I`` so clamping
     then re-encoding gives the target exactly (a property test needs it). ``layers``: a format-v2 pack with a site
     (and its own random tensors) at each of those layers. ``apply_to``/``read_at``: every feature's key. ``no_edit``:
-    ``{site index: feature indices}`` whose decoder rows are zero there (the feature does not act at that site)."""
+    ``{site index: feature indices}`` whose decoder rows are zero there (the feature does not act at that site).
+    ``readout``: the v2 key (``"sum"`` makes every feature monitor-only, as the format requires)."""
     g = torch.Generator().manual_seed(seed)
     d = model.d_model
 
@@ -94,6 +96,8 @@ def make_pack(
         where = {"sites": [{"layer": x} for x in layers]}
         if condition is not None:
             where["condition"] = condition
+        if readout is not None:
+            where["readout"] = readout
     manifest = {
         "id": pack_id,
         "version": "1",
@@ -106,8 +110,7 @@ def make_pack(
                 "name": f"f{i}",
                 "index": i,
                 "label": f"feature {i}",
-                "default_op": "clamp",
-                "default_value": "2x",
+                **({"default_op": "monitor"} if readout == "sum" else {"default_op": "clamp", "default_value": "2x"}),
                 "max_activation": max_activation,
                 "threshold": threshold,
                 **({"apply_to": apply_to} if apply_to else {}),

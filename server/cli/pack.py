@@ -65,6 +65,8 @@ def cmd_pack_inspect(a: argparse.Namespace) -> int:
     print(f"  model {m.model.name} ({m.model.architecture}, d={m.model.d_model}, layers={m.model.num_layers})")
     sites = ", ".join(f"{s.layer} {s.point}" for s in m.all_sites)
     print(f"  format v{m.format_version}; site layer {sites}; encoder {m.encoder.kind}; tensor rows {p.W_dec.shape[0]}")
+    if m.readout == "sum":
+        print(f"  readout: sum — monitors read the sum of every site's activation, at layer {m.monitor_layer}")
     if (c := m.condition) is not None:
         latch = (f"; latched off for the rest of a request once {c.latch.feature} (layer "
                  f"{m.all_sites[c.latch.site].layer}) > {c.latch.threshold:.4g}") if c.latch else ""

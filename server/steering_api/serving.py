@@ -23,8 +23,10 @@ def pack_view(pack: FeaturePack, full: bool = False) -> dict:
         "object": "steering.pack",
         "title": m.title,
         "version": m.version,
-        "site": m.all_sites[0].model_dump(),  # the read site (v1: the only one)
+        # where monitors read (v1: the only site; v2: sites[0], or the highest site of a readout-"sum" probe)
+        "site": next(s for s in m.all_sites if s.layer == m.monitor_layer).model_dump(),
         "sites": [s.model_dump() for s in m.all_sites],
+        "readout": m.readout,
         "encoder": m.encoder.kind,
         "features": [
             {"name": f.name, "label": f.label, "default_op": f.default_op, "default_value": f.default_value,

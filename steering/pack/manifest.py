@@ -1,7 +1,8 @@
 """``pack.json``, the manifest of a feature pack (formats v1 and v2, see docs/pack-format.md).
 
 v1 has one ``site``; v2 has a ``sites`` list and per-site tensors (``W_dec.<i>`` for site ``i``): a feature is
-applied at all its pack's sites in the same forward, and read (monitored) at ``sites[0]``.
+applied at all its pack's sites in the same forward, and read (monitored) at ``sites[0]`` — or, in a probe pack with
+``readout: "sum"``, read as the sum of its sites' activations (one linear probe over several layers).
 
 Unknown keys are refused everywhere (``extra="forbid"``): a manifest written for a newer format must not be
 half-understood by an older loader.
@@ -25,6 +26,7 @@ Op = Literal["add", "clamp", "suppress", "monitor", "off"]
 Action = Literal["log", "flag", "block", "steer", "annotate"]
 ApplyTo = Literal["all", "prompt"]
 ReadAt = Literal["all", "last_prompt_token"]
+Readout = Literal["read_site", "sum"]
 VALUE_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?x?$")
 
 
@@ -128,6 +130,10 @@ class Manifest(_Strict):
     sites: list[Site] | None = Field(default=None, description="v2: every site; sites[0] is where monitors read")
     encoder: Encoder
     condition: Condition | None = Field(default=None, description="v2: a feature gating the pack's edits")
+    readout: Readout = Field(
+        default="read_site", description="v2: what a monitor reads. 'read_site': the activation at sites[0]; 'sum' "
+        "(probe packs of two or more sites, monitor-only features): the sum over the sites of each site's "
+        "h·W_enc.<i> + b_enc.<i> (one linear probe over several layers' residuals), read at the highest site")
     features: list[Feature] = Field(min_length=1, max_length=65536)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     provenance: Provenance = Field(default_factory=Provenance)
@@ -172,7 +178,27 @@ class Manifest(_Strict):
             if layers[0] != min(layers):
                 raise ValueError("a conditional pack's read site (sites[0]) must be its lowest layer: the condition "
                                  "is read there before the edits at later sites")
+        if self.readout == "sum":
+            self._check_sum_readout(len(layers))
         return self
+
+    def _check_sum_readout(self, n_sites: int) -> None:
+        if self.format_version < 2 or n_sites < 2:
+            raise ValueError("readout 'sum' needs format_version 2 and two or more sites")
+        if self.encoder.kind != "probe":
+            raise ValueError("readout 'sum' needs encoder kind 'probe' (a linear activation at every site)")
+        if self.condition is not None:
+            raise ValueError("a pack with readout 'sum' has no condition")
+        edited = [f.name for f in self.features if f.default_op != "monitor"]
+        if edited:
+            raise ValueError(f"readout 'sum' features can only be monitored (default_op of {', '.join(edited)})")
+
+    @property
+    def monitor_layer(self) -> int:
+        """Where a monitor of the pack's features reads (a condition's or latch's feature aside): ``sites[0]``, or
+        with ``readout: "sum"`` the highest site, where every site's term has been added."""
+        layers = [s.layer for s in self.all_sites]
+        return max(layers) if self.readout == "sum" else layers[0]
 
     def read_layers(self) -> dict[str, int]:
         """Features read somewhere other than the read site ``sites[0]``: a condition's and its latch's, by name."""

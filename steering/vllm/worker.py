@@ -33,6 +33,7 @@ from steering.vllm.config import RequestSteeringArgs, decode
 
 log = logging.getLogger("steerserve.vllm")
 MAX_GATES = 8  # conditional packs a worker can hold (the gate buffer is static, like the tables)
+MAX_SUMS = 8  # features read as a sum over sites (readout "sum") a worker can hold (static carry buffer)
 
 
 @dataclass
@@ -62,6 +63,8 @@ class WorkerSteering:
         self.edit_buf = {layer: torch.zeros(max_tokens, column_capacity, device=self.device) for layer in self.layers}
         # conditional packs' gates per token (1 = edit), written at each such pack's read site, read at its sites
         self.gate_buf = torch.ones(max_tokens, MAX_GATES, dtype=torch.bool, device=self.device)
+        # summed features' running sums per token, from their lowest site to their read site (readout "sum")
+        self.carry_buf = torch.zeros(max_tokens, MAX_SUMS, device=self.device)
         # latches (conditions that close for the rest of a request): each token's slot and position, and per slot
         # the first position each latch fired at, seeded before the pass from what earlier passes latched
         self.latch = Latch(torch.full((max_tokens,), max_reqs, dtype=torch.long, device=self.device),
@@ -81,18 +84,21 @@ class WorkerSteering:
         conditional = sum(p.manifest.condition is not None for p in packs)
         if conditional > MAX_GATES:
             raise CapacityExceeded(f"{conditional} conditional packs; a vLLM worker holds at most {MAX_GATES}")
+        summed = sum(len(p.manifest.features) for p in packs if p.manifest.readout == "sum")
+        if summed > MAX_SUMS:
+            raise CapacityExceeded(f"{summed} features read as a sum over sites; a vLLM worker holds at most {MAX_SUMS}")
         return SteeringRuntime(packs, d_model, max_configs=self.max_reqs + 2, max_slots=self.max_reqs,
                                device=self.device, layers=self.layers, column_capacity=self.capacity)
 
     def _hook(self, layer: int):
         site, acts, edits, rows = self.rt.sites[layer], self.act_buf[layer], self.edit_buf[layer], self.row_buf
-        gates, latch = self.gate_buf, self.latch
+        gates, latch, carry = self.gate_buf, self.latch, self.carry_buf
 
         def hook(module, args, output):
             h, residual = output
             n = h.shape[0]
             delta, a = site.apply_static(h + residual, rows[:n], gates[:n],
-                                         Latch(latch.slot[:n], latch.pos[:n], latch.first))
+                                         Latch(latch.slot[:n], latch.pos[:n], latch.first), carry[:n])
             acts[:n].copy_(a)
             edits[:n].copy_(site.edit_mask(rows[:n], gates[:n]))
             return h + delta, residual
@@ -264,6 +270,7 @@ class WorkerSteering:
             for name in ("W_enc", "b_enc", "thr", "linear", "W_dec", "col_gate", "writes"):
                 getattr(t, name).copy_(getattr(nt, name))
             t.gate_src, t.latch_src, t.has_gated = nt.gate_src, nt.latch_src, nt.has_gated
+            t.carry_src, t.carry_dst = nt.carry_src, nt.carry_dst
             for tab in (t.add, t.clamp_on, t.clamp_to, t.watch):
                 tab.zero_()
             t.watch_thr.fill_(float("inf"))
@@ -271,6 +278,7 @@ class WorkerSteering:
         old_gates = self.rt.gates
         self.latch.reset()  # nothing latched until the next pass seeds it (a pack set without latches never does)
         self.rt.packs, self.rt.columns, self.rt.gates, self.rt.latches = new.packs, new.columns, new.gates, new.latches
+        self.rt.carries = new.carries
         self.rt.rows = ConfigRows(self.rt, self.rt.rows.capacity)
         for r in self.reqs.values():
             if r.latched is not None:  # a latch stays with its pack, wherever the reload put that pack's gate

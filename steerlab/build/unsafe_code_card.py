@@ -32,19 +32,21 @@ def card(manifest: dict, build: dict, heldout: dict, heldout_table: str, set_des
   construct: {hand}. The construct of an insecure twin is where it differs from its fix. Ordinary code:
   {build['ordinary_train']} windows of the Python standard library.
 - Token labels: the differing region of an insecure twin is positive; the text both twins share, every token of a
-  fixed twin and ordinary code are negative (tokens after the construct are left out). Per candidate layer: a
-  class-balanced L2 logistic token probe, then trained on the max over each program's tokens (multiple-instance:
-  the best construct token of an insecure twin above every token of its fix). The activation is the logit
-  `h·w + b`; the monitor takes its max over a request's tokens (the sink excluded), the statistic trained.
+  fixed twin and ordinary code are negative (tokens after the construct are left out). Candidates: a layer, or
+  layers read as one probe (their residuals side by side: `Σ_l h_l·w_l + b`). Per candidate: a class-balanced L2
+  logistic token probe, then trained on the max over each program's tokens (multiple-instance: the best construct
+  token of an insecure twin above every token of its fix). The activation is that logit; the monitor takes its max
+  over a request's tokens (the sink excluded), the statistic trained.
+- {_served(manifest)}
 - Selection (dev): leave-one-set-out cross-validation over the {len(names)} hand-written sets. Each column is the
-  AUROC on the set left out by a probe fit on the others; the layer with the best mean ships, fit on every set. Its
-  threshold {f['threshold']} is the mean of the folds' thresholds, each the highest precision at recall ≥ 0.85 on the
-  set left out and {build['ordinary_dev']} ordinary dev window{'' if build['ordinary_dev'] == 1 else 's'} (mean
+  AUROC on the set left out by a probe fit on the others; the candidate with the best mean ships, fit on every set.
+  Its threshold {f['threshold']} is the mean of the folds' thresholds, each the highest precision at recall ≥ 0.85 on
+  the set left out and {build['ordinary_dev']} ordinary dev window{'' if build['ordinary_dev'] == 1 else 's'} (mean
   precision {build['cv_precision']:.3f}, recall {build['cv_recall']:.3f} there). The shipped probe on
   {build['dev_pairs']} generated pairs (never trained on): AUROC {build['generated_dev_auroc']:.3f}, pair accuracy
   {build['generated_dev_pair_acc']:.3f}.
 
-| layer | mean AUROC | {' | '.join(names)} | mean pair acc. | mean threshold |
+| layers | mean AUROC | {' | '.join(names)} | mean pair acc. | mean threshold |
 |---|---|{'---|' * len(names)}---|---|
 {cv_rows}
 
@@ -66,3 +68,12 @@ Against the goals of issue 12 (held-out): {verdict}.
 - The score is a max over tokens: one high token anywhere in a long request decides it, so long pasted files carry
   more chances of a false alarm than the short programs measured here.
 """
+
+
+def _served(manifest: dict) -> str:
+    """How the server computes the shipped probe: at one site, or summed over several (``readout: "sum"``)."""
+    if manifest.get("readout") == "sum":
+        layers = " and ".join(str(x["layer"]) for x in manifest["sites"])
+        return (f"Served as a format-v2 pack with `readout: \"sum\"`: each of layers {layers} adds its term inside\n"
+                f"  the forward and the monitor reads the sum at layer {manifest['sites'][-1]['layer']}.")
+    return f"Served at layer {manifest['site']['layer']}: one site, format v1."

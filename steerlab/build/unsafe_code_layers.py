@@ -16,15 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
-from steerlab.build.unsafe_code_pairs import cross_validate, training_data
-
-
-def side_by_side(acts: list, layers: tuple[int, ...]) -> list:
-    """Each program's residuals at ``layers`` concatenated along the feature axis, under the key ``"12+18"``."""
-    key = "+".join(map(str, layers))
-    return [({key: torch.cat([a[layer] for layer in layers], -1)}, offs) for a, offs in acts]
+from steerlab.build.unsafe_code_pairs import cross_validate, side_by_side, training_data
 
 
 def run(model, tok, combos: list[tuple[int, ...]], *, seed: int = 0, l2: float = 1e-2) -> list[dict]:

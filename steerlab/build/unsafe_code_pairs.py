@@ -2,20 +2,21 @@
 from its fixed twin.
 
 Data: hand-written insecure/fixed twins (:mod:`steerlab.build.unsafe_code_handwritten`, 96 training pairs, and the
-earlier held-out sets A, C, D and E, 255 pairs in all), each raw, in a chat message, in markdown, or cut off; plus
+earlier held-out sets A, C, D, E and F, 303 pairs in all), each raw, in a chat message, in markdown, or cut off; plus
 ordinary code (Python standard library windows). Token labels: in an insecure twin, the tokens of the differing
 region are positive and the tokens before it (text both twins share) negative; tokens after it are left out (they
 have seen the construct, so they are neither clean negatives nor the construct); every token of a fixed twin and of
 ordinary code is negative. So no shared line can carry the score: its tokens are negatives in both twins.
 
-Training, per candidate layer: a class-balanced token logistic probe as a warm start, then the served statistic
-itself — program score = max of the logit over the program's tokens (the sink excluded), exactly what the serving
-monitor computes — trained directly (:func:`fit_max`: the top construct token of an insecure twin up, the top token
-of a fixed twin or ordinary program down). Selection by leave-one-set-out cross-validation over the hand-written
-sets (:func:`cross_validate`): the layer with the best mean AUROC on the set left out ships, fit on every set, with
-the mean of the folds' thresholds (highest precision at recall ≥ 0.85). Generated pairs
-(:mod:`steerlab.build.code_pairs`) are a dev display only since version 6. The held-out evaluation
-(:mod:`steerlab.eval.unsafe_code`, set F) runs after.
+Candidates: a layer, or several layers read as one probe (``Σ_l h_l·w_l + b``, their residuals side by side;
+served as a format-v2 pack with ``readout: "sum"``). Training, per candidate: a class-balanced token logistic
+probe as a warm start, then the served statistic itself — program score = max of the logit over the program's
+tokens (the sink excluded), exactly what the serving monitor computes — trained directly (:func:`fit_max`: the top
+construct token of an insecure twin up, the top token of a fixed twin or ordinary program down). Selection by
+leave-one-set-out cross-validation over the hand-written sets (:func:`cross_validate`): the candidate with the best
+mean AUROC on the set left out ships, fit on every set, with the mean of the folds' thresholds (highest precision at
+recall ≥ 0.85). Generated pairs (:mod:`steerlab.build.code_pairs`) are a dev display only since version 6. The
+held-out evaluation (:mod:`steerlab.eval.unsafe_code`, set G) runs after.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ from steerlab.eval.data import unsafe_code_heldout as set_a  # data only: sets A
 from steerlab.eval.data import unsafe_code_heldout_c as set_c
 from steerlab.eval.data import unsafe_code_heldout_d as set_d
 from steerlab.eval.data import unsafe_code_heldout_e as set_e
+from steerlab.eval.data import unsafe_code_heldout_f as set_f
 from steerlab.metrics import auroc, fit_logistic
 
-LAYERS = (9, 12, 15, 18, 21)
+# Version 6's cross-validation compared single layers 9-21 (layer 18 led) and an offline experiment read layers
+# together (decision 77); version 7 chooses among layer 18 and the two multi-layer read-outs of that experiment.
+CANDIDATES: tuple[tuple[int, ...], ...] = ((18,), (12, 18), (15, 18, 21))
 LICENSE = ("generated and hand-written code (steerlab/build/, steerlab/eval/data/; Apache-2.0 with this project); "
            "Python stdlib: PSF-2.0")
 
@@ -129,7 +133,21 @@ def token_labels(p: Program, offsets: list) -> list[int | None]:
     return labels
 
 
-def program_scores(acts, layer: int, w: torch.Tensor, b: float) -> list[float]:
+def candidate_key(layers: tuple[int, ...]) -> str:
+    """A candidate's name and its key in :func:`side_by_side` activations: ``"18"``, ``"12+18"``."""
+    return "+".join(map(str, layers))
+
+
+def side_by_side(acts: list, layers: tuple[int, ...]) -> list:
+    """Each program's residuals at ``layers`` concatenated along the feature axis, under :func:`candidate_key`: a
+    linear probe on them is ``Σ_l h_l·w_l + b``, one probe over several layers."""
+    key = candidate_key(layers)
+    if len(layers) == 1:
+        return [({key: a[layers[0]]}, offs) for a, offs in acts]
+    return [({key: torch.cat([a[layer] for layer in layers], -1)}, offs) for a, offs in acts]
+
+
+def program_scores(acts, layer, w: torch.Tensor, b: float) -> list[float]:
     return [float((a[layer][1:].float() @ w + b).max()) if a[layer].shape[0] > 1 else -1e9 for a, _ in acts]
 
 
@@ -250,11 +268,11 @@ def handwritten_programs(tok, data, spans: bool = False) -> list[Program]:
 
 
 # Hand-written pairs the build trains on (construct = where the twins differ): since version 6 every set written
-# before it, the 96 training pairs and sets A, C, D and E (held-out sets of versions 1, 3, 4 and 5, seen since). The
-# layer and threshold come from leave-one-set-out cross-validation over these sets; set F (steerlab.eval) is what
-# the card reports.
+# before it; in version 7 the 96 training pairs and sets A, C, D, E and F (held-out sets of versions 1, 3, 4, 5 and
+# 6, seen since). The candidate and threshold come from leave-one-set-out cross-validation over these sets; set G
+# (steerlab.eval) is what the card reports.
 HANDWRITTEN_TRAIN = {"training pairs": handwritten_train, "set A": set_a, "set C": set_c, "set D": set_d,
-                     "set E": set_e}
+                     "set E": set_e, "set F": set_f}
 
 
 def cross_validate(folds: dict, acts: dict, plain, acts_plain, acts_ord, layer: int, *, seed: int, l2: float
@@ -298,56 +316,79 @@ def training_data(model, tok, layers, *, n_dev: int = 16, n_ordinary: int = 200,
 
 
 def build_unsafe_code_pairs_pack(model, tok, info: ModelInfo, *, out, n_dev: int = 16, n_ordinary: int = 200,
-                                 seed: int = 0, layers=LAYERS, l2: float = 1e-2, command: str = "") -> dict:
-    """Candidates: one per layer, trained on every hand-written set with ordinary stdlib code. Leave-one-set-out
-    cross-validation (:func:`cross_validate`) picks the layer with the best mean AUROC over the sets left out; the
-    shipped probe is then fit on all sets at that layer, with the mean of the folds' thresholds. Generated pairs
-    (another seed, never trained on) are shown for the shipped probe."""
+                                 seed: int = 0, candidates=CANDIDATES, l2: float = 1e-2, command: str = "") -> dict:
+    """Candidates: a layer or a set of layers read as one probe, each trained on every hand-written set with ordinary
+    stdlib code. Leave-one-set-out cross-validation (:func:`cross_validate`) picks the candidate with the best mean
+    AUROC over the sets left out; the shipped probe is then fit on all sets there, with the mean of the folds'
+    thresholds. Generated pairs (another seed, never trained on) are shown for the shipped probe."""
+    layers = sorted({layer for c in candidates for layer in c})
     d = training_data(model, tok, layers, n_dev=n_dev, n_ordinary=n_ordinary, seed=seed)
     dev_s, plain, dev, folds = d["dev_samples"], d["plain"], d["dev"], d["folds"]
-    acts_plain, acts_dev, acts, acts_ord = d["acts_plain"], d["acts_dev"], d["acts"], d["acts_ord"]
     n_ord_train, ordinary_dev = len(plain), [p for p in dev if p.cls == "ordinary"]
     cv = []
-    for layer in layers:
-        cv.append(cross_validate(folds, acts, plain, acts_plain, acts_ord, layer, seed=seed, l2=l2))
-        c = cv[-1]
-        print(f"  layer {layer}: cross-validated AUROC {c['auroc']:.3f} ("
-              + ", ".join(f"{n} {f['auroc']:.3f}" for n, f in c["folds"].items())
-              + f"), pair accuracy {c['pair_acc']:.3f}, threshold {c['threshold']:.3f}", flush=True)
-    best = max(cv, key=lambda c: (c["auroc"], c["pair_acc"]))
-    layer, thr = best["layer"], best["threshold"]
+    for c in candidates:
+        key = candidate_key(c)
+        acts = {name: side_by_side(a, c) for name, a in d["acts"].items()}
+        cv.append(cross_validate(folds, acts, plain, side_by_side(d["acts_plain"], c),
+                                 side_by_side(d["acts_ord"], c), key, seed=seed, l2=l2))
+        r = cv[-1]
+        print(f"  layers {key}: cross-validated AUROC {r['auroc']:.3f} ("
+              + ", ".join(f"{n} {f['auroc']:.3f}" for n, f in r["folds"].items())
+              + f"), pair accuracy {r['pair_acc']:.3f}, threshold {r['threshold']:.3f}", flush=True)
+    best = max(cv, key=lambda r: (r["auroc"], r["pair_acc"]))
+    chosen = next(c for c in candidates if candidate_key(c) == best["layer"])
+    key, thr = best["layer"], best["threshold"]
     progs = [p for f in folds.values() for p in f] + plain
-    all_acts = [a for f in acts.values() for a in f] + acts_plain
-    w, b = fit_layer(progs, all_acts, layer, seed=seed, l2=l2)
-    s_dev = program_scores(acts_dev, layer, w, b)
-    pos_scores = [s for s, p in zip(program_scores(all_acts, layer, w, b), progs, strict=True) if p.label]
-    hand_pairs = {name: len(d.PAIRS) for name, d in HANDWRITTEN_TRAIN.items()}
+    all_acts = side_by_side([a for f in d["acts"].values() for a in f] + d["acts_plain"], chosen)
+    w, b = fit_layer(progs, all_acts, key, seed=seed, l2=l2)
+    acts_dev = side_by_side(d["acts_dev"], chosen)
+    s_dev = program_scores(acts_dev, key, w, b)
+    pos_scores = [s for s, p in zip(program_scores(all_acts, key, w, b), progs, strict=True) if p.label]
+    hand_pairs = {name: len(data.PAIRS) for name, data in HANDWRITTEN_TRAIN.items()}
     result = {
-        "layer": layer, "threshold": thr, "cv": cv, "cv_precision": best["precision"], "cv_recall": best["recall"],
+        "layer": key, "threshold": thr, "cv": cv, "cv_precision": best["precision"], "cv_recall": best["recall"],
         "generated_dev_auroc": auroc(s_dev, [p.label for p in dev]), "generated_dev_pair_acc": pair_accuracy(dev, s_dev),
         "dev_pairs": len(dev_s), "ordinary_train": n_ord_train, "ordinary_dev": len(ordinary_dev),
         "handwritten_pairs": hand_pairs,
     }
-    w_dec = w / w.dot(w)  # clamp/suppress move the logit: W_dec · W_enc = 1
+    sets = ", ".join(f"_{n[-1].lower()}.py" for n in HANDWRITTEN_TRAIN if n.startswith("set ") and n != "set A")
     manifest = {
-        "id": "unsafe-code", "version": "6", "title": "Unsafe Python code (monitor)",
-        "description": "Logistic probe on residual tokens, trained on matched insecure/fixed program pairs: its "
+        "id": "unsafe-code", "version": "7", "title": "Unsafe Python code (monitor)",
+        "description": "Logistic probe on residual tokens"
+                       + (f" of layers {' and '.join(map(str, chosen))} read as one probe" if len(chosen) > 1 else "")
+                       + ", trained on matched insecure/fixed program pairs: its "
                        "max over a request's tokens scores an insecure construct (shell injection, eval/exec of "
                        "input, SQL built from strings, unsafe deserialisation, weak hashes and ciphers, hard-coded "
                        "secrets, insecure randomness, mktemp, TLS verification off, XXE, path traversal, debug/bind-"
                        "all, JWT without verification, world-writable files) above its fixed twin. Monitor only.",
-        "model": info.model_dump(), "site": {"layer": layer, "point": "resid_post"}, "encoder": {"kind": "probe"},
+        "model": info.model_dump(), "encoder": {"kind": "probe"},
         "features": [{"name": "python", "index": 0, "label": "insecure Python code",
                       "description": "probe logit; > threshold on some token = an insecure construct is present",
                       "default_op": "monitor",
                       "max_activation": round(float(torch.tensor(pos_scores).quantile(0.99)), 6),
                       "threshold": round(thr, 6), "tags": ["safety", "code"], "action": "flag"}],
         "provenance": {"source": "hand-written matched pairs (steerlab/build/unsafe_code_handwritten.py, "
-                                 "steerlab/eval/data/unsafe_code_heldout.py, _c.py, _d.py and _e.py) + Python stdlib "
-                                 "windows",
+                                 f"steerlab/eval/data/unsafe_code_heldout.py, {sets}) + Python stdlib windows",
                        "corpus": ", ".join(f"{name}: {n} pairs" for name, n in hand_pairs.items())
                                  + "; each raw, in chat, in markdown and cut off", "command": command,
                        "date": dt.date.today().isoformat(), "license": LICENSE},
     }
-    pack = save_pack(out, manifest, {"W_dec": w_dec[None], "W_enc": w[:, None], "b_enc": torch.tensor([b])})
+    where = probe_sites(chosen, w, b, info.d_model)
+    tensors = where.pop("tensors")
+    pack = save_pack(out, manifest | where, tensors)
     return {"pack": pack, **result}
+
+
+def probe_sites(layers: tuple[int, ...], w: torch.Tensor, b: float, d: int) -> dict:
+    """The manifest's site keys and the tensors of a probe ``w [len(layers) * d]``, ``b`` over ``layers``. One layer:
+    a v1 pack whose ``W_dec = w / w·w`` (clamp/suppress would move the logit). Several: a v2 pack with ``readout:
+    "sum"`` (monitor-only: zero decoder rows), ``W_enc.i`` the slice of ``w`` for site ``i``, the bias at site 0."""
+    if len(layers) == 1:
+        return {"site": {"layer": layers[0], "point": "resid_post"},
+                "tensors": {"W_dec": (w / w.dot(w))[None], "W_enc": w[:, None], "b_enc": torch.tensor([b])}}
+    tensors = {}
+    for i, chunk in enumerate(w.split(d)):
+        tensors |= {f"W_dec.{i}": torch.zeros(1, d), f"W_enc.{i}": chunk[:, None].clone(),
+                    f"b_enc.{i}": torch.tensor([b if i == 0 else 0.0])}
+    return {"sites": [{"layer": layer, "point": "resid_post"} for layer in layers], "readout": "sum",
+            "tensors": tensors}

@@ -71,12 +71,12 @@ def register(g: Group) -> None:
     u = g.command("unsafe-code", "unsafe-code monitor vs bandit on held-out matched pairs (raw, chat, truncated, "
                   "prose): AUROC, pair accuracy, precision / recall at the shipped threshold",
                   [f"steer eval unsafe-code --pack {PACKS}/unsafe-code --out docs/eval",
-                   "steer eval unsafe-code --set e --out /tmp/eval   # a training set since version 6"],
+                   "steer eval unsafe-code --set f --out /tmp/eval   # a training set since version 7"],
                   cmd_eval_unsafe_code)
-    _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json (unsafe-code-e.* … for --set e …)")
-    u.add_argument("--set", dest="set_name", choices=["f", "a", "c", "d", "e"], default="f",
-                   help="hand-written set: f (held-out, what the card reports), a, c, d or e (training data and "
-                   "cross-validation folds since version 6)")
+    _pack_out(u, "unsafe-code", "unsafe-code.md, .png and .json (unsafe-code-f.* … for --set f …)")
+    u.add_argument("--set", dest="set_name", choices=["g", "a", "c", "d", "e", "f"], default="g",
+                   help="hand-written set: g (held-out, what the card reports), a, c, d, e or f (training data and "
+                   "cross-validation folds since version 7)")
 
     f = g.command("deflection", "scope limitation on the hand-written requests, through the HF engine: the blocking "
                   "profile beside the steered deflection (off-scope deflected, in-scope answered unchanged)", [
@@ -173,7 +173,7 @@ def cmd_eval_detection(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
-    """The unsafe-code monitor on a hand-written matched-pair set beside bandit (set F: what its card reports)."""
+    """The unsafe-code monitor on a hand-written matched-pair set beside bandit (set G: what its card reports)."""
     from steering.pack import load_pack
     from steerlab.eval.unsafe_code import describe_set, evaluate_unsafe_code, plot, report
 
@@ -181,7 +181,7 @@ def cmd_eval_unsafe_code(a: argparse.Namespace) -> int:
     r = evaluate_unsafe_code(model, tok, load_pack(a.pack), set_name=a.set_name)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "unsafe-code" if a.set_name == "f" else f"unsafe-code-{a.set_name}"
+    stem = "unsafe-code" if a.set_name == "g" else f"unsafe-code-{a.set_name}"
     plot(r, out / f"{stem}.png")
     (out / f"{stem}.json").write_text(json.dumps(r, indent=1))
     (out / f"{stem}.md").write_text(

@@ -37,6 +37,8 @@ def register(g: Group) -> None:
 
 
 def cmd_features(a: argparse.Namespace) -> int:
+    import torch
+
     from steering.pack import load_pack
     from steering.pack.examples import write_examples
     from steering.runtime import SteeringRuntime
@@ -46,22 +48,32 @@ def cmd_features(a: argparse.Namespace) -> int:
 
     pack = load_pack(a.pack)
     model, tok = load_model(a.model)
-    rt = SteeringRuntime([pack], model.config.hidden_size)
-    site = rt.sites[pack.layer]
+    d = model.config.hidden_size
+    rt = SteeringRuntime([pack], d)
+    # what a monitor reads: the read site's activation, or for readout "sum" the sum of every site's (the residuals
+    # of the sites side by side, [T, k·d]; one pack alone has the same column at every site)
+    layers = pack.layers if pack.manifest.readout == "sum" else [pack.layer]
+
+    def activation(x: torch.Tensor) -> torch.Tensor:
+        return sum(rt.sites[layer].activation(h) for layer, h in zip(layers, x.split(d, dim=1), strict=True))
+
+    def residuals(texts: list[str], desc: str) -> list[torch.Tensor]:
+        per = [list(layer_activations(model, tok, texts, layer, desc=f"{desc}, layer {layer}")) for layer in layers]
+        return [torch.cat(xs, 1) for xs in zip(*per, strict=True)]
+
     names = {rt.columns[(pack.id, f.name)].col: f.name for f in pack.manifest.features}
     if a.fcmd == "search":
-        pos = list(layer_activations(model, tok, paragraphs(a.positive), pack.layer, desc="positive"))
-        neg = list(layer_activations(model, tok, paragraphs(a.negative), pack.layer, desc="negative"))
-        for col, score, p, n in contrastive(pos, neg, site.activation, n=a.n):
+        pos, neg = residuals(paragraphs(a.positive), "positive"), residuals(paragraphs(a.negative), "negative")
+        for col, score, p, n in contrastive(pos, neg, activation, n=a.n):
             print(f"{names[col]:>12}  score {score:+.2f}  mean max: positive {p:.3f}  negative {n:.3f}")
         return 0
     texts = corpus_texts(Path(a.corpus), a.chars) if a.corpus else default_texts(a.chars)
-    acts = list(layer_activations(model, tok, texts, pack.layer, desc="texts"))
+    acts = residuals(texts, "texts")
     tokens = [[tok.decode([t]) for t in tok(x, truncation=True, max_length=256)["input_ids"][1:]] for x in texts]
     want = list(names.values()) if a.features == "all" else a.features.split(",") if a.features else \
         list(names.values())[:20]
     cols = [rt.column((pack.id, w)).col for w in want]
-    top = top_contexts(acts, tokens, site.activation, cols, n_top=a.n)
+    top = top_contexts(acts, tokens, activation, cols, n_top=a.n)
     report = markdown_report(top, names)
     if a.write_examples:
         corpus = f"steer corpus build directory {Path(a.corpus).name}" if a.corpus else "built-in prose + code mix"

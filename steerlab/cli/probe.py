@@ -140,7 +140,7 @@ def _train_unsafe_code(a: argparse.Namespace, model, tok, info) -> int:
     from steerlab.eval.unsafe_code import describe_set, evaluate_unsafe_code, report
 
     r = build_unsafe_code_pairs_pack(model, tok, info, out=Path(a.out), command=invocation())
-    held = evaluate_unsafe_code(model, tok, r["pack"], set_name="f")
+    held = evaluate_unsafe_code(model, tok, r["pack"], set_name="g")
     write_pack_card(Path(a.out), card(r["pack"].manifest.model_dump(), r, held, report(held), describe_set(held)))
     print(f"layer {r['layer']}, threshold {r['threshold']:.3f}; held-out:\n{report(held)}")
     return 0

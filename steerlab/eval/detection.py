@@ -23,6 +23,7 @@ import torch
 from steering.pack import FeaturePack
 from steerlab.build.code_data import CodeFile, bandit_findings, codeshield_dir
 from steerlab.build.code_lines import line_table, split_files, token_activations
+from steerlab.eval.unsafe_code import logits, read_sites
 from steerlab.metrics import auroc, pr_at
 
 
@@ -44,8 +45,10 @@ def _binary(pred: list[int], labels: list[int]) -> dict:
 
 
 def score_files(model, tok, pack: FeaturePack, files: list[CodeFile], name: str) -> LineSet:
-    w, b = pack.W_enc[:, 0], float(pack.b_enc[0])
-    rows = line_table(token_activations(model, tok, files, pack.layer), files, lambda a: a @ w + b)
+    sites = read_sites(pack)  # the read site, or every site of a readout-"sum" probe
+    per_site = [token_activations(model, tok, files, s.layer) for s in sites]
+    acts = [({s.layer: a for s, (a, _) in zip(sites, xs, strict=True)}, xs[0][1]) for xs in zip(*per_site, strict=True)]
+    rows = line_table(acts, files, lambda a: logits(a, sites))
     return LineSet(name, [(f, ln) for f, ln, _, _ in rows], [s for *_, s, _ in rows], [y for *_, y in rows])
 
 

@@ -1,9 +1,9 @@
 """The ``unsafe-code`` monitor on the held-out matched pairs, beside bandit, in four contexts.
 
-The sets: hand-written programs, each insecure and fixed. Set F (``steerlab/eval/data/unsafe_code_heldout_f.py``, 48
+The sets: hand-written programs, each insecure and fixed. Set G (``steerlab/eval/data/unsafe_code_heldout_g.py``, 48
 pairs) is never trained on or used to select, and is what the pack reports on. Sets A (``unsafe_code_heldout.py``,
-30 pairs), C (``_c``, 41), D (``_d``, 40) and E (``_e``, 48), held-out sets of earlier versions, are training data
-and the folds of the build's cross-validation since version 6 (decision 74). Contexts, as live traffic carries code
+30 pairs), C (``_c``, 41), D (``_d``, 40), E (``_e``, 48) and F (``_f``, 48), held-out sets of earlier versions, are
+training data and the folds of the build's cross-validation (decisions 74, 79). Contexts, as live traffic carries code
 (each set has its own chat and prose wrappers):
 
 * ``raw``: the program alone, as ``/v1/completions`` sends it;
@@ -12,9 +12,10 @@ and the folds of the build's cross-validation since version 6 (decision 74). Con
   cut falls at a line end, so the rest often still parses and bandit can read it);
 * ``prose``: inside a markdown document (a paragraph before, a fenced block, a paragraph after), raw text.
 
-Probe score of a program = max over its tokens (the sink excluded) of the probe logit, what the serving monitor
-computes; it fires above the pack's threshold. Bandit 1.9.4 runs on each text as a file; its score is the highest
-severity it reports (0 none, 1 LOW, 2 MEDIUM, 3 HIGH); it cannot parse truncated code or prose (score 0).
+Probe score of a program = max over its tokens (the sink excluded) of the probe logit (for a ``readout: "sum"``
+pack, the sum of its sites' terms), what the serving monitor computes; it fires above the pack's threshold. Bandit
+1.9.4 runs on each text as a file; its score is the highest severity it reports (0 none, 1 LOW, 2 MEDIUM, 3 HIGH);
+it cannot parse truncated code or prose (score 0).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import torch
+
 from steering.pack import FeaturePack
 from steerlab.build.code_pairs import HANDWRITTEN_CONTEXTS as CONTEXTS
 from steerlab.build.code_pairs import handwritten_rows
@@ -36,11 +39,12 @@ from steerlab.eval.data import (
     unsafe_code_heldout_d,
     unsafe_code_heldout_e,
     unsafe_code_heldout_f,
+    unsafe_code_heldout_g,
 )
 from steerlab.metrics import auroc
 
 SETS = {"a": unsafe_code_heldout, "c": unsafe_code_heldout_c, "d": unsafe_code_heldout_d, "e": unsafe_code_heldout_e,
-        "f": unsafe_code_heldout_f}
+        "f": unsafe_code_heldout_f, "g": unsafe_code_heldout_g}
 ROLES = {
     "a": "written before the first pair generator; the held-out set of version 1, a dev set of versions 2 and 3 and "
          "training data since version 4, so these numbers are not held-out",
@@ -50,7 +54,9 @@ ROLES = {
          "training data since version 6, so these numbers are not held-out",
     "e": "written before version 5 and its held-out set; training data since version 6, so these numbers are not "
          "held-out",
-    "f": "written before version 6 and never trained on or used to select anything: the set the pack reports on",
+    "f": "written before version 6 and its held-out set; training data since version 7, so these numbers are not "
+         "held-out",
+    "g": "written before version 7 and never trained on or used to select anything: the set the pack reports on",
 }
 SEVERITY = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 
@@ -89,15 +95,25 @@ def _pairs(rows, scores) -> float:
     return sum(d[1] > d[0] for d in by.values()) / len(by)
 
 
-def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "f") -> dict:
+def read_sites(pack: FeaturePack) -> list:
+    """The sites whose terms make the probe's reading: all of them for ``readout: "sum"``, else the read site."""
+    return list(pack.sites) if pack.manifest.readout == "sum" else [pack.sites[0]]
+
+
+def logits(acts: dict, sites: list) -> torch.Tensor:
+    """Per token ``[T]``: the probe logit of feature 0 summed over ``sites`` from residuals ``{layer: [T, d]}``."""
+    return sum(acts[s.layer].float() @ s.W_enc[:, 0].float() + float(s.b_enc[0]) for s in sites)
+
+
+def evaluate_unsafe_code(model, tok, pack: FeaturePack, set_name: str = "g") -> dict:
     data = SETS[set_name]
     rows = heldout_texts(tok, data)
-    w, b = pack.W_enc[:, 0].float(), float(pack.b_enc[0])
     thr = pack.manifest.features[0].threshold
-    acts = residuals(model, tok, [r["model_text"] for r in rows], [pack.layer], "held-out programs")
-    probe = [float((a[pack.layer][1:].float() @ w + b).max()) for a, _ in acts]
+    sites = read_sites(pack)
+    acts = residuals(model, tok, [r["model_text"] for r in rows], [s.layer for s in sites], "held-out programs")
+    probe = [float(logits(a, sites)[1:].max()) for a, _ in acts]
     band = bandit_scores([r["source"] for r in rows])
-    out = {"set": set_name, "module": data.__name__, "threshold": thr, "layer": pack.layer,
+    out = {"set": set_name, "module": data.__name__, "threshold": thr, "layer": "+".join(str(s.layer) for s in sites),
            "pairs": len(data.PAIRS), "contexts": {}}
     for ctx in CONTEXTS + ("all",):
         idx = [i for i, r in enumerate(rows) if ctx == "all" or r["context"] == ctx]
@@ -123,7 +139,7 @@ def describe_set(r: dict) -> str:
     role = ROLES[r["set"]]
     return (f"{r['pairs']} hand-written programs, each insecure and fixed (`{r['module'].replace('.', '/')}.py`), "
             f"{role}. Four contexts: raw; pasted into a chat message; cut off after the construct; inside markdown "
-            f"prose. Probe: max over the text's tokens (the sink excluded) of the logit at layer {r['layer']}, "
+            f"prose. Probe: max over the text's tokens (the sink excluded) of the logit at layer(s) {r['layer']}, "
             f"threshold {r['threshold']}. bandit on the same texts (score = highest severity).")
 
 
@@ -161,7 +177,7 @@ def plot(result: dict, path: Path) -> None:
     axes[0].axhline(0.95, ls="--", c="gray", lw=0.8)
     axes[0].legend(fontsize=8, loc="lower left")
     fig.suptitle(f"unsafe-code monitor on set {result['set'].upper()}: {result['pairs']} hand-written matched pairs "
-                 f"(layer {result['layer']})",
+                 f"(layers {result['layer']})",
                  fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

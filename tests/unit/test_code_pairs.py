@@ -87,7 +87,7 @@ def test_recall_threshold_prefers_precision_at_the_recall_floor():
 
 
 def test_training_and_reporting_sets_are_disjoint():
-    """Version 6 trains (and cross-validates) on the 96 training pairs and sets A, C, D and E, and reports on set F:
+    """Version 7 trains (and cross-validates) on the 96 training pairs and sets A, C, D, E and F, and reports on set G:
     no program of the reporting set is in a training set, and the evaluation's default is that set."""
     import inspect
 
@@ -159,3 +159,33 @@ def test_layers_side_by_side_make_one_probe_over_several_layers():
     assert list(got) == ["12+18"] and got["12+18"].shape == (5, 8) and offs == [(0, 1)] * 5
     w12, w18 = torch.randn(4), torch.randn(4)
     torch.testing.assert_close(got["12+18"] @ torch.cat([w12, w18]), a[12] @ w12 + a[18] @ w18)
+
+
+def test_a_probe_over_several_layers_is_served_as_their_sum(tmp_path):
+    """The build's pack for a multi-layer candidate (``probe_sites``): its monitor reading through the runtime and the
+    evaluation's scoring both equal the probe on the layers' residuals side by side, ``[h_12, h_18]·w + b``."""
+    from steering.pack import ModelInfo, save_pack
+    from steering.runtime import SteeringRuntime
+    from steerlab.build.unsafe_code_pairs import probe_sites, side_by_side
+    from steerlab.eval.unsafe_code import logits, read_sites
+
+    d, layers = 8, (1, 3)
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.randn(2 * d, generator=g), 0.3
+    info = ModelInfo(name="tiny", architecture="LlamaForCausalLM", d_model=d, num_layers=4)
+    where = probe_sites(layers, w, b, d)
+    tensors = where.pop("tensors")
+    manifest = {"id": "code", "version": "1", "title": "t", "model": info.model_dump(), "encoder": {"kind": "probe"},
+                "features": [{"name": "python", "index": 0, "label": "x", "max_activation": 1.0, "threshold": 0.0}]}
+    pack = save_pack(tmp_path / "code", manifest | where, tensors)
+    acts = {1: torch.randn(5, d, generator=g), 3: torch.randn(5, d, generator=g)}
+    want = side_by_side([(acts, None)], layers)[0][0]["1+3"] @ w + b
+    torch.testing.assert_close(logits(acts, read_sites(pack)), want)
+    rt = SteeringRuntime([pack], d)
+    r = rt.rows.acquire({("code", "python"): ("monitor", 0.0)})
+    rt.batch.row, rt.batch.rows_present = torch.full((5,), r), {r}
+    rt.batch.slot, rt.batch.pos, rt.batch.keep_tokens = torch.zeros(5, dtype=torch.long), torch.arange(5), True
+    for layer in layers:
+        rt.apply_site(layer, acts[layer])
+    seen = rt.batch.readouts[-1].tokens[0][:, rt.column(("code", "python")).col]
+    torch.testing.assert_close(seen, want)

@@ -195,3 +195,56 @@ def test_multi_layer_gguf_control_vector_steers_at_every_layer(tmp_path):
     two = forward(singles)
     assert all(torch.equal(a, b) for a, b in zip(steered, two, strict=True))  # layer 3 steered too, in one forward
     assert not torch.allclose(steered[4], forward([singles[0]])[4])
+
+
+def test_summed_readout_reads_one_probe_over_several_layers(pack_factory):
+    """A probe pack with ``readout: "sum"`` monitors ``Σ_sites h_l·W_enc.<i> + b_enc.<i>`` per token, read once at
+    its highest site (sites listed in any order), computed in the forward by carrying the sum from site to site; the
+    stream is untouched, and its features can only be monitored."""
+    from steering.errors import InvalidSteeringSpec
+    from steering.monitor import RequestMonitor
+    from steering.spec import parse_spec, resolve
+
+    model = tiny("llama")
+    info = ModelInfo(name="tiny", architecture="llama", d_model=D, num_layers=L)
+    pack = pack_factory("sum", kind="probe", n_features=2, layers=[1, 0, 2], model=info, readout="sum")
+    rt = SteeringRuntime([pack], D)
+    config = {("sum", "f0"): ("monitor", 0.0), ("sum", "f1"): ("monitor", 0.0)}
+    r = rt.rows.acquire(config)
+    ids = torch.tensor([[1, 5, 7, 9, 11]])
+    with torch.no_grad():
+        out = model(ids, output_hidden_states=True)
+        with attach(model, rt), rt.forward(torch.full((5,), r), torch.zeros(5, dtype=torch.long), torch.arange(5),
+                                           keep_tokens=True) as state:
+            steered = model(ids).logits
+    assert torch.equal(steered, out.logits)  # a monitor only reads
+    assert [x.layer for x in state.readouts] == [2]  # one reading per feature, at the highest site
+    mon = RequestMonitor.of(config, rt.columns, trace=True)
+    mon.update(state.readouts, 0, "prompt")
+    for f in (0, 1):
+        want = sum(out.hidden_states[s.layer + 1][0] @ s.W_enc[:, f] + s.b_enc[f] for s in pack.sites)  # [T]
+        got = mon.tokens()[f"sum/f{f}"]
+        assert sorted(got) == [1, 2, 3, 4]  # the sink is never read
+        torch.testing.assert_close(torch.tensor([got[t] for t in range(1, 5)]), want[1:], rtol=1e-5, atol=1e-5)
+    with pytest.raises(InvalidSteeringSpec, match="can only be monitored"):
+        resolve([parse_spec("sum/f0:add=1")], rt)
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"kind": "sae-relu"}, "encoder kind 'probe'"),
+    ({"layers": [2]}, "two or more sites"),
+    ({"default_op": "add"}, "can only be monitored"),
+])
+def test_summed_readout_needs_a_multi_site_probe_pack_of_monitors(pack_factory, change, why):
+    from steering.pack.manifest import Manifest
+
+    pack = pack_factory("good", kind="probe", n_features=2, layers=[1, 2], readout="sum")
+    m = pack.manifest.model_dump()
+    if "kind" in change:
+        m["encoder"]["kind"] = change["kind"]
+    if "layers" in change:
+        m["sites"] = [{"layer": x} for x in change["layers"]]
+    if "default_op" in change:
+        m["features"][1]["default_op"] = change["default_op"]
+    with pytest.raises(ValueError, match=why):  # what the loader checks (load_pack validates the manifest)
+        Manifest.model_validate(m)

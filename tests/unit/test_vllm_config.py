@@ -296,3 +296,20 @@ def test_worker_carries_latches_from_pass_to_pass_and_across_a_reload(pack_facto
     w.reload([conditional("b", fires=False), c])  # "c" moves from gate 0 to gate 1
     assert w.rt.gates == {"b": 0, "c": 1}
     assert w.reqs["A"].latched.tolist()[:2] == [False, True]
+
+
+def test_worker_reads_a_summed_probe_over_its_sites(pack_factory):
+    """``readout: "sum"`` in the static-graph hook: the worker's carry buffer takes each site's term to the highest
+    site, whose activations (what the monitors read) are the sum; the published reading is its max."""
+    summed = pack_factory("code", kind="probe", n_features=2, layers=[3, 1, 2], readout="sum")
+    model, pub = _Model(), _Publisher()
+    w = WorkerSteering(model, [summed], d_model=16, max_tokens=16, max_reqs=2, publisher=pub, secret=SECRET)
+    mon = encode_resolved("m", {("code", "f1"): ("monitor", 0.0)}, {}, True, SECRET)
+    w.before_forward(_runner({"M": (mon, 5)}, ["M"], [5], [0]), 5)
+    x = torch.randn(5, 16, generator=torch.Generator().manual_seed(2))
+    model(x)  # the stand-in layers keep the stream equal to x, so each site's term is x·W_enc.<i> + b_enc.<i>
+    w.after_forward()
+    want = sum(x @ s.W_enc[:, 1] + s.b_enc[1] for s in summed.sites)
+    col = w.rt.column(("code", "f1")).col
+    torch.testing.assert_close(w.act_buf[3][:5, col], want)
+    assert pub.sent[-1][3]["code/f1"]["prompt_max"] == pytest.approx(float(want[1:].max()), rel=1e-5)  # sink spared
