@@ -150,9 +150,9 @@ def test_cross_validation_scores_each_set_left_out_by_a_probe_fit_on_the_others(
 
 
 def test_layers_side_by_side_make_one_probe_over_several_layers():
-    """The multi-layer experiment concatenates each program's residuals at its layers; a logit on them is the sum of
-    per-layer logits, what a multi-site read-out would compute."""
-    from steerlab.build.unsafe_code_layers import side_by_side
+    """A multi-layer candidate concatenates each program's residuals at its layers; a logit on them is the sum of
+    per-layer logits, what the summed read-out serves."""
+    from steerlab.build.unsafe_code_pairs import side_by_side
 
     a = {12: torch.randn(5, 4), 18: torch.randn(5, 4)}
     (got, offs), = side_by_side([(a, [(0, 1)] * 5)], (12, 18))
