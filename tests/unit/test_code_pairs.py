@@ -180,7 +180,7 @@ def test_a_probe_over_several_layers_is_served_as_their_sum(tmp_path):
     pack = save_pack(tmp_path / "code", manifest | where, tensors)
     acts = {1: torch.randn(5, d, generator=g), 3: torch.randn(5, d, generator=g)}
     want = side_by_side([(acts, None)], layers)[0][0]["1+3"] @ w + b
-    torch.testing.assert_close(logits(acts, read_sites(pack)), want)
+    torch.testing.assert_close(logits(acts, read_sites(pack)), want, rtol=1e-5, atol=1e-5)
     rt = SteeringRuntime([pack], d)
     r = rt.rows.acquire({("code", "python"): ("monitor", 0.0)})
     rt.batch.row, rt.batch.rows_present = torch.full((5,), r), {r}
@@ -188,4 +188,4 @@ def test_a_probe_over_several_layers_is_served_as_their_sum(tmp_path):
     for layer in layers:
         rt.apply_site(layer, acts[layer])
     seen = rt.batch.readouts[-1].tokens[0][:, rt.column(("code", "python")).col]
-    torch.testing.assert_close(seen, want)
+    torch.testing.assert_close(seen, want, rtol=1e-5, atol=1e-5)

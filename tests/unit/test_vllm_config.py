@@ -311,5 +311,7 @@ def test_worker_reads_a_summed_probe_over_its_sites(pack_factory):
     w.after_forward()
     want = sum(x @ s.W_enc[:, 1] + s.b_enc[1] for s in summed.sites)
     col = w.rt.column(("code", "f1")).col
-    torch.testing.assert_close(w.act_buf[3][:5, col], want)
+    torch.testing.assert_close(w.act_buf[3][:5, col], want, rtol=1e-5, atol=1e-5)
     assert pub.sent[-1][3]["code/f1"]["prompt_max"] == pytest.approx(float(want[1:].max()), rel=1e-5)  # sink spared
+    with pytest.raises(SteeringError, match="can only be monitored"):  # an edit of it is a client error, not a crash
+        decode({"steering": "code/f1:add=1"}, w.rt)
