@@ -103,7 +103,7 @@ def test_training_and_reporting_sets_are_disjoint():
 HAND_WRITTEN = ("steerlab.build.unsafe_code_handwritten", "steerlab.eval.data.unsafe_code_heldout",
                 "steerlab.eval.data.unsafe_code_heldout_c", "steerlab.eval.data.unsafe_code_heldout_d",
                 "steerlab.eval.data.unsafe_code_heldout_e", "steerlab.eval.data.unsafe_code_heldout_f",
-                "steerlab.eval.data.unsafe_code_heldout_g")
+                "steerlab.eval.data.unsafe_code_heldout_g", "steerlab.eval.data.unsafe_code_heldout_h")
 
 
 @pytest.mark.parametrize("module", HAND_WRITTEN)
