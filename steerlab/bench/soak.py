@@ -7,8 +7,10 @@ sink and can be accounted for). Then, in this order:
 1. **Soak**: ``--streams`` clients each send streaming chat requests back to back for ``--duration`` seconds, mixing
    unsteered, monitored and steered requests over several distinct configs; ``--disconnect`` of them hang up early
    (after the response headers, i.e. during prefill, or after 1-4 chunks). Meanwhile the webhook receiver is stopped
-   (its socket closed) from 25% to 45% of the run, and the packs are reloaded through ``/admin/packs/reload`` at
-   50%, 60% and 70%. Every ``--sample-every`` seconds: the server's RSS and open files (psutil) and its gauges.
+   (its socket closed) from 25% to 45% of the run (a request the monitor flags is sent as it goes down, and it stays
+   down at least until that alert's delivery has failed, so the outage is felt on any machine), and the packs are
+   reloaded through ``/admin/packs/reload`` at 50%, 60% and 70%. Every ``--sample-every`` seconds: the server's RSS
+   and open files (psutil) and its gauges.
 2. **Quiescence**: after the last client ends, the in-flight, batch, config-row and pack-table gauges must return to
    0/0/0/1 and the alert queue must empty; then alerts raised = delivered + dropped (none silently lost) and the
    receiver's distinct alerts are checked against the delivered count.
@@ -17,8 +19,8 @@ sink and can be accounted for). Then, in this order:
    are refused, the process exits by the signal, not a crash.
 
 An error is a 5xx, a transport failure, or a stream that ended without ``[DONE]`` while its client was still reading.
-The short version runs in ``make test`` (``tests/e2e/test_soak.py``); the long one is a benchmark
-(``docs/benchmarks.md``).
+The clients, their tally and the ``/metrics`` scrape are in ``soak_traffic.py``. The short version runs in ``make
+test`` (``tests/e2e/test_soak.py``); the long one is a benchmark (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -27,37 +29,33 @@ import asyncio
 import json
 import logging
 import os
-import random
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 import psutil
-from prometheus_client.parser import text_string_to_metric_families
 
 from server.policy import hash_key
 from steerlab.bench.soak_report import markdown, plot
+from steerlab.bench.soak_traffic import (
+    INFER,
+    MODEL,
+    OUTAGE_WAIT_S,
+    PROMPTS,
+    Tally,
+    client_loop,
+    outage_felt,
+    scrape,
+)
 from steerlab.bench.vllm import _wait, free_port
 from steerlab.webhook_receiver import Receiver
 
-MODEL = "smollm2-135m-instruct"
-ADMIN, INFER, SECRET = "soak-admin-key", "soak-inference-key", "soak-webhook-secret"
-PROMPTS = [
-    "Tell me about San Francisco.", "What is your favourite food?", "Describe the Golden Gate Bridge at dawn.",
-    "How do I learn to swim?", "Write a haiku about autumn.", "Plan a day trip around the bay.",
-    "Explain photosynthesis simply.", "Why is the sky blue?", "Suggest a name for a bakery.",
-    "What should I see on a visit to California?", "Give me three tips for sleeping better.",
-    "Write a short story about a robot.",
-]
-# Distinct configs, so rows are allocated and freed all the time: bare ids, explicit ops, several strengths. (Not
-# golden-gate: it is the mandatory monitor, which an inference key may not override.)
-STEERING = [None, None, "unsafe-code", "topics", "gender", "sae-l15/golden-gate-3467:add=4",
-            "sae-l15/golden-gate-3467:add=8, gender", "sae-l15/health-5873:clamp=3, unsafe-code/python:monitor"]
+ADMIN, SECRET = "soak-admin-key", "soak-webhook-secret"
 
 
 @dataclass
@@ -72,17 +70,8 @@ class SoakConfig:
     webhook_down: tuple[float, float] = (0.25, 0.45)  # fractions of the run
     reloads: tuple[float, ...] = (0.5, 0.6, 0.7)
     drain_streams: int = 16
+    drain_tokens: int = 48  # per drain stream (ignore_eos): all must finish within the server's 30 s graceful timeout
     seed: int = 0
-
-
-@dataclass
-class Tally:
-    started: int = 0
-    completed: int = 0
-    disconnected: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)  # status → count (429/503: admission, not errors)
-    errors: list[str] = field(default_factory=list)
-    tokens: int = 0
 
 
 def policy_yaml(webhook_port: int, max_waiting: int) -> str:
@@ -101,75 +90,6 @@ alerts:
 server:
   max_waiting: {max_waiting}
 """
-
-
-def scrape(base: str) -> dict[str, float]:
-    """``/metrics`` as {name or name{sink=…}: value}, counters summed over their other labels."""
-    out: dict[str, float] = {}
-    for fam in text_string_to_metric_families(httpx.get(base + "/metrics", timeout=10).text):
-        for s in fam.samples:
-            key = s.name + (f"{{sink={s.labels['sink']}}}" if "sink" in s.labels else "")
-            out[key] = out.get(key, 0.0) + s.value
-    return out
-
-
-def _body(rng: random.Random, cfg: SoakConfig) -> dict:
-    body = {"model": MODEL, "stream": True, "temperature": 0,
-            "messages": [{"role": "user", "content": rng.choice(PROMPTS)}],
-            "max_tokens": rng.randint(*cfg.max_tokens), "stream_options": {"include_usage": True}}
-    steering = rng.choice(STEERING)
-    if steering:
-        body["steering"] = steering
-    return body
-
-
-async def _request(client: httpx.AsyncClient, body: dict, hang_up_after: int | None, t: Tally) -> None:
-    """One streaming request; ``hang_up_after``: chunks read before closing (0 = right after the headers)."""
-    t.started += 1
-    done = False
-    try:
-        async with client.stream("POST", "/v1/chat/completions", json=body) as r:
-            if r.status_code in (429, 503):
-                await r.aread()
-                t.rejected[str(r.status_code)] = t.rejected.get(str(r.status_code), 0) + 1
-                if "retry-after" not in r.headers:
-                    t.errors.append(f"{r.status_code} without Retry-After")
-                return
-            if r.status_code != 200:
-                t.errors.append(f"HTTP {r.status_code}: {(await r.aread())[:200]!r}")
-                return
-            chunks = 0
-            if hang_up_after == 0:
-                t.disconnected += 1
-                return
-            async for line in r.aiter_lines():
-                if line == "data: [DONE]":
-                    done = True
-                elif line.startswith("data: {"):
-                    msg = json.loads(line[6:])
-                    if "error" in msg:
-                        t.errors.append(f"in-band error: {msg['error'].get('message', '')[:200]}")
-                    if msg.get("usage"):
-                        t.tokens += msg["usage"]["completion_tokens"]
-                    chunks += 1
-                    if hang_up_after is not None and chunks >= hang_up_after:
-                        t.disconnected += 1
-                        return
-    except httpx.HTTPError as e:
-        t.errors.append(f"{type(e).__name__}: {e}"[:200])
-        return
-    if done:
-        t.completed += 1
-    else:
-        t.errors.append("stream ended without [DONE]")
-
-
-async def _client(base: str, cfg: SoakConfig, i: int, deadline: float, t: Tally) -> None:
-    rng = random.Random(cfg.seed * 1000 + i)
-    async with httpx.AsyncClient(base_url=base, timeout=300, headers={"Authorization": f"Bearer {INFER}"}) as c:
-        while time.monotonic() < deadline:
-            hang = rng.randint(0, 4) if rng.random() < cfg.disconnect else None
-            await _request(c, _body(rng, cfg), hang, t)
 
 
 def _sample(proc: psutil.Process, base: str, t0: float) -> dict:
@@ -198,8 +118,12 @@ async def soak_phase(base: str, proc: psutil.Process, cfg: SoakConfig, receiver:
         async with httpx.AsyncClient(base_url=base, timeout=120, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
             for when, what in sorted(plan):
                 await asyncio.sleep(max(0.0, when - time.monotonic()))
+                stamp = round(time.monotonic() - t0, 1)
                 if what == "webhook down":
                     await asyncio.to_thread(receiver.stop)
+                    felt = await outage_felt(base)
+                    what += (f" → a flagged alert failed {felt:.1f} s later" if felt is not None
+                             else f" → no failed delivery within {OUTAGE_WAIT_S:.0f} s")
                 elif what == "webhook up":
                     await asyncio.to_thread(receiver.start)
                 else:
@@ -207,7 +131,7 @@ async def soak_phase(base: str, proc: psutil.Process, cfg: SoakConfig, receiver:
                     what += f" → {r.status_code}"
                     if r.status_code != 200:
                         t.errors.append(f"reload answered {r.status_code}")
-                events.append((round(time.monotonic() - t0, 1), what))
+                events.append((stamp, what))
                 say(f"  t={events[-1][0]:6.1f}s  {what}")
 
     async def sampler() -> None:
@@ -220,7 +144,7 @@ async def soak_phase(base: str, proc: psutil.Process, cfg: SoakConfig, receiver:
                 f"{s['dropped']:.0f})  requests {t.started}, errors {len(t.errors)}")
             await asyncio.sleep(cfg.sample_every)
 
-    await asyncio.gather(faults(), sampler(), *(_client(base, cfg, i, deadline, t) for i in range(cfg.streams)))
+    await asyncio.gather(faults(), sampler(), *(client_loop(base, cfg, i, deadline, t) for i in range(cfg.streams)))
     wall = time.monotonic() - t0
     # quiescence: every gauge back to idle and the alert queue empty
     q0, idle = time.monotonic(), None
@@ -261,7 +185,7 @@ async def drain_phase(base: str, server: subprocess.Popen, cfg: SoakConfig) -> d
     results: list[str] = []
 
     async def stream(i: int) -> None:
-        body = {"model": MODEL, "stream": True, "temperature": 0, "max_tokens": 48, "ignore_eos": True,
+        body = {"model": MODEL, "stream": True, "temperature": 0, "max_tokens": cfg.drain_tokens, "ignore_eos": True,
                 "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]}
         last = ""
         try:

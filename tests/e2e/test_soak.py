@@ -14,7 +14,10 @@ pytestmark = pytest.mark.slow
 
 
 def test_short_soak_with_disconnects_webhook_outage_reloads_overload_and_sigterm(model_path, tmp_path):
-    cfg = SoakConfig(streams=16, duration=40, max_num_seqs=16, max_waiting=8, sample_every=4, drain_streams=8)
+    # 8 drain streams of 16 tokens: well inside the 30 s graceful timeout even on a slow or busy 2-core machine (48
+    # tokens took 25 s here with another job on the CPU, and over 30 s with a heavier one)
+    cfg = SoakConfig(streams=16, duration=40, max_num_seqs=16, max_waiting=8, sample_every=4, drain_streams=8,
+                     drain_tokens=16)
     r = run_soak(cfg, say=lambda m: None, workdir=tmp_path)
     print(markdown(r, "tests/e2e/test_soak.py"))
     t = r["soak"]["tally"]
