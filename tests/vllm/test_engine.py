@@ -74,7 +74,7 @@ def test_conditional_pack_matches_hf(loop, vengine, hf, prompt):
     with a latch read at an earlier layer and carried from pass to pass: the vLLM worker's static gate and latch
     buffers give what the HF engine's per-forward state gives, with and without a stated gender."""
     runs = [loop.run(vcollect(e, prompt, cfg(e, "gender"), max_tokens=16)) for e in (vengine, hf)]
-    assert assert_greedy_agree(*runs) >= 4
+    assert_greedy_agree(*runs)
     monitors = {f"gender/{f.name}" for f in hf.runtime.packs["gender"].manifest.features[1:]}  # gate (and latch)
     for r in runs:
         assert set(r.last.monitors) == monitors  # the bare pack: suppress + monitors of what it reads
@@ -89,7 +89,7 @@ def test_prompt_only_feature_matches_hf(loop, vengine, hf):
     decode the same reply."""
     prompt_len = len(hf.tokenize_chat([{"role": "user", "content": PROMPTS[0]}]))
     runs = [loop.run(vcollect(e, PROMPTS[0], cfg(e, "golden-gate-say"), max_tokens=16)) for e in (vengine, hf)]
-    assert assert_greedy_agree(*runs) >= 4
+    assert_greedy_agree(*runs)  # (their first near-tie is at token 2; whether they part there depends on the CPU)
     for r in runs:
         assert r.last.positions == {"golden-gate-say/say": prompt_len - 1}
     assert runs[0].text != loop.run(vcollect(vengine, PROMPTS[0], {}, max_tokens=16)).text

@@ -68,7 +68,7 @@ def test_tp2_steers_like_tp1_and_reports_monitors_once(loop, tiny, monkeypatch):
             loop.run(eng.shutdown())
     (_, add1, multi1), (plain2, add2, multi2) = results[1], results[2]
     for a, b in zip(results[1], results[2], strict=True):  # the same greedy decode (up to a near-tie)
-        assert assert_greedy_agree(a, b) >= 4
+        assert_greedy_agree(a, b)
     assert add2.token_ids != plain2.token_ids and multi2.token_ids != plain2.token_ids  # steering changed them
     m1, m2 = multi1.last.monitors["dir/d"], multi2.last.monitors["dir/d"]
     assert m2["fired"] and abs(m2["max"] - m1["max"]) < 0.05
