@@ -119,7 +119,12 @@ async def outage_felt(base: str) -> float | None:
     before = (await asyncio.to_thread(scrape, base)).get(key, 0)
     body = {"model": MODEL, "max_tokens": 4, "messages": [{"role": "user", "content": OUTAGE_PROMPT}]}
     async with httpx.AsyncClient(base_url=base, timeout=OUTAGE_WAIT_S, headers={"Authorization": f"Bearer {INFER}"}) as c:
-        while (await c.post("/v1/chat/completions", json=body)).status_code != 200 and time.monotonic() - t < OUTAGE_WAIT_S:
+        while time.monotonic() - t < OUTAGE_WAIT_S:
+            try:
+                if (await c.post("/v1/chat/completions", json=body)).status_code == 200:
+                    break
+            except httpx.HTTPError:  # a timeout on a saturated machine: try again, as for 429/503
+                pass
             await asyncio.sleep(0.5)  # 429/503 while the clients fill the queue
     while time.monotonic() - t < OUTAGE_WAIT_S:
         if (await asyncio.to_thread(scrape, base)).get(key, 0) > before:

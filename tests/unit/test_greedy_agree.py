@@ -1,5 +1,5 @@
 """The cross-engine comparison the e2e and vLLM tiers use (tests/e2e/conftest.py: assert_greedy_agree): runs may
-part only at a near-tie, and there only between the same two candidates."""
+part only at a near-tie, and there only where their top-two candidates share a token at the same logprob."""
 
 from __future__ import annotations
 
@@ -35,8 +35,19 @@ def test_parting_without_a_near_tie_fails():
         assert_greedy_agree(run(A), run(b))
 
 
+def test_a_three_way_near_tie_may_list_another_runner_up():
+    b = [*A[:2], (",", -0.71, " Bridge", -0.72)]  # shares "," (at the same logprob) with A's top two
+    assert assert_greedy_agree(run(A), run(b)) == 2
+
+
 def test_parting_between_other_candidates_fails():
-    b = [*A[:2], (" Bridge", -0.71, ",", -0.73)]
+    b = [*A[:2], (" Bridge", -0.71, " Tower", -0.73)]
+    with pytest.raises(AssertionError, match="different candidates"):
+        assert_greedy_agree(run(A), run(b))
+
+
+def test_a_shared_candidate_at_another_logprob_fails():
+    b = [*A[:2], (",", -0.60, " Bridge", -0.65)]
     with pytest.raises(AssertionError, match="different candidates"):
         assert_greedy_agree(run(A), run(b))
 
